@@ -1,0 +1,219 @@
+"""Running one import: read and check the file, stage it, plan, apply, report.
+
+Only the last step holds the write lock, in one transaction: an import that fails or dies
+leaves the account as it was. The file is streamed; memory does not grow with its size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from importer.addresses import AddressValidator
+from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
+from importer.guards import import_warnings
+from importer.plan import PLAN, PlanContext, build_plan
+from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file, read_rows
+from importer.rows import Rejection, RowStats, make_row_checker, staged_fields
+from importer.settings import AccountInfo, ImportSettings, check_against
+from importer.stage import STAGE, StageTable, batched
+
+BATCH_ROWS = 10_000
+REJECTED = "import_rejected"
+PLAN_REJECTION_DETAILS = {
+    "address_conflict": "the address belongs to another contact (in the account or earlier in this file)",
+    "id_conflict": "the contact at this address already has another ID for this link",
+    "ambiguous_address": "several contacts share this address; import by external ID",
+    "missing_email": "a new contact needs an e-mail address",
+}
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class ImportTables:
+    """The names of the tables the importer reads and writes."""
+
+    accounts: str = "accounts"
+    contacts: str = "contacts"
+    external_ids: str = "external_ids"
+    rejections: str = "import_rejections"
+
+
+@dataclass
+class ImportResult:
+    report: dict
+    warnings: list[dict]
+    format: FileFormat | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+Finish = Callable[[Connection, ImportResult], None]
+
+
+def run_import(
+    engine: Engine,
+    account: AccountInfo,
+    settings: ImportSettings,
+    path: str | os.PathLike,
+    *,
+    import_id: int,
+    tables: ImportTables = ImportTables(),
+    progress: Progress | None = None,
+    finish: Finish | None = None,
+) -> ImportResult:
+    """Import `path` into the account; `finish` runs inside the final transaction.
+
+    Raises FileUnreadable or SettingsError before anything is written.
+    """
+    report_progress = progress or (lambda rows, phase: None)
+    inspection = inspect_file(path, encoding=settings.encoding, delimiter=settings.delimiter,
+                              has_header=settings.has_header, sample_size=50)
+    fmt, columns = inspection.format, inspection.columns
+    check_against(settings, account, columns)
+    stats = RowStats()
+    checker = make_row_checker(settings, account, columns, stats, AddressValidator())
+    fields = staged_fields(settings, account)
+    first_row = 2 if fmt.has_header else 1
+
+    with engine.connect() as conn:
+        stage = StageTable(conn, fields)
+        stage.create()
+        _create_rejected_table(conn)
+        report_progress(0, "reading")
+        data_rows = 0
+        for batch in batched(_data_records(path, fmt), BATCH_ROWS):
+            staged, rejected = [], []
+            for offset, cells in enumerate(batch, start=first_row + data_rows):
+                checked = checker(offset, cells)
+                if type(checked) is tuple:
+                    staged.append(checked)
+                else:
+                    rejected.append(checked)
+            stage.load(staged)
+            _store_rejections(conn, rejected)
+            data_rows += len(batch)
+            report_progress(data_rows, "reading")
+        stage.merge_repeated_keys()
+        stage.finish_loading()
+        conn.commit()
+
+        report_progress(data_rows, "applying")
+        ctx = PlanContext(
+            contacts=tables.contacts,
+            external_ids=tables.external_ids,
+            account_id=account.id,
+            dedup_mode=account.dedup_mode,
+            by_external_id=settings.by_external_id,
+            link_id=account.links[settings.match.link].id if settings.by_external_id else None,  # type: ignore[index]
+            mode=settings.mode,
+            empty_clears=settings.empty_clears,
+            fields=tuple(fields),
+        )
+        conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # One import (or dedup change) per account at a time; others wait here.
+                conn.execute(text(f"SELECT id FROM {tables.accounts} WHERE id = :a FOR UPDATE"),
+                             {"a": account.id})
+            build_plan(conn, ctx)
+            counts = count_plan(conn)
+            _store_plan_rejections(conn, path, fmt, first_row, rejected_plan_rows(conn))
+            report = _report(data_rows, counts, conn)
+            link_has_ids = bool(ctx.link_id) and conn.execute(
+                text(f"SELECT 1 FROM {tables.external_ids} WHERE link_id = :l LIMIT 1"),
+                {"l": ctx.link_id},
+            ).first() is not None
+            warnings = import_warnings(settings, account, counts, stats.typo_domains, link_has_ids)
+            if not settings.dry_run:
+                apply_plan(conn, ctx, datetime.now(timezone.utc))
+            conn.execute(
+                text(f"INSERT INTO {tables.rejections} (import_id, row, reason, detail, cells) "
+                     f"SELECT :import_id, row_no, reason, detail, {_json_cast(conn, 'cells')} "
+                     f"FROM {REJECTED}"),
+                {"import_id": import_id},
+            )
+            result = ImportResult(report, warnings, fmt, columns)
+            if finish is not None:
+                finish(conn, result)
+        for table in (STAGE, PLAN, REJECTED):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
+    report_progress(data_rows, "done")
+    return result
+
+
+def _data_records(path: str | os.PathLike, fmt: FileFormat):  # type: ignore[no-untyped-def]
+    """Yield the file's data records, header left out and blank lines skipped."""
+    records = read_rows(path, fmt)
+    if fmt.has_header:
+        next(records, None)
+    for cells in records:
+        if cells:
+            yield cells
+
+
+def _create_rejected_table(conn: Connection) -> None:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {REJECTED}")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {REJECTED} (row_no INTEGER PRIMARY KEY, reason TEXT NOT NULL, "
+        "detail TEXT NOT NULL, cells TEXT NOT NULL)"
+    )
+
+
+def _store_rejections(conn: Connection, rejections: list[Rejection]) -> None:
+    if rejections:
+        conn.execute(
+            text(f"INSERT INTO {REJECTED} (row_no, reason, detail, cells) "
+                 "VALUES (:row, :reason, :detail, :cells)"),
+            [{"row": r.row, "reason": r.reason, "detail": r.detail[:1000],
+              "cells": json.dumps(r.cells, ensure_ascii=False)} for r in rejections],
+        )
+
+
+def _store_plan_rejections(conn: Connection, path: str | os.PathLike, fmt: FileFormat,
+                           first_row: int, rejected: dict[int, str]) -> None:
+    """Read the file again for the cells of rows the plan rejects (rare, so not kept before)."""
+    if not rejected:
+        return
+    found = []
+    row_no = first_row - 1
+    for cells in _data_records(path, fmt):
+        row_no += 1
+        if row_no in rejected:
+            reason = rejected[row_no]
+            found.append(Rejection(row_no, reason, PLAN_REJECTION_DETAILS[reason], cells))
+            if len(found) == len(rejected):
+                break
+    _store_rejections(conn, found)
+
+
+def _report(data_rows: int, counts: PlanCounts, conn: Connection) -> dict:
+    # Every rejected row, the checker's and the plan's, is in the rejected table by now.
+    by_reason = dict(conn.exec_driver_sql(
+        f"SELECT reason, count(*) FROM {REJECTED} GROUP BY reason"
+    ).all())
+    return {
+        "rows": data_rows,
+        "created": counts.created,
+        "created_shared_address": counts.created_shared_address,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "skipped": counts.skipped,
+        "merged_in_file": counts.merged_in_file,
+        "rejected": sum(by_reason.values()),
+        "rejected_by_reason": dict(sorted(by_reason.items())),
+    }
+
+
+def _json_cast(conn: Connection, column: str) -> str:
+    return f"CAST({column} AS jsonb)" if conn.dialect.name == "postgresql" else column
+
+
+__all__ = ["FileUnreadable", "ImportResult", "ImportTables", "run_import", "detect_format"]

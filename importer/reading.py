@@ -1,0 +1,433 @@
+"""Read contact files: detect their format, preview them, and stream their records.
+
+A contact file is CSV or TSV text, optionally gzip-compressed. `detect_format` looks at the first
+64 KiB only and `read_rows` streams, so a file of any size is read in constant memory.
+
+Row numbers in messages count records from 1, the header included, so they match the row numbers a
+spreadsheet shows (a cell with a line break in it keeps a record on one row there, too).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import itertools
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from typing import TypedDict, Unpack
+
+SAMPLE_SIZE = 64 * 1024  # bytes of (decompressed) file that detection looks at
+DELIMITERS = (",", ";", "\t", "|")
+MAX_CELL_SIZE = 10 * 1024 * 1024  # characters; csv's default of 128 KiB is too small for notes fields
+
+_SNIFF_RECORDS = 50  # records of the sample used to choose the delimiter and the header
+_GZIP_MAGIC = b"\x1f\x8b"
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip archive) and legacy .xls
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+# Control characters other than white space (\t \n \v \f \r); text files have next to none.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+# Cells that only data has: numbers, dates, phone numbers, e-mail addresses. Used to tell a header
+# row ("email", "geboortedatum") from a data row.
+_NUMBER_OR_DATE = re.compile(r"[+-]?\(?[0-9][0-9 .,:/()+T-]*")
+
+# The error handler `read_rows` uses to find the exact row of a decoding error (see _locate_undecodable).
+# A lone surrogate cannot come out of decoding valid text, so it marks undecodable bytes unambiguously.
+_MARK = "\udcff"
+_MARK_ERRORS = "importer.reading.mark"
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    if isinstance(error, UnicodeDecodeError):
+        return _MARK, error.end
+    raise error
+
+
+codecs.register_error(_MARK_ERRORS, _mark_undecodable)
+
+# The limit is process-wide; raise it once, here, and never lower one that someone set higher.
+if csv.field_size_limit() < MAX_CELL_SIZE:
+    csv.field_size_limit(MAX_CELL_SIZE)
+
+
+class FileUnreadable(Exception):
+    """The file cannot be read as CSV/TSV text; the message says why, in words for the user."""
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How to read a file: its text encoding and delimiter, whether it has a header, whether it is gzipped."""
+
+    encoding: str
+    delimiter: str
+    has_header: bool
+    compressed: bool
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A preview of a file: its format, its column names and its first data rows (as read, not padded)."""
+
+    format: FileFormat
+    columns: list[str]
+    sample_rows: list[list[str]]
+
+
+class FormatOverrides(TypedDict, total=False):
+    """The settings a user may give instead of having them detected."""
+
+    encoding: str | None
+    delimiter: str | None
+    has_header: bool | None
+
+
+# --- detection ------------------------------------------------------------------------------------
+
+
+def detect_format(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    has_header: bool | None = None,
+) -> FileFormat:
+    """Detect how to read the file; given values win, the rest comes from its first 64 KiB.
+
+    Raise FileUnreadable for an empty or binary file, an undecodable sample, or an invalid given value.
+    """
+    if delimiter is not None:
+        _check_delimiter(delimiter)
+    if encoding is not None:
+        _check_encoding(encoding)
+    sample, compressed, at_eof = _read_sample(path)
+    if not sample:
+        raise FileUnreadable("the file is empty")
+    if sample.startswith(_WORKBOOK_MAGIC):
+        raise FileUnreadable(
+            "this looks like a spreadsheet workbook or a zip archive, not CSV/TSV text; save it as CSV first"
+        )
+    if encoding is None:
+        encoding = _detect_encoding(sample, at_eof)
+    elif sample.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # otherwise the BOM would end up in the first column's name
+    text = _decode_sample(sample, encoding, at_eof)
+    if _looks_binary(text):
+        raise FileUnreadable("this looks like a binary file, not CSV/TSV text")
+    if at_eof and not text.strip().lstrip("\ufeff"):
+        raise FileUnreadable("the file is empty")
+    if not at_eof and "\n" in text:
+        text = text[: text.rindex("\n") + 1]  # drop the line the sample cut in two
+    if delimiter is None:
+        delimiter = _detect_delimiter(text)
+    if has_header is None:
+        has_header = _detect_header(_sniff_records(text, delimiter))
+    return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed)
+
+
+def _check_delimiter(delimiter: str) -> None:
+    if len(delimiter) != 1:
+        raise FileUnreadable(f"the delimiter must be a single character, not {delimiter!r}")
+    if delimiter in '"\r\n':
+        raise FileUnreadable(f"{delimiter!r} cannot be used as the delimiter")
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+        # TextIOWrapper also rejects codecs that are not text encodings, such as rot13 and base64.
+        io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    except LookupError:
+        raise FileUnreadable(f"unknown encoding {encoding!r}") from None
+
+
+def _read_sample(path: str | os.PathLike[str]) -> tuple[bytes, bool, bool]:
+    """Return the first SAMPLE_SIZE bytes of the (decompressed) file, whether it is gzipped, and whether
+    the sample is the whole file."""
+    with open(path, "rb") as file:
+        compressed = file.read(2) == _GZIP_MAGIC  # by content: uploads lose or invent file names
+    try:
+        with _open_binary(path, compressed) as stream:
+            # One byte more than the sample tells whether the sample is the whole file.
+            data = stream.read(SAMPLE_SIZE + 1)
+    except _GZIP_ERRORS as error:
+        raise FileUnreadable(f"the file looks gzip-compressed but cannot be decompressed: {error}") from None
+    return data[:SAMPLE_SIZE], compressed, len(data) <= SAMPLE_SIZE
+
+
+def _detect_encoding(sample: bytes, at_eof: bool) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    byte_order = _utf16_without_bom(sample)
+    if byte_order is not None:
+        return byte_order  # before UTF-8: UTF-16 text of ASCII characters is valid UTF-8, NULs and all
+    try:
+        # Incremental, so that a character the sample cut in two at its end is not a decoding error.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=at_eof)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8"
+    if any(byte in sample for byte in _CP1252_UNDEFINED):
+        return "latin-1"  # decodes every byte; Windows-1252 leaves these five undefined
+    return "cp1252"
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """Return "utf-16-le" or "utf-16-be" when NULs fill every other byte, as in UTF-16 Western text."""
+    pairs = min(len(sample), 4096) // 2
+    if not pairs:
+        return None
+    even_nuls = sample[0 : pairs * 2 : 2].count(0)
+    odd_nuls = sample[1 : pairs * 2 : 2].count(0)
+    # Not "all": characters beyond U+00FF (€, ‘’) have no NUL byte.
+    if odd_nuls * 10 >= pairs * 9 and even_nuls * 10 <= pairs:
+        return "utf-16-le"
+    if even_nuls * 10 >= pairs * 9 and odd_nuls * 10 <= pairs:
+        return "utf-16-be"
+    return None
+
+
+def _decode_sample(sample: bytes, encoding: str, at_eof: bool) -> str:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=at_eof)
+    except UnicodeDecodeError as error:
+        line = sample.count(b"\n", 0, max(error.start, 0)) + 1
+        raise FileUnreadable(
+            f"cannot decode the file as {encoding}: {error.reason} on line {line}; choose another encoding"
+        ) from None
+
+
+def _looks_binary(text: str) -> bool:
+    """Tell whether decoded text is really binary data: NULs, or many other control characters."""
+    if "\x00" in text:
+        return True
+    return len(_CONTROL_CHARACTER.findall(text)) * 100 > len(text)  # more than 1%
+
+
+def _sniff_records(text: str, delimiter: str) -> list[list[str]]:
+    """Parse the first non-blank records of the sample with this delimiter."""
+    records: list[list[str]] = []
+    try:
+        for record in csv.reader(io.StringIO(text), delimiter=delimiter):
+            if record:
+                records.append(record)
+                if len(records) == _SNIFF_RECORDS:
+                    break
+    except csv.Error:
+        pass  # what was parsed still counts; read_rows reports the error with its row
+    return records
+
+
+def _detect_delimiter(text: str) -> str:
+    """Choose the delimiter that splits the sample's records most consistently into more than one column."""
+    best, best_score = ",", (0.0, 0)
+    for candidate in DELIMITERS:
+        widths = [len(record) for record in _sniff_records(text, candidate)]
+        if not widths:
+            continue
+        width, frequency = Counter(widths).most_common(1)[0]
+        if width < 2:
+            continue
+        # Consistency first; on a tie the delimiter that gives more columns ("1,5;2,5" is 2 columns
+        # by ";"), then the order of DELIMITERS.
+        score = (frequency / len(widths), width)
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def _looks_like_data(cell: str) -> bool:
+    return "@" in cell or _NUMBER_OR_DATE.fullmatch(cell) is not None
+
+
+def _detect_header(records: list[list[str]]) -> bool:
+    """Guess whether the first record is a header; True when unsure."""
+    rows = [[cell.strip() for cell in record] for record in records]
+    if not rows:
+        return True
+    first, later = rows[0], rows[1:]
+    if any(_looks_like_data(cell) for cell in first):
+        return False
+    names_only = all(first) and len(set(first)) == len(first)
+    if not later:
+        return names_only and all(len(cell) <= 64 and "\n" not in cell for cell in first)
+    # Strong evidence: a column whose first cell is a name while most of its later cells are data.
+    for at, title in enumerate(first):
+        if not title:
+            continue
+        values = [row[at] for row in later if at < len(row) and row[at]]
+        if values and sum(map(_looks_like_data, values)) * 2 >= len(values):
+            return True
+    # No evidence either way: a row of distinct names is taken for a header; one with blank or
+    # repeated cells ("Jan,,Utrecht", "ja,ja") is more likely data.
+    return names_only
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def read_rows(path: str | os.PathLike[str], fmt: FileFormat) -> Iterator[list[str]]:
+    """Stream every record of the file as a list of cells, the header included.
+
+    Cells are not trimmed and rows are not padded: a ragged row comes out as it is, and a blank line
+    as []. Raise FileUnreadable, naming the row, for bytes the encoding cannot decode, a quoted field
+    that never ends, a damaged gzip stream or another CSV error.
+    """
+    return _iter_records(path, fmt)
+
+
+def _open_binary(path: str | os.PathLike[str], compressed: bool) -> gzip.GzipFile | io.BufferedReader:
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def _open_text(path: str | os.PathLike[str], fmt: FileFormat, errors: str = "strict") -> io.TextIOWrapper:
+    binary = _open_binary(path, fmt.compressed)
+    try:
+        # newline="": the csv module handles line ends itself, also those inside quoted fields.
+        return io.TextIOWrapper(binary, encoding=fmt.encoding, errors=errors, newline="")
+    except LookupError:
+        binary.close()
+        raise FileUnreadable(f"unknown encoding {fmt.encoding!r}") from None
+
+
+def _until_eof(lines: Iterable[str], exhausted: list[bool]) -> Iterator[str]:
+    yield from lines
+    exhausted.append(True)
+
+
+def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[list[str], None, None]:
+    row = 0  # records yielded so far
+    end_line = 0  # the line on which the last yielded record ended
+    exhausted: list[bool] = []
+    try:
+        with _open_text(path, fmt) as stream:
+            reader = csv.reader(_until_eof(stream, exhausted), delimiter=fmt.delimiter)
+            for record in reader:
+                if exhausted:
+                    # The csv module (not strict) only returns a record after its input ran out when a
+                    # quoted field never closed: that field swallowed the rest of the file.
+                    raise FileUnreadable(
+                        f"row {row + 1} (line {end_line + 1}) has an unterminated quoted field"
+                    )
+                row += 1
+                end_line = reader.line_num
+                yield record
+    except UnicodeDecodeError as error:
+        raise _decoding_error(path, fmt, error) from None
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise FileUnreadable(
+                f"row {row + 1} (line {end_line + 1}) has a cell of more than {MAX_CELL_SIZE:,} characters; "
+                "usually a quote character that was never closed"
+            ) from None
+        raise FileUnreadable(f"row {row + 1} (line {end_line + 1}) cannot be read as CSV: {error}") from None
+    except _GZIP_ERRORS as error:
+        raise FileUnreadable(
+            f"the compressed file is damaged or truncated after row {row}: {error}"
+        ) from None
+
+
+def _decoding_error(
+    path: str | os.PathLike[str], fmt: FileFormat, error: UnicodeDecodeError
+) -> FileUnreadable:
+    where = _locate_undecodable(path, fmt)
+    # The decoder works in chunks of several KiB, so the error surfaces some rows ahead of the bad
+    # bytes; _locate_undecodable reads the file once more to name the right row.
+    place = f"row {where[0]} (line {where[1]})" if where else "the file"
+    return FileUnreadable(
+        f"cannot decode the file as {fmt.encoding}: {place} has bytes that are not valid {fmt.encoding} "
+        f"({error.reason}); choose another encoding"
+    )
+
+
+def _locate_undecodable(path: str | os.PathLike[str], fmt: FileFormat) -> tuple[int, int] | None:
+    """Return the row and starting line of the first record with undecodable bytes."""
+    try:
+        with _open_text(path, fmt, errors=_MARK_ERRORS) as stream:
+            reader = csv.reader(stream, delimiter=fmt.delimiter)
+            end_line = 0
+            for row, record in enumerate(reader, 1):
+                if any(_MARK in cell for cell in record):
+                    return row, end_line + 1
+                end_line = reader.line_num
+    except (csv.Error, UnicodeError, FileUnreadable, *_GZIP_ERRORS):
+        pass
+    return None
+
+
+# --- preview and mapping --------------------------------------------------------------------------
+
+
+def inspect_file(
+    path: str | os.PathLike[str], *, sample_size: int = 10, **overrides: Unpack[FormatOverrides]
+) -> Inspection:
+    """Detect the file's format and read its column names and first `sample_size` data rows.
+
+    The header is the first non-blank record; blank lines are left out of the sample.
+    """
+    fmt = detect_format(path, **overrides)
+    with closing(_iter_records(path, fmt)) as records:
+        non_blank = (record for record in records if record)
+        header = next(non_blank, []) if fmt.has_header else None
+        sample_rows = list(itertools.islice(non_blank, sample_size))
+    if header is None:
+        header = [""] * max(map(len, sample_rows), default=0)  # named column_1, column_2, ...
+    return Inspection(format=fmt, columns=column_names(header), sample_rows=sample_rows)
+
+
+def column_names(header: Sequence[str]) -> list[str]:
+    """Name the columns after the trimmed header cells, unique: "column_3" for a blank third cell,
+    "email_2" for a second "email"."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for position, cell in enumerate(header, 1):
+        base = cell.strip() or f"column_{position}"
+        name, copy = base, 1
+        while name in taken:
+            copy += 1
+            name = f"{base}_{copy}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+# email and status can always be imported, so they are suggested even when `field_names` leaves them
+# out; the aliases are normalised e-mail headers seen in Dutch and English exports.
+_BUILTIN_FIELDS = ("email", "status")
+_EMAIL_ALIASES = ("emailadres", "emailadress", "emailaddress", "mail", "mailadres")
+
+
+def _normalise(name: str) -> str:
+    return "".join(char for char in name.lower() if char.isalnum())
+
+
+def suggest_mapping(columns: list[str], field_names: Iterable[str]) -> dict[str, str]:
+    """Suggest a field for each column whose name matches one, ignoring case and punctuation.
+
+    Each field is suggested for one column at most: the first exact match, else the first alias
+    ("E-mailadres", "mail" for email). Columns without a match are left out.
+    """
+    fields = {name: name for name in _BUILTIN_FIELDS}
+    for name in field_names:
+        fields.setdefault(_normalise(name), name)
+    aliases = dict.fromkeys(_EMAIL_ALIASES, "email")
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for names in (fields, aliases):  # exact matches first, so "E-mail" beats an earlier "mail"
+        for column in columns:
+            field = names.get(_normalise(column))
+            if field is not None and column not in mapping and field not in taken:
+                mapping[column] = field
+                taken.add(field)
+    return {column: mapping[column] for column in columns if column in mapping}

@@ -1,0 +1,162 @@
+"""Checking one row of a file: trim, validate, normalise; a row problem is data, not an exception.
+
+The checker turns a record into either a staged tuple (ready for the staging table) or a
+Rejection with a stable reason code. It runs once per row of files with millions of rows, so it
+is a closure over precomputed column positions rather than a class with attribute lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError
+
+from importer.addresses import AddressValidator, address_key, likely_typo_of
+from importer.settings import AccountInfo, ImportSettings
+from importer.values import InvalidValue, parse_status, parse_value
+
+REASONS = (
+    "malformed_row",
+    "missing_key",
+    "missing_email",
+    "invalid_email",
+    "invalid_external_id",
+    "invalid_value",
+    "address_conflict",
+    "id_conflict",
+    "ambiguous_address",
+)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: int
+    reason: str
+    detail: str
+    cells: list[str]
+
+
+@dataclass(frozen=True)
+class StagedField:
+    """A mapped field as it is staged: its name, its type and its staging column."""
+
+    name: str
+    type: str
+    column: str  # f0, f1, ...: never user text in SQL
+
+
+@dataclass
+class RowStats:
+    """What the checker learns in passing, for the warnings."""
+
+    typo_domains: Counter[str] = field(default_factory=Counter)  # "gamil.com -> gmail.com": rows
+
+
+# A staged row: (row, match_value, email, address_key, status, *field values)
+StagedRow = tuple
+RowChecker = Callable[[int, list[str]], "StagedRow | Rejection"]
+
+
+def staged_fields(settings: ImportSettings, account: AccountInfo) -> list[StagedField]:
+    """List the mapped fields other than the built-ins, in staging-column order."""
+    types = {**account.fields, **settings.create_fields}
+    names = [f for f in settings.mapping.values() if f not in ("email", "status")]
+    return [StagedField(name, types[name], f"f{i}") for i, name in enumerate(names)]
+
+
+def make_row_checker(
+    settings: ImportSettings,
+    account: AccountInfo,
+    columns: list[str],
+    stats: RowStats,
+    validator: AddressValidator | None = None,
+) -> RowChecker:
+    """Build the function that checks one record of a file with these columns."""
+    validator = validator or AddressValidator()
+    normalize = validator.normalize
+    width = len(columns)
+    position = {name: i for i, name in enumerate(columns)}
+    by_field = {f: position[c] for c, f in settings.mapping.items()}
+    email_at = by_field.get("email")
+    status_at = by_field.get("status")
+    fields = staged_fields(settings, account)
+    field_cols = [(by_field[f.name], f.type, _column_label(columns, by_field[f.name])) for f in fields]
+    date_format = settings.date_format
+    if settings.by_external_id:
+        assert settings.match.column is not None and settings.match.link is not None
+        key_at = position[settings.match.column]
+        pattern = account.links[settings.match.link].id_pattern
+        id_matches = re.compile(pattern).fullmatch if pattern else None
+        key_label = f"column '{settings.match.column}'"
+    else:
+        key_at = email_at
+        id_matches = None
+        key_label = f"column '{columns[email_at]}'" if email_at is not None else "the e-mail column"
+    typo_cache: dict[str, str | None] = {}
+
+    def check(row: int, cells: list[str]) -> StagedRow | Rejection:
+        if len(cells) != width:
+            if len(cells) > width:
+                if any(c.strip() for c in cells[width:]):
+                    return Rejection(row, "malformed_row",
+                                     f"{len(cells)} cells where the header has {width}", cells)
+                cells = cells[:width]
+            else:
+                cells = cells + [""] * (width - len(cells))
+        key = cells[key_at].strip() if key_at is not None else ""
+        if not key:
+            return Rejection(row, "missing_key", f"no value in {key_label}", cells)
+        email = akey = None
+        if email_at is not None:
+            raw_email = cells[email_at].strip()
+            if raw_email:
+                try:
+                    email = normalize(raw_email)
+                except EmailNotValidError as error:
+                    return Rejection(row, "invalid_email", str(error), cells)
+                akey = address_key(email)
+                domain = akey.rpartition("@")[2]
+                if domain not in typo_cache:
+                    typo_cache[domain] = likely_typo_of(domain)
+                typo = typo_cache[domain]
+                if typo is not None:
+                    stats.typo_domains[f"{domain} -> {typo}"] += 1
+        if id_matches is not None and id_matches(key) is None:
+            return Rejection(row, "invalid_external_id",
+                             f"'{key}' does not match the link's ID pattern", cells)
+        status = None
+        problems = []
+        if status_at is not None:
+            raw_status = cells[status_at].strip()
+            if raw_status:
+                try:
+                    status = parse_status(raw_status)
+                except InvalidValue as error:
+                    problems.append(f"{_column_label(columns, status_at)}: {error}")
+        values = []
+        for at, type_, label in field_cols:
+            text = cells[at].strip()
+            if not text:
+                values.append(None)
+                continue
+            try:
+                value = parse_value(text, type_, date_format=date_format)
+            except InvalidValue as error:
+                problems.append(f"{label}: {error}")
+                continue
+            if type(value) is float and value.is_integer():
+                value = int(value)  # one spelling per number, so re-imports compare equal
+            values.append(value)
+        if problems:
+            return Rejection(row, "invalid_value", "; ".join(problems), cells)
+        match_value = akey if key_at == email_at else key
+        return (row, match_value, email, akey, status, *values)
+
+    return check
+
+
+def _column_label(columns: list[str], at: int) -> str:
+    return f"column '{columns[at]}'"

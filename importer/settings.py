@@ -1,0 +1,187 @@
+"""Import settings: what the user chose in the wizard (or sent as JSON), checked up front."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from importer.values import FIELD_TYPES
+
+MODES = ("upsert", "create_only", "update_only")
+BUILTIN_FIELDS = ("email", "status", "created_at", "updated_at")
+IMPORTABLE_BUILTINS = ("email", "status")
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used; the message says why, in words for the user."""
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    id: int
+    name: str
+    id_pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What the importer needs to know of the account it imports into."""
+
+    id: int
+    dedup_mode: str
+    fields: dict[str, str]  # name -> type
+    links: dict[str, LinkInfo]
+    last_import_link_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    by: str  # "email" or "external_id"
+    link: str | None = None
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    match: MatchRule = MatchRule("email")
+    mapping: dict[str, str] = field(default_factory=dict)  # column -> field
+    create_fields: dict[str, str] = field(default_factory=dict)  # field -> type
+    mode: str = "upsert"
+    empty_clears: bool = False
+    dry_run: bool = False
+    delimiter: str | None = None
+    encoding: str | None = None
+    has_header: bool | None = None
+    date_format: str | None = None
+
+    @property
+    def by_external_id(self) -> bool:
+        return self.match.by == "external_id"
+
+
+def parse_settings(raw: Any) -> ImportSettings:
+    """Turn the JSON settings object into ImportSettings, refusing what is malformed."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SettingsError("settings must be a JSON object")
+    known = {"match", "mapping", "create_fields", "mode", "empty_clears", "dry_run", "delimiter",
+             "encoding", "has_header", "date_format"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+    return ImportSettings(
+        match=_parse_match(raw.get("match", {"by": "email"})),
+        mapping=_string_map(raw.get("mapping", {}), "mapping"),
+        create_fields=_string_map(raw.get("create_fields", {}), "create_fields"),
+        mode=_choice(raw.get("mode", "upsert"), MODES, "mode"),
+        empty_clears=_flag(raw.get("empty_clears", False), "empty_clears"),
+        dry_run=_flag(raw.get("dry_run", False), "dry_run"),
+        delimiter=_optional_delimiter(raw.get("delimiter")),
+        encoding=_optional_text(raw.get("encoding"), "encoding"),
+        has_header=None if raw.get("has_header") is None else _flag(raw["has_header"], "has_header"),
+        date_format=_optional_text(raw.get("date_format"), "date_format"),
+    )
+
+
+def check_against(settings: ImportSettings, account: AccountInfo, columns: list[str]) -> None:
+    """Check the settings against the account's fields and links and the file's columns."""
+    missing = [c for c in settings.mapping if c not in columns]
+    if missing:
+        raise SettingsError(
+            f"mapping names column(s) not in the file: {', '.join(missing)}; "
+            f"the file has: {', '.join(columns)}"
+        )
+    for name, type_ in settings.create_fields.items():
+        if name in account.fields:
+            raise SettingsError(f"create_fields: field '{name}' already exists")
+        if name in BUILTIN_FIELDS:
+            raise SettingsError(f"create_fields: '{name}' is a built-in field")
+        if not FIELD_NAME.match(name):
+            raise SettingsError(
+                f"create_fields: '{name}' is not a valid field name "
+                "(a letter, then letters, digits or _; at most 63)"
+            )
+        if type_ not in FIELD_TYPES:
+            raise SettingsError(
+                f"create_fields: type of '{name}' must be one of {', '.join(FIELD_TYPES)}"
+            )
+    targets: dict[str, str] = {}
+    for column, field_name in settings.mapping.items():
+        if field_name in ("created_at", "updated_at"):
+            raise SettingsError(f"mapping: '{field_name}' is set by the service and cannot be imported")
+        if (field_name not in IMPORTABLE_BUILTINS and field_name not in account.fields
+                and field_name not in settings.create_fields):
+            raise SettingsError(
+                f"mapping: column '{column}' is mapped to unknown field '{field_name}' "
+                "(create it first, or list it in create_fields)"
+            )
+        if field_name in targets:
+            raise SettingsError(
+                f"mapping: columns '{targets[field_name]}' and '{column}' are both mapped to '{field_name}'"
+            )
+        targets[field_name] = column
+    match = settings.match
+    if match.by == "email":
+        if "email" not in targets:
+            raise SettingsError("matching by e-mail address needs a column mapped to the field 'email'")
+        return
+    if match.link not in account.links:
+        known = ", ".join(account.links) or "none"
+        raise SettingsError(f"match: unknown link '{match.link}' (this account's links: {known})")
+    if match.column not in columns:
+        raise SettingsError(f"match: column '{match.column}' is not in the file")
+
+
+def _parse_match(raw: Any) -> MatchRule:
+    if not isinstance(raw, dict):
+        raise SettingsError('match must be an object such as {"by": "email"}')
+    by = _choice(raw.get("by", "email"), ("email", "external_id"), "match.by")
+    if by == "email":
+        return MatchRule("email")
+    link, column = raw.get("link"), raw.get("column")
+    if not isinstance(link, str) or not link:
+        raise SettingsError("match by external_id needs 'link': the name of the linked system")
+    if not isinstance(column, str) or not column:
+        raise SettingsError("match by external_id needs 'column': the column that holds the link's ID")
+    return MatchRule("external_id", link, column)
+
+
+def _string_map(raw: Any, name: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise SettingsError(f"{name} must be an object of strings")
+    return dict(raw)
+
+
+def _choice(value: Any, choices: tuple[str, ...], name: str) -> str:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}")
+    return str(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false")
+    return value
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise SettingsError(f"{name} must be a non-empty string")
+    return value
+
+
+def _optional_delimiter(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value in ("\\t", "tab"):
+        return "\t"
+    if not isinstance(value, str) or len(value) != 1:
+        raise SettingsError("delimiter must be one character (\",\", \";\", \"\\t\" or \"|\")")
+    return value

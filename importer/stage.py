@@ -1,0 +1,133 @@
+"""The staging table: checked rows land here in bulk before any contact is touched.
+
+One temporary table per import connection. Rows go in with `executemany` (SQLite) or COPY
+(PostgreSQL); rows that share a match key are then merged in file order, so that every key
+appears once when the rows are classified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from importer.rows import StagedField
+
+STAGE = "import_stage"
+BASE_COLUMNS = ("row_no", "match_value", "email", "address_key", "status")
+# Stage column types per field type and dialect; dates are ISO strings, compared as text.
+FIELD_SQL_TYPES = {
+    "sqlite": {"text": "TEXT", "date": "TEXT", "number": "NUMERIC", "boolean": "INTEGER"},
+    "postgresql": {"text": "text", "date": "text", "number": "numeric", "boolean": "boolean"},
+}
+
+
+class StageTable:
+    """A temporary table of checked rows on one connection."""
+
+    def __init__(self, conn: Connection, fields: Sequence[StagedField]) -> None:
+        self.conn = conn
+        self.fields = list(fields)
+        self.dialect = conn.dialect.name
+        self.columns = [*BASE_COLUMNS, *(f.column for f in self.fields)]
+        self.rows = 0
+
+    def create(self) -> None:
+        types = FIELD_SQL_TYPES[self.dialect]
+        field_columns = "".join(f", {f.column} {types[f.type]}" for f in self.fields)
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {STAGE} (row_no INTEGER PRIMARY KEY, match_value TEXT NOT NULL, "
+            f"email TEXT, address_key TEXT, status TEXT, merged_rows INTEGER NOT NULL DEFAULT 0, "
+            f"merged_row_nos TEXT{field_columns})"
+        )
+
+    def load(self, rows: Sequence[tuple]) -> None:
+        """Append a batch of staged rows."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {STAGE} ({', '.join(self.columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in self.columns)
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {STAGE} ({', '.join(self.columns)}) VALUES ({marks})", list(rows)
+            )
+        self.rows += len(rows)
+
+    def finish_loading(self) -> None:
+        """Index the match key and give the planner statistics."""
+        self.conn.exec_driver_sql(f"CREATE INDEX {STAGE}_match ON {STAGE} (match_value)")
+        self.conn.exec_driver_sql(f"ANALYZE {STAGE}")
+
+    def merge_repeated_keys(self) -> int:
+        """Merge rows that share a match key into the first of them; return rows merged away.
+
+        Later non-empty values win (the address and its key travel together). The merged row
+        remembers the row numbers it absorbed, so that a rejection can list every one of them.
+        """
+        value_columns = ["email", "status", *(f.column for f in self.fields)]
+        result = self.conn.exec_driver_sql(
+            f"SELECT row_no, match_value, address_key, {', '.join(value_columns)} FROM {STAGE} "
+            f"WHERE match_value IN (SELECT match_value FROM {STAGE} GROUP BY match_value "
+            f"HAVING count(*) > 1) ORDER BY match_value, row_no"
+        )
+        updates: list[dict] = []
+        absorbed: list[int] = []
+        group: list[Sequence] = []
+        for record in result:
+            if group and record[1] != group[0][1]:
+                updates.append(_merge_group(group, value_columns))
+                absorbed.extend(r[0] for r in group[1:])
+                group = []
+            group.append(record)
+        if group:
+            updates.append(_merge_group(group, value_columns))
+            absorbed.extend(r[0] for r in group[1:])
+        if not updates:
+            return 0
+        assignments = ", ".join(f"{c} = :{c}" for c in ["address_key", *value_columns])
+        self.conn.execute(
+            text(f"UPDATE {STAGE} SET {assignments}, merged_rows = :merged_rows, "
+                 f"merged_row_nos = :merged_row_nos WHERE row_no = :row_no"),
+            updates,
+        )
+        self.conn.execute(text(f"DELETE FROM {STAGE} WHERE row_no = :row_no"),
+                          [{"row_no": r} for r in absorbed])
+        return len(absorbed)
+
+    def drop(self) -> None:
+        self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
+
+
+def _merge_group(group: list[Sequence], value_columns: list[str]) -> dict:
+    first = group[0]
+    merged = {"row_no": first[0], "address_key": first[2]}
+    merged.update(zip(value_columns, first[3:], strict=True))
+    for record in group[1:]:
+        values = dict(zip(value_columns, record[3:], strict=True))
+        if values["email"] is not None:
+            merged["address_key"] = record[2]
+        for column, value in values.items():
+            if value is not None:
+                merged[column] = value
+    merged["merged_rows"] = len(group) - 1
+    merged["merged_row_nos"] = json.dumps([r[0] for r in group[1:]])
+    return merged
+
+
+def batched(rows: Iterable[tuple], size: int) -> Iterable[list[tuple]]:
+    """Yield lists of up to `size` rows."""
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

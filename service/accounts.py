@@ -1,0 +1,104 @@
+"""Accounts, their links and fields: the data-access functions the API and the CLI share."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from importer.settings import BUILTIN_FIELDS, AccountInfo, LinkInfo
+from importer.values import FIELD_TYPES
+from service.errors import APIError
+from service.models import (
+    DEDUP_MODES,
+    Account,
+    AccountPublic,
+    ContactField,
+    FieldPublic,
+    Link,
+    LinkPublic,
+)
+
+BUILTIN_TYPES = {"email": "text", "status": "text", "created_at": "date", "updated_at": "date"}
+
+
+def create_account(session: Session, *, name: str, dedup_mode: str = "email") -> Account:
+    if dedup_mode not in DEDUP_MODES:
+        raise APIError(400, "invalid_request", f"dedup_mode must be one of {', '.join(DEDUP_MODES)}")
+    if session.exec(select(Account).where(Account.name == name)).first() is not None:
+        raise APIError(409, "conflict", f"an account named '{name}' exists already")
+    account = Account(name=name, dedup_mode=dedup_mode)
+    session.add(account)
+    session.commit()
+    return account
+
+
+def find_account(session: Session, name: str) -> Account | None:
+    return session.exec(select(Account).where(Account.name == name)).first()
+
+
+def links_of(session: Session, account_id: int) -> list[Link]:
+    return list(session.exec(select(Link).where(Link.account_id == account_id).order_by(Link.id)))
+
+
+def fields_of(session: Session, account_id: int) -> list[ContactField]:
+    return list(session.exec(
+        select(ContactField).where(ContactField.account_id == account_id).order_by(ContactField.id)
+    ))
+
+
+def create_link(session: Session, *, account: Account, name: str, label: str,
+                id_pattern: str | None = None) -> Link:
+    if id_pattern is not None:
+        try:
+            re.compile(id_pattern)
+        except re.error as error:
+            raise APIError(400, "invalid_request", f"id_pattern is not a valid regular expression: {error}")
+    link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)
+    session.add(link)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise APIError(409, "conflict", f"this account has a link named '{name}' already") from None
+    return link
+
+
+def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
+    if type not in FIELD_TYPES:
+        raise APIError(400, "invalid_request", f"type must be one of {', '.join(FIELD_TYPES)}")
+    if name in BUILTIN_FIELDS:
+        raise APIError(409, "conflict", f"'{name}' is a built-in field")
+    field = ContactField(account_id=account.id, name=name, type=type)
+    session.add(field)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise APIError(409, "conflict", f"this account has a field named '{name}' already") from None
+    return field
+
+
+def account_public(session: Session, account: Account) -> AccountPublic:
+    builtins = [FieldPublic(name=n, type=t, builtin=True) for n, t in BUILTIN_TYPES.items()]
+    return AccountPublic(
+        id=account.id,
+        name=account.name,
+        dedup_mode=account.dedup_mode,
+        links=[LinkPublic.model_validate(link, from_attributes=True)
+               for link in links_of(session, account.id)],
+        fields=builtins + [FieldPublic(id=f.id, name=f.name, type=f.type)
+                           for f in fields_of(session, account.id)],
+    )
+
+
+def account_info(session: Session, account: Account) -> AccountInfo:
+    """The importer's view of the account: its mode, fields and links."""
+    return AccountInfo(
+        id=account.id,
+        dedup_mode=account.dedup_mode,
+        fields={f.name: f.type for f in fields_of(session, account.id)},
+        links={l.name: LinkInfo(l.id, l.name, l.id_pattern) for l in links_of(session, account.id)},
+        last_import_link_id=account.last_import_link_id,
+    )

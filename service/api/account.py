@@ -1,0 +1,40 @@
+"""The account, its links and its fields."""
+
+from __future__ import annotations
+
+from flask import g
+
+from service import accounts
+from service.api import api
+from service.api.routing import endpoint, json_body
+from service.db import session
+from service.models import (
+    AccountPublic,
+    FieldCreate,
+    FieldPublic,
+    LinkCreate,
+    LinkPublic,
+)
+
+
+@endpoint(api, "/account", "GET", summary="The key's account, with its links and fields",
+          scope=None, response=AccountPublic)
+def get_account():  # type: ignore[no-untyped-def]
+    return accounts.account_public(session(), g.account).model_dump(mode="json")
+
+
+@endpoint(api, "/links", "POST", summary="Add a linked system with its own ID namespace",
+          scope="manage", body=LinkCreate, response=LinkPublic, status=201)
+def create_link():  # type: ignore[no-untyped-def]
+    body = json_body(LinkCreate)
+    link = accounts.create_link(session(), account=g.account, name=body.name, label=body.label,
+                                id_pattern=body.id_pattern)
+    return LinkPublic.model_validate(link, from_attributes=True).model_dump(mode="json"), 201
+
+
+@endpoint(api, "/fields", "POST", summary="Add a typed contact field",
+          scope="manage", body=FieldCreate, response=FieldPublic, status=201)
+def create_field():  # type: ignore[no-untyped-def]
+    body = json_body(FieldCreate)
+    field = accounts.create_field(session(), account=g.account, name=body.name, type=body.type)
+    return FieldPublic(id=field.id, name=field.name, type=field.type).model_dump(mode="json"), 201

@@ -1,0 +1,48 @@
+"""Contacts: find them by address or external ID, and read one."""
+
+from __future__ import annotations
+
+from flask import g, request
+from sqlmodel import select
+
+from service.api import api
+from service.api.routing import endpoint
+from service.contacts import contact_public, find_contacts
+from service.db import session
+from service.errors import APIError, not_found
+from service.models import Contact, ContactList, ContactPublic
+
+PAGE_LIMIT = 1000
+
+
+@endpoint(api, "/contacts", "GET", summary="Find contacts by address or external ID",
+          scope="manage", response=ContactList,
+          query={"address": "an e-mail address (compared by its address key)",
+                 "external_id.<link>": "an ID of the named link (merged IDs included)",
+                 "cursor": "the next_cursor of the previous page", "limit": "at most 1000"})
+def list_contacts():  # type: ignore[no-untyped-def]
+    external = {k.removeprefix("external_id."): v for k, v in request.args.items()
+                if k.startswith("external_id.")}
+    if len(external) > 1:
+        raise APIError(400, "invalid_request", "give one external_id.<link> at a time")
+    try:
+        limit = min(int(request.args.get("limit", 100)), PAGE_LIMIT)
+        cursor = int(request.args.get("cursor", 0))
+    except ValueError:
+        raise APIError(400, "invalid_request", "limit and cursor must be whole numbers") from None
+    contacts, next_cursor = find_contacts(
+        session(), g.account.id, address=request.args.get("address"),
+        external_id=next(iter(external.items()), None), after=cursor, limit=limit,
+    )
+    return ContactList(contacts=contacts, next_cursor=next_cursor).model_dump(mode="json")
+
+
+@endpoint(api, "/contacts/<int:contact_id>", "GET", summary="One contact with its fields and IDs",
+          scope="manage", response=ContactPublic)
+def get_contact(contact_id: int):  # type: ignore[no-untyped-def]
+    contact = session().exec(
+        select(Contact).where(Contact.id == contact_id, Contact.account_id == g.account.id)
+    ).first()
+    if contact is None:
+        raise not_found("contact")
+    return contact_public(session(), contact).model_dump(mode="json")

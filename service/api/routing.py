@@ -1,0 +1,56 @@
+"""Declaring API endpoints once: the route, its scope, and the models the OpenAPI document shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Blueprint, request
+from pydantic import BaseModel
+
+from service.auth import requires
+from service.errors import APIError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the OpenAPI document says of one endpoint."""
+
+    method: str
+    path: str  # OpenAPI form: /imports/{import_id}
+    summary: str
+    scope: str | None
+    body: type[BaseModel] | None = None
+    multipart: dict[str, str] = field(default_factory=dict)  # part -> description
+    query: dict[str, str] = field(default_factory=dict)  # parameter -> description
+    response: type[BaseModel] | None = None
+    status: int = 200
+    content_type: str = "application/json"
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(blueprint: Blueprint, rule: str, method: str, *, summary: str, scope: str | None,
+             **documented: Any) -> Callable:
+    """Register a view on the blueprint behind the scope check, and record it for OpenAPI."""
+
+    def decorate(view: Callable) -> Callable:
+        path = rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        ENDPOINTS.append(Endpoint(method.lower(), path, summary, scope, **documented))
+        guarded = requires(scope)(view)
+        blueprint.add_url_rule(rule, view.__name__, guarded, methods=[method])
+        return guarded
+
+    return decorate
+
+
+def json_body(model: type[Model]) -> Model:
+    """Parse and validate the request's JSON body as `model` (400 when it is not)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise APIError(400, "invalid_json", "the request body must be a JSON object")
+    return model.model_validate(data)

@@ -1,0 +1,68 @@
+"""Reading contacts for the API: lookups by address or ID, and the public shape of a contact."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError
+from sqlmodel import Session, select
+
+from importer.addresses import AddressValidator, address_key
+from service.errors import APIError
+from service.models import Contact, ContactPublic, ExternalId, Link
+
+
+def lookup_key(address: str) -> str:
+    """The address key of an address typed by a person (normalized like an import would)."""
+    try:
+        return address_key(AddressValidator().normalize(address.strip()))
+    except EmailNotValidError:
+        return address.strip().lower()
+
+
+def find_contacts(session: Session, account_id: int, *, address: str | None,
+                  external_id: tuple[str, str] | None, after: int, limit: int
+                  ) -> tuple[list[ContactPublic], int | None]:
+    """A page of the account's contacts, filtered; returns the page and the next cursor."""
+    query = select(Contact).where(Contact.account_id == account_id, Contact.id > after)
+    if address is not None:
+        query = query.where(Contact.address_key == lookup_key(address))
+    if external_id is not None:
+        link_name, value = external_id
+        link = session.exec(
+            select(Link).where(Link.account_id == account_id, Link.name == link_name)
+        ).first()
+        if link is None:
+            raise APIError(400, "invalid_request", f"this account has no link named '{link_name}'")
+        query = query.where(Contact.id.in_(  # type: ignore[union-attr]
+            select(ExternalId.contact_id).where(ExternalId.link_id == link.id,
+                                                ExternalId.value == value)
+        ))
+    contacts = list(session.exec(query.order_by(Contact.id).limit(limit + 1)))
+    next_cursor = contacts[limit - 1].id if len(contacts) > limit else None
+    return [contact_public(session, c) for c in contacts[:limit]], next_cursor
+
+
+def contact_public(session: Session, contact: Contact) -> ContactPublic:
+    external_ids: dict[str, str] = {}
+    merged: dict[str, list[str]] = {}
+    rows = session.exec(
+        select(Link.name, ExternalId.value, ExternalId.merged)
+        .join(Link, Link.id == ExternalId.link_id)
+        .where(ExternalId.contact_id == contact.id)
+        .order_by(ExternalId.id)
+    )
+    for link_name, value, is_merged in rows:
+        if is_merged:
+            merged.setdefault(link_name, []).append(value)
+        else:
+            external_ids[link_name] = value
+    return ContactPublic(
+        id=contact.id,
+        email=contact.email,
+        address_key=contact.address_key,
+        status=contact.status,
+        fields=dict(contact.attributes),
+        external_ids=external_ids,
+        merged_external_ids=merged,
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    )

@@ -1,0 +1,90 @@
+"""Engines and sessions: one engine per app, SQLite tuned for a service, migrations by Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create the engine for `database_url`, with SQLite set up for concurrent use."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling is switched off so that SQLAlchemy's BEGIN is the
+    # one sent; writers ask for `BEGIN IMMEDIATE` (execution option `sqlite_immediate`) so that
+    # they queue on the write lock (busy timeout) instead of failing when they upgrade from read.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-200000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    """Tell whether this engine or connection talks to SQLite."""
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
+    """Build an Alembic configuration for the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(database_url: str) -> None:
+    """Bring the database at `database_url` to the newest schema."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its engine, and close each request's session when the request ends."""
+    app.extensions["safeguard.engine"] = make_engine(app.config["DATABASE_URL"])
+
+    @app.teardown_appcontext
+    def close_session(_error: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def current_engine() -> Engine:
+    """The engine of the app handling this request."""
+    return current_app.extensions["safeguard.engine"]
+
+
+def session() -> Session:
+    """This request's database session (one per request, closed at its end)."""
+    if "db_session" not in g:
+        g.db_session = Session(current_engine(), expire_on_commit=False)
+    return g.db_session

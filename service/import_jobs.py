@@ -1,0 +1,227 @@
+"""Import jobs: accept an upload, run it (in the request or in the background), report on it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from importer.pipeline import ImportResult, run_import
+from importer.reading import FileUnreadable, inspect_file
+from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
+from service.accounts import account_info
+from service.errors import APIError
+from service.models import (
+    Account,
+    ContactField,
+    ImportJob,
+    ImportPublic,
+    ImportRejection,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes
+STALE_AFTER = timedelta(minutes=15)  # a job on another host with no heartbeat for this long died
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["safeguard.imports"] = ThreadPoolExecutor(
+        max_workers=app.config["IMPORT_WORKERS"], thread_name_prefix="import"
+    )
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def save_upload(upload: FileStorage | None, upload_dir: str) -> Path:
+    """Store an uploaded file under a unique name; 400 when there is none."""
+    if upload is None or not upload.filename:
+        raise APIError(400, "missing_file", "send the file as the multipart part 'file'")
+    path = Path(upload_dir) / f"{uuid.uuid4().hex}-{secure_filename(upload.filename) or 'upload'}"
+    upload.save(path)
+    return path
+
+
+def parse_settings_text(raw: str | None) -> ImportSettings:
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as error:
+        raise APIError(400, "invalid_settings", f"settings is not valid JSON: {error}") from None
+    try:
+        return parse_settings(data)
+    except SettingsError as error:
+        raise APIError(400, "invalid_settings", str(error)) from None
+
+
+def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
+               path: Path, filename: str) -> ImportJob:
+    """Check the file and the settings, then record a queued job (nothing else is written)."""
+    try:
+        inspection = inspect_file(path, encoding=settings.encoding, delimiter=settings.delimiter,
+                                  has_header=settings.has_header)
+        check_against(settings, account_info(session, account), inspection.columns)
+    except FileUnreadable as error:
+        raise APIError(400, "unreadable_file", str(error)) from None
+    except SettingsError as error:
+        raise APIError(400, "invalid_settings", str(error)) from None
+    job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
+                    dry_run=settings.dry_run, columns=inspection.columns, worker=this_worker())
+    session.add(job)
+    session.commit()
+    return job
+
+
+def submit(app: Flask, job_id: int, path: Path) -> None:
+    """Run the job in the background, in this process."""
+    app.extensions["safeguard.imports"].submit(_run_in_app, app, job_id, path)
+
+
+def _run_in_app(app: Flask, job_id: int, path: Path) -> None:
+    with app.app_context():
+        run_job(current_app.extensions["safeguard.engine"], job_id, path)
+
+
+def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> ImportJob:  # type: ignore[no-untyped-def]
+    """Run a queued job to its end; the job records success or failure, and the file is removed."""
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        account = session.get(Account, job.account_id)
+        assert account is not None
+        info = account_info(session, account)
+        job.status, job.phase, job.started_at = "running", "reading", utcnow()
+        job.heartbeat_at, job.worker = job.started_at, this_worker()
+        session.commit()
+    settings = parse_settings(job.settings)
+    last_write = [0.0]
+
+    def progress(rows: int, phase: str) -> None:
+        if on_progress is not None:
+            on_progress(rows, phase)
+        now = time.monotonic()
+        if phase == "reading" and now - last_write[0] < PROGRESS_INTERVAL:
+            return
+        last_write[0] = now
+        if phase == "done":
+            return
+        with engine.begin() as conn:
+            conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                rows_done=rows, phase=phase, heartbeat_at=utcnow()))
+
+    def finish(conn: Connection, result: ImportResult) -> None:
+        _record_success(conn, job_id, job.account_id, settings, info.links, result)
+
+    try:
+        run_import(engine, info, settings, path, import_id=job_id, progress=progress, finish=finish)
+    except (FileUnreadable, SettingsError) as error:
+        _record_failure(engine, job_id, str(error))
+    except Exception:
+        log.exception("import %s failed", job_id)
+        _record_failure(engine, job_id, "the import failed unexpectedly; nothing was imported")
+    finally:
+        path.unlink(missing_ok=True)
+    with Session(engine) as session:
+        finished = session.get(ImportJob, job_id)
+        assert finished is not None
+        return finished
+
+
+def _record_success(conn: Connection, job_id: int, account_id: int, settings: ImportSettings,
+                    links: dict, result: ImportResult) -> None:
+    """Inside the import's own transaction: the job's report, new fields, the link last used."""
+    conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+        status="succeeded", phase="done", rows_done=result.report["rows"], report=result.report,
+        warnings=result.warnings, finished_at=utcnow(), heartbeat_at=utcnow()))
+    if settings.dry_run:
+        return
+    now = utcnow()
+    for name, type_ in settings.create_fields.items():
+        conn.execute(ContactField.__table__.insert().values(  # type: ignore[attr-defined]
+            account_id=account_id, name=name, type=type_, created_at=now))
+    if settings.by_external_id:
+        conn.execute(update(Account).where(Account.id == account_id).values(
+            last_import_link_id=links[settings.match.link].id))
+
+
+def _record_failure(engine: Engine, job_id: int, message: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+            status="failed", phase="done", error=message, finished_at=utcnow()))
+
+
+def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:
+    """Mark a queued or running job failed when the process that ran it is gone."""
+    if job.status not in ("queued", "running"):
+        return job
+    host, _, pid = (job.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        dead = not _process_alive(int(pid))
+    else:
+        last_sign = job.heartbeat_at or job.created_at
+        dead = utcnow() - last_sign > STALE_AFTER
+    if dead:
+        job.status, job.phase, job.finished_at = "failed", "done", utcnow()
+        job.error = "the import was interrupted before it finished; nothing was imported"
+        session.add(job)
+        session.commit()
+    return job
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job_public(job: ImportJob) -> ImportPublic:
+    return ImportPublic(
+        id=job.id,
+        status=job.status,
+        filename=job.filename,
+        dry_run=job.dry_run,
+        settings=job.settings,
+        progress={"rows_done": job.rows_done, "phase": job.phase},
+        report=job.report,
+        warnings=job.warnings or [],
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """Keep a cell from being read as a formula when the CSV is opened in a spreadsheet."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def rejected_rows_csv(session: Session, job: ImportJob) -> Iterator[list[str]]:
+    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order."""
+    yield ["row", "reason", "detail", *[spreadsheet_safe(c) for c in job.columns or []]]
+    query = (select(ImportRejection).where(ImportRejection.import_id == job.id)
+             .order_by(ImportRejection.row).execution_options(yield_per=2000))
+    for rejection in session.exec(query):
+        yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),
+               *[spreadsheet_safe(c) for c in rejection.cells]]

@@ -1,0 +1,294 @@
+"""The database tables, as SQLModel classes, and the data models of the API.
+
+One module holds every table so that Alembic and the tests see one metadata.
+Contacts keep their typed attribute values in one JSON document (`attributes`): an account's
+fields are defined at run time, and a document per contact lets an import write a contact in
+one row and a segment read any field with one JSON lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+DEDUP_MODES = ("email", "external_id")
+SCOPES = ("manage", "send", "admin")
+IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
+
+# JSONB in PostgreSQL: compact, comparable by value, and indexable.
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (microsecond precision, as stored)."""
+    return datetime.now(timezone.utc)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    # (id, dedup_mode) is the target of the contacts' foreign key that keeps their copy of the
+    # mode in step; the partial unique index on contacts can then depend on the mode.
+    __table_args__ = (UniqueConstraint("id", "dedup_mode", name="uq_accounts_id_mode"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    dedup_mode: str = Field(default="email", sa_column=Column(String(20), nullable=False))
+    last_import_link_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    scope: str = Field(sa_column=Column(String(20), nullable=False))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Link(SQLModel, table=True):
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_links_account_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    label: str = Field(sa_column=Column(String(200), nullable=False))
+    id_pattern: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ContactField(SQLModel, table=True):
+    __tablename__ = "fields"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_fields_account_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    type: str = Field(sa_column=Column(String(20), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["account_id", "dedup_mode"],
+            ["accounts.id", "accounts.dedup_mode"],
+            onupdate="CASCADE",
+            name="fk_contacts_account_mode",
+        ),
+        # The database itself refuses a second contact at one address in an `email` account.
+        Index(
+            "uq_contacts_address_in_email_mode",
+            "account_id",
+            "address_key",
+            unique=True,
+            sqlite_where=text("dedup_mode = 'email'"),
+            postgresql_where=text("dedup_mode = 'email'"),
+        ),
+        Index("ix_contacts_account_address", "account_id", "address_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(nullable=False)
+    # A copy of the account's mode, kept in step by the foreign key (ON UPDATE CASCADE).
+    dedup_mode: str = Field(sa_column=Column(String(20), nullable=False))
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    address_key: str = Field(sa_column=Column(String(320), nullable=False))
+    status: str = Field(default="active", sa_column=Column(String(20), nullable=False))
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JsonDocument, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ExternalId(SQLModel, table=True):
+    """A contact's ID in a linked system; `merged` marks IDs of contacts merged into it."""
+
+    __tablename__ = "external_ids"
+    __table_args__ = (
+        UniqueConstraint("link_id", "value", name="uq_external_ids_link_value"),
+        # One own ID per link and contact; IDs inherited from merged contacts come on top.
+        Index(
+            "uq_external_ids_contact_link",
+            "contact_id",
+            "link_id",
+            unique=True,
+            sqlite_where=text("NOT merged"),
+            postgresql_where=text("NOT merged"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    link_id: int = Field(foreign_key="links.id")
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    value: str = Field(sa_column=Column(String(200), nullable=False))
+    merged: bool = Field(default=False, nullable=False)
+
+
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "imports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    status: str = Field(default="queued", sa_column=Column(String(20), nullable=False))
+    filename: str = Field(default="", sa_column=Column(String(500), nullable=False))
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDocument, nullable=False))
+    dry_run: bool = Field(default=False)
+    rows_done: int = Field(default=0)
+    phase: str = Field(default="queued", sa_column=Column(String(20), nullable=False))
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
+    warnings: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JsonDocument, nullable=True)
+    )
+    error: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
+    # The file's column names, for the header of the rejected-rows download.
+    columns: list[str] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
+    # "host:pid" of the process that runs the job: if it died, the job failed.
+    worker: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+class ImportRejection(SQLModel, table=True):
+    """A rejected row of an import: its spreadsheet row number, reason and original cells."""
+
+    __tablename__ = "import_rejections"
+    __table_args__ = (Index("ix_import_rejections_import_row", "import_id", "row"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    import_id: int = Field(foreign_key="imports.id")
+    row: int
+    reason: str = Field(sa_column=Column(String(40), nullable=False))
+    detail: str = Field(default="", sa_column=Column(String(1000), nullable=False))
+    cells: list[str] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+
+
+# --- API data models (request bodies and answers); the OpenAPI document is made from these ---
+
+
+class LinkCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=50, regex=r"^[a-z][a-z0-9_]*$",
+                      description="short lower-case name, e.g. crm")
+    label: str = Field(min_length=1, max_length=200, description='e.g. "Customer number"')
+    id_pattern: str | None = Field(default=None, max_length=500,
+                                   description="a regular expression every ID must fully match")
+
+
+class LinkPublic(SQLModel):
+    id: int
+    name: str
+    label: str
+    id_pattern: str | None = None
+
+
+class FieldCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=63, regex=r"^[A-Za-z][A-Za-z0-9_]*$")
+    type: str = Field(description="text, number, date or boolean")
+
+
+class FieldPublic(SQLModel):
+    id: int | None = None
+    name: str
+    type: str
+    builtin: bool = False
+
+
+class AccountPublic(SQLModel):
+    id: int
+    name: str
+    dedup_mode: str
+    links: list[LinkPublic]
+    fields: list[FieldPublic]
+
+
+class ImportProgress(SQLModel):
+    rows_done: int
+    phase: str
+
+
+class ImportReport(SQLModel):
+    rows: int
+    created: int
+    created_shared_address: int
+    updated: int
+    unchanged: int
+    skipped: int
+    merged_in_file: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+
+
+class ImportWarning(SQLModel):
+    code: str
+    message: str
+    count: int
+
+
+class ImportPublic(SQLModel):
+    id: int
+    status: str
+    filename: str
+    dry_run: bool
+    settings: dict[str, Any]
+    progress: ImportProgress
+    report: ImportReport | None = None
+    warnings: list[ImportWarning] = []
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class InspectionPublic(SQLModel):
+    encoding: str
+    delimiter: str
+    has_header: bool
+    columns: list[str]
+    sample_rows: list[list[str]]
+    suggested_mapping: dict[str, str]
+
+
+class ContactPublic(SQLModel):
+    id: int
+    email: str
+    address_key: str
+    status: str
+    fields: dict[str, Any]
+    external_ids: dict[str, str]
+    merged_external_ids: dict[str, list[str]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactList(SQLModel):
+    contacts: list[ContactPublic]
+    next_cursor: int | None = None
+
+
+class ErrorDetail(SQLModel):
+    code: str
+    message: str
+
+
+class ErrorBody(SQLModel):
+    error: ErrorDetail

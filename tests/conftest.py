@@ -1,0 +1,198 @@
+"""Fixtures: a fresh database per test, on SQLite and on PostgreSQL, and an app on top of it.
+
+Every database test runs twice, once per engine. PostgreSQL comes from TEST_DATABASE_URL; each
+test run works in a schema of its own, so runs on one server never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from service import create_app
+from service.accounts import create_account, create_field, create_link
+from service.auth import create_key
+from service.db import upgrade_database
+
+TABLES = ("import_rejections", "imports", "external_ids", "contacts", "fields", "links", "api_keys",
+          "accounts")
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL")
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str | None]:
+    """A migrated schema of its own on the test PostgreSQL server (None without a server)."""
+    base = _postgres_url()
+    if not base:
+        yield None
+        return
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:  # the server is absent or refuses us
+        admin.dispose()
+        yield f"unreachable: {error}"
+        return
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    upgrade_database(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated, empty database: SQLite and PostgreSQL in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_schema_url")
+    if url is None:
+        _skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL, e.g. "
+                      "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    if url.startswith("unreachable:"):
+        _skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is {url}")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
+                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+    yield app
+    app.extensions["safeguard.imports"].shutdown(wait=True)
+    app.extensions["safeguard.engine"].dispose()
+
+
+@pytest.fixture
+def engine(app):  # type: ignore[no-untyped-def]
+    return app.extensions["safeguard.engine"]
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@dataclass
+class Tenant:
+    """An account made for a test, with a key per scope."""
+
+    id: int
+    name: str
+    keys: dict[str, str]
+
+    def auth(self, scope: str = "manage") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[scope]}"}
+
+
+@pytest.fixture
+def make_tenant(engine):  # type: ignore[no-untyped-def]
+    """Make an account with manage, send and admin keys, and optionally links and fields."""
+
+    def make(name: str = "acme", dedup_mode: str = "email", *, links: dict[str, str | None] | None = None,
+             fields: dict[str, str] | None = None) -> Tenant:
+        with Session(engine, expire_on_commit=False) as session:
+            account = create_account(session, name=name, dedup_mode=dedup_mode)
+            for link_name, pattern in (links or {}).items():
+                create_link(session, account=account, name=link_name, label=link_name.upper(),
+                            id_pattern=pattern)
+            for field_name, type_ in (fields or {}).items():
+                create_field(session, account=account, name=field_name, type=type_)
+            keys = {scope: create_key(session, account=account, scope=scope)
+                    for scope in ("manage", "send", "admin")}
+            return Tenant(account.id, name, keys)
+
+    return make
+
+
+def csv_bytes(rows: list[list[str]], delimiter: str = ",", encoding: str = "utf-8") -> bytes:
+    """Write rows as CSV text in the given encoding."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+@pytest.fixture
+def post_import(client):  # type: ignore[no-untyped-def]
+    """POST a file and settings to /imports?wait=true as a tenant; return the response."""
+    import io
+    import json
+
+    def post(tenant: Tenant, content: bytes | list[list[str]], settings: dict | str | None = None,
+             *, filename: str = "contacts.csv", wait: bool = True, scope: str = "manage"):
+        if isinstance(content, list):
+            content = csv_bytes(content)
+        data = {"file": (io.BytesIO(content), filename)}
+        if settings is not None:
+            data["settings"] = settings if isinstance(settings, str) else json.dumps(settings)
+        return client.post("/api/v1/imports" + ("?wait=true" if wait else ""), data=data,
+                           headers=tenant.auth(scope), content_type="multipart/form-data")
+
+    return post
+
+
+@pytest.fixture
+def contacts_of(engine):  # type: ignore[no-untyped-def]
+    """Read an account's contacts straight from the database, with their external IDs."""
+
+    def read(account_id: int) -> list[dict]:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT id, email, address_key, status, attributes, created_at, updated_at "
+                "FROM contacts WHERE account_id = :a ORDER BY id"), {"a": account_id}).mappings().all()
+            ids = conn.execute(text(
+                "SELECT e.contact_id, l.name, e.value, e.merged FROM external_ids e "
+                "JOIN links l ON l.id = e.link_id WHERE e.account_id = :a ORDER BY e.id"),
+                {"a": account_id}).all()
+        result = []
+        for row in rows:
+            contact = dict(row)
+            if isinstance(contact["attributes"], str):
+                import json
+
+                contact["attributes"] = json.loads(contact["attributes"])
+            contact["ids"] = {name: value for cid, name, value, merged in ids
+                              if cid == row["id"] and not merged}
+            result.append(contact)
+        return result
+
+    return read
