@@ -1,0 +1,51 @@
+"""Benchmark fixtures: the generated contacts file and fresh databases (SQLite and PostgreSQL).
+
+Sizes: BENCH_ROWS rows (default 1,000,000, the issue's stated size). PostgreSQL comes from
+TEST_DATABASE_URL; each run works in a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from benchmarks.generate import write
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def bench_rows() -> int:
+    return int(os.environ.get("BENCH_ROWS", "1000000"))
+
+
+@pytest.fixture(scope="session")
+def contacts_file(bench_rows: int) -> Path:
+    return write(DATA / f"contacts-{bench_rows}.csv", bench_rows)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bench.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL benchmarks need TEST_DATABASE_URL")
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
