@@ -9,44 +9,47 @@ from datetime import datetime
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Connection
 
-from importer.plan import PLAN, PlanContext
+from importer.plan import PLAN, PlanContext, merged_attributes, new_attributes
+from importer.stage import STAGE
 
 TIMESTAMP = DateTime(timezone=True)
 
 
 def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
     """Write the plan's creates, updates and ID attachments (inside the import's transaction)."""
+    dialect = conn.dialect.name
     c, e = ctx.contacts, ctx.external_ids
-    # SQLite keeps JSON as text: json() stores it in its minified form, the one the plan compares.
-    as_json = "{}" if conn.dialect.name == "postgresql" else "json({})"
-    created_document, updated_document = as_json.format("new_attributes"), as_json.format("p.new_attributes")
+    params = {**ctx.parameters(), "now": now}
     stamp = bindparam("now", type_=TIMESTAMP)
     conn.execute(
         text(
             f"INSERT INTO {c} (id, account_id, dedup_mode, email, address_key, status, attributes, "
-            f"created_at, updated_at) SELECT new_id, :account, :mode, email, address_key, "
-            f"coalesce(status, 'active'), {created_document}, :now, :now FROM {PLAN} "
-            "WHERE action = 'create' ORDER BY new_id"
+            f"created_at, updated_at) SELECT p.new_id, :account, :mode, s.email, s.address_key, "
+            f"coalesce(s.status, 'active'), {new_attributes(ctx, dialect)}, :now, :now "
+            f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no WHERE p.action = 'create'"
         ).bindparams(stamp),
-        {"account": ctx.account_id, "mode": ctx.dedup_mode, "now": now},
+        params,
     )
     conn.execute(
         text(
-            f"UPDATE {c} SET email = coalesce(p.email, {c}.email), "
-            f"address_key = coalesce(p.address_key, {c}.address_key), "
-            f"status = coalesce(p.status, {c}.status), attributes = {updated_document}, updated_at = :now "
-            f"FROM {PLAN} p WHERE p.action = 'update' AND {c}.id = p.target_id"
+            f"UPDATE {c} SET email = coalesce(s.email, {c}.email), "
+            f"address_key = coalesce(s.address_key, {c}.address_key), "
+            f"status = coalesce(s.status, {c}.status), "
+            f"attributes = {merged_attributes(ctx, dialect, f'{c}.attributes')}, updated_at = :now "
+            f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
+            f"WHERE p.action = 'update' AND {c}.id = p.target_id"
         ).bindparams(stamp),
-        {"now": now},
+        params,
     )
     if ctx.by_external_id:
         conn.execute(
             text(
                 f"INSERT INTO {e} (account_id, link_id, contact_id, value, merged) "
-                f"SELECT :account, :link, coalesce(new_id, target_id), match_value, FALSE FROM {PLAN} "
-                "WHERE action = 'create' OR (action = 'update' AND attach = 1)"
+                f"SELECT :account, :link, coalesce(p.new_id, p.target_id), s.match_value, FALSE "
+                f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
+                "WHERE p.action = 'create' OR (p.action = 'update' AND p.attach = 1)"
             ),
-            {"account": ctx.account_id, "link": ctx.link_id},
+            params,
         )
 
 
@@ -70,10 +73,11 @@ class PlanCounts:
 def count_plan(conn: Connection) -> PlanCounts:
     counts = PlanCounts()
     rows = conn.exec_driver_sql(
-        f"SELECT action, reason, shared, count(*), sum(merged_rows), "
-        f"sum(CASE WHEN found_id IS NOT NULL THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN found_id IS NULL AND addr_id IS NOT NULL THEN 1 ELSE 0 END) "
-        f"FROM {PLAN} GROUP BY action, reason, shared"
+        # A new contact shares its address when the account or an earlier row of the file has it.
+        "SELECT action, reason, CASE WHEN action = 'create' AND (addr_known = 1 OR in_file_earlier = 1) "
+        "THEN 1 ELSE 0 END AS shared, count(*), sum(merged_rows), sum(found), "
+        "sum(CASE WHEN found = 0 AND addr_known = 1 THEN 1 ELSE 0 END) "
+        f"FROM {PLAN} GROUP BY 1, 2, 3"
     )
     for action, reason, shared, n, merged, found, unfound_known in rows:
         merged = int(merged or 0)

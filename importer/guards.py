@@ -20,8 +20,13 @@ def import_warnings(
     counts: PlanCounts,
     typo_domains: Counter[str],
     link_has_ids: bool,
+    known_address_creates: int,
 ) -> list[dict]:
-    """List the warnings as `{code, message, count}`."""
+    """List the warnings as `{code, message, count}`.
+
+    `known_address_creates` is how many contacts the import creates at an address that already
+    exists in the account: in an external_id account, the double contacts a wrong ID column makes.
+    """
     warnings: list[dict] = []
 
     def warn(code: str, message: str, count: int) -> None:
@@ -32,19 +37,24 @@ def import_warnings(
         unknown = counts.staged - counts.found_by_key
         if (link_has_ids and counts.staged and counts.found_by_key < FEW_KNOWN_IDS * counts.staged
                 and unknown and counts.unfound_with_known_address >= MANY_KNOWN_ADDRESSES * unknown):
-            doubles = counts.unfound_with_known_address
-            consequence = (
-                f"{doubles} double contacts would arise (the same person under two IDs)"
-                if account.dedup_mode == "external_id"
-                else f"{doubles} rows would attach these IDs to existing contacts or be rejected"
-            )
+            known_addresses = counts.unfound_with_known_address
+            if account.dedup_mode == "email":
+                # No doubles in an email account: the rows attach their IDs or are refused.
+                affected = known_addresses
+                consequence = f"{affected} rows would attach these IDs to existing contacts or be rejected"
+            elif known_address_creates:
+                affected = known_address_creates
+                consequence = f"{affected} double contacts would arise (the same person under two IDs)"
+            else:
+                affected = 0  # update_only: the rows are skipped, they do not find their contacts
+                consequence = "these rows would not find their contacts"
             warn(
                 "id_column_mismatch",
                 f"Column '{settings.match.column}' does not look like {link.name}'s IDs: only "
-                f"{counts.found_by_key} of {counts.staged} IDs are known, while {doubles} of the "
-                f"unknown rows have addresses that already exist; {consequence}. Check that the "
+                f"{counts.found_by_key} of {counts.staged} IDs are known, while {known_addresses} of "
+                f"the unknown rows have addresses that already exist; {consequence}. Check that the "
                 f"column holds exactly the IDs of the linked system.",
-                doubles,
+                affected,
             )
         if account.dedup_mode == "email":
             warn(
@@ -54,8 +64,8 @@ def import_warnings(
                 counts.staged,
             )
         if account.last_import_link_id is not None and account.last_import_link_id != link.id:
-            previous = next((l.name for l in account.links.values()
-                             if l.id == account.last_import_link_id), "another link")
+            previous = next((other.name for other in account.links.values()
+                             if other.id == account.last_import_link_id), "another link")
             warn(
                 "different_link",
                 f"The previous import used the link '{previous}'; this one uses '{link.name}'. "

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from importer.addresses import AddressValidator
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.guards import import_warnings
-from importer.plan import PLAN, PlanContext, build_plan
+from importer.plan import PLAN, REPEATED, PlanContext, build_plan
 from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file, read_rows
 from importer.rows import Rejection, RowStats, make_row_checker, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
@@ -80,7 +80,6 @@ def run_import(
     stats = RowStats()
     checker = make_row_checker(settings, account, columns, stats, AddressValidator())
     fields = staged_fields(settings, account)
-    first_row = 2 if fmt.has_header else 1
 
     with engine.connect() as conn:
         stage = StageTable(conn, fields)
@@ -90,8 +89,8 @@ def run_import(
         data_rows = 0
         for batch in batched(_data_records(path, fmt), BATCH_ROWS):
             staged, rejected = [], []
-            for offset, cells in enumerate(batch, start=first_row + data_rows):
-                checked = checker(offset, cells)
+            for row_no, cells in batch:
+                checked = checker(row_no, cells)
                 if type(checked) is tuple:
                     staged.append(checked)
                 else:
@@ -124,15 +123,19 @@ def run_import(
                              {"a": account.id})
             build_plan(conn, ctx)
             counts = count_plan(conn)
-            _store_plan_rejections(conn, path, fmt, first_row, rejected_plan_rows(conn))
+            _store_plan_rejections(conn, path, fmt, rejected_plan_rows(conn))
             report = _report(data_rows, counts, conn)
             link_has_ids = bool(ctx.link_id) and conn.execute(
                 text(f"SELECT 1 FROM {tables.external_ids} WHERE link_id = :l LIMIT 1"),
                 {"l": ctx.link_id},
             ).first() is not None
-            warnings = import_warnings(settings, account, counts, stats.typo_domains, link_has_ids)
+            known_address_creates = conn.exec_driver_sql(
+                f"SELECT count(*) FROM {PLAN} WHERE action = 'create' AND addr_known = 1"
+            ).scalar_one()
+            warnings = import_warnings(settings, account, counts, stats.typo_domains, link_has_ids,
+                                       known_address_creates)
             if not settings.dry_run:
-                apply_plan(conn, ctx, datetime.now(timezone.utc))
+                apply_plan(conn, ctx, datetime.now(UTC))
             conn.execute(
                 text(f"INSERT INTO {tables.rejections} (import_id, row, reason, detail, cells) "
                      f"SELECT :import_id, row_no, reason, detail, {_json_cast(conn, 'cells')} "
@@ -142,21 +145,28 @@ def run_import(
             result = ImportResult(report, warnings, fmt, columns)
             if finish is not None:
                 finish(conn, result)
-        for table in (STAGE, PLAN, REJECTED):
+        for table in (STAGE, PLAN, REPEATED, REJECTED):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()
     report_progress(data_rows, "done")
     return result
 
 
-def _data_records(path: str | os.PathLike, fmt: FileFormat):  # type: ignore[no-untyped-def]
-    """Yield the file's data records, header left out and blank lines skipped."""
-    records = read_rows(path, fmt)
-    if fmt.has_header:
-        next(records, None)
-    for cells in records:
-        if cells:
-            yield cells
+def _data_records(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[int, list[str]]]:
+    """Yield the file's data records with their row numbers, leaving out the header and blank rows.
+
+    A row number is the row a spreadsheet shows the record on: every record counts, blank ones
+    included, and a quoted cell with line breaks keeps its record on one row. The header is the
+    first record that is not an empty line, as `inspect_file` previews it. A record of empty cells
+    only (Excel writes ";;;" for rows once formatted) is a blank row, not a row without a key.
+    """
+    header_pending = fmt.has_header
+    for row_no, cells in enumerate(read_rows(path, fmt), start=1):
+        if header_pending:
+            header_pending = not cells  # an empty line before the header
+            continue
+        if any(cell.strip() for cell in cells):
+            yield row_no, cells
 
 
 def _create_rejected_table(conn: Connection) -> None:
@@ -178,14 +188,12 @@ def _store_rejections(conn: Connection, rejections: list[Rejection]) -> None:
 
 
 def _store_plan_rejections(conn: Connection, path: str | os.PathLike, fmt: FileFormat,
-                           first_row: int, rejected: dict[int, str]) -> None:
+                           rejected: dict[int, str]) -> None:
     """Read the file again for the cells of rows the plan rejects (rare, so not kept before)."""
     if not rejected:
         return
     found = []
-    row_no = first_row - 1
-    for cells in _data_records(path, fmt):
-        row_no += 1
+    for row_no, cells in _data_records(path, fmt):
         if row_no in rejected:
             reason = rejected[row_no]
             found.append(Rejection(row_no, reason, PLAN_REJECTION_DETAILS[reason], cells))

@@ -1,9 +1,10 @@
-"""Classifying staged rows against the account's contacts, in one set-based statement.
+"""Classifying staged rows against the account's contacts, set-based.
 
-The result is the import plan: per staged row its action (create, update, unchanged, skip or
-reject), the contact it targets, its new attribute document and, for creates, the id it gets.
-The rules are DESIGN.md's matching table; the SQL below is that table, one CASE per account mode
-and match key. Rows of one file that would claim one address are settled by file order.
+The result is the import plan, a narrow table: per staged row its action (create, update,
+unchanged, skip or reject), the contact it targets and, for creates, the id it gets. The field
+values stay in the staging table; applying the plan joins the two by row number.
+The rules are DESIGN.md's matching table: `_decision` is that table, one CASE per account mode
+and match key. Rows of one file that bring the same address are settled by file order.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from importer.rows import StagedField
-from importer.stage import STAGE
+from importer.stage import STAGE, StageTable
 
 PLAN = "import_plan"
+REPEATED = "import_repeated_addresses"
+ACCEPTED = "('create', 'update', 'unchanged')"
 # SQLite's functions take at most 127 arguments, PostgreSQL's 100: big documents are joined.
 PAIRS_PER_OBJECT = 50
 
@@ -35,89 +38,163 @@ class PlanContext:
     empty_clears: bool
     fields: tuple[StagedField, ...]
 
+    def parameters(self) -> dict:
+        """The bound parameters of the plan's and the apply's statements."""
+        names = {f"k_{f.column}": f.name for f in self.fields}
+        return {"account": self.account_id, "link": self.link_id, "mode": self.dedup_mode, **names}
+
 
 def build_plan(conn: Connection, ctx: PlanContext) -> None:
     """Create the plan table from the staging table (inside the import's transaction)."""
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PLAN}")
-    params: dict = {"account": ctx.account_id, "link": ctx.link_id}
-    params.update({f"k_{f.column}": f.name for f in ctx.fields})
+    for table in (PLAN, REPEATED):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    params = ctx.parameters()
     if conn.dialect.name == "sqlite":
         params["id_base"] = conn.execute(
             text(f"SELECT coalesce(max(id), 0) FROM {ctx.contacts}")
         ).scalar_one()
+    if ctx.by_external_id:
+        _merge_rows_of_one_contact(conn, ctx)
+        # Matching by ID, one file can bring an address several times (by e-mail it cannot:
+        # such rows were merged). The few repeated addresses are listed once, up front.
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {REPEATED} AS SELECT address_key, min(row_no) AS first_row "
+            f"FROM {STAGE} WHERE address_key IS NOT NULL GROUP BY address_key HAVING count(*) > 1"
+        )
+        conn.exec_driver_sql(f"CREATE UNIQUE INDEX {REPEATED}_key ON {REPEATED} (address_key)")
     conn.execute(text(_plan_sql(ctx, conn.dialect.name)), params)
+    if ctx.by_external_id:
+        conn.exec_driver_sql(f"CREATE INDEX {PLAN}_address ON {PLAN} (address_key, row_no)")
+        if ctx.dedup_mode == "email":
+            _refuse_repeated_addresses(conn, ctx)
+        _keep_earlier_claims_only(conn)
     conn.exec_driver_sql(f"ANALYZE {PLAN}")
 
 
+def _merge_rows_of_one_contact(conn: Connection, ctx: PlanContext) -> None:
+    """Merge rows whose different IDs lead to one contact, as rows with one key are merged.
+
+    A contact keeps the IDs of contacts merged into it, so the linked system's next file may bring
+    it under its own ID and under those. Each such row would update it (and only one of them take
+    effect); merged, the later non-empty values win. Only links with merged IDs can have them.
+    """
+    if conn.execute(text(f"SELECT 1 FROM {ctx.external_ids} WHERE link_id = :link AND merged LIMIT 1"),
+                    {"link": ctx.link_id}).first() is None:
+        return
+    hits = (f"SELECT s.row_no, x.contact_id FROM {STAGE} s "
+            f"JOIN {ctx.external_ids} x ON x.link_id = :link AND x.value = s.match_value")
+    StageTable(conn, ctx.fields).merge_groups(
+        f"SELECT h.row_no, h.contact_id AS group_key FROM ({hits}) h WHERE h.contact_id IN "
+        f"(SELECT h2.contact_id FROM ({hits}) h2 GROUP BY h2.contact_id HAVING count(*) > 1)",
+        {"link": ctx.link_id},
+    )
+
+
+def _refuse_repeated_addresses(conn: Connection, ctx: PlanContext) -> None:
+    """In an email account, a later row may not claim an address an earlier row of the file took.
+
+    The earlier row leaves a contact with an ID for the link at the address. A later row with a
+    known ID meets an address_conflict; one with an unknown ID an id_conflict: it is about a new
+    contact, so update_only skips it (as it skips an id_conflict with the account's contacts).
+    """
+    unknown_id = ("'skip'", "NULL") if ctx.mode == "update_only" else ("'reject'", "'id_conflict'")
+    conn.exec_driver_sql(
+        f"UPDATE {PLAN} SET new_id = NULL, "
+        f"action = CASE WHEN found = 1 THEN 'reject' ELSE {unknown_id[0]} END, "
+        f"reason = CASE WHEN found = 1 THEN 'address_conflict' ELSE {unknown_id[1]} END "
+        f"WHERE action IN {ACCEPTED} AND address_key IN (SELECT address_key FROM {REPEATED}) "
+        f"AND row_no > (SELECT min(p.row_no) FROM {PLAN} p "
+        f"WHERE p.address_key = {PLAN}.address_key AND p.action IN {ACCEPTED})"
+    )
+
+
+def _keep_earlier_claims_only(conn: Connection) -> None:
+    """An address is "in the file earlier" only where an earlier row creates or updates a contact.
+
+    A skipped or rejected earlier row leaves the address to nobody: a new contact there does not
+    share it (created_shared_address), in an email account above all.
+    """
+    conn.exec_driver_sql(
+        f"UPDATE {PLAN} SET in_file_earlier = 0 WHERE in_file_earlier = 1 AND NOT EXISTS ("
+        f"SELECT 1 FROM {PLAN} p WHERE p.address_key = {PLAN}.address_key "
+        f"AND p.row_no < {PLAN}.row_no AND p.action IN {ACCEPTED})"
+    )
+
+
 def _plan_sql(ctx: PlanContext, dialect: str) -> str:
-    c, e = ctx.contacts, ctx.external_ids
-    field_columns = "".join(f", s.{f.column}" for f in ctx.fields)
-    if ctx.by_external_id:
-        lookups = (
-            f"(SELECT x.contact_id FROM {e} x WHERE x.link_id = :link AND x.value = s.match_value)"
-            " AS found_id, NULL AS found_count"
-        )
-    else:
-        lookups = (
-            f"(SELECT min(k.id) FROM {c} k WHERE k.account_id = :account "
-            "AND k.address_key = s.match_value) AS found_id, "
-            f"(SELECT count(*) FROM {c} k WHERE k.account_id = :account "
-            "AND k.address_key = s.match_value) AS found_count"
-        )
-    if ctx.by_external_id:
-        # The contact that holds the row's address already (for email accounts: at most one).
-        lookups += (
-            f", (SELECT min(k.id) FROM {c} k WHERE k.account_id = :account "
-            "AND k.address_key = s.address_key) AS addr_id"
-        )
-    else:
-        lookups += ", NULL AS addr_id"
+    lookups, joins = _lookups(ctx)
     base, target, attach = _decision(ctx)
-    existing = _existing(ctx)
-    return f"""
+    sql = f"""
 CREATE TEMP TABLE {PLAN} AS
 WITH looked AS (
-    SELECT s.row_no, s.match_value, s.email, s.address_key, s.status, s.merged_rows,
-           s.merged_row_nos{field_columns}, {lookups}
-    FROM {STAGE} s
+    SELECT s.*, {lookups}
+    FROM {STAGE} s {joins}
 ),
 decided AS (
-    SELECT looked.*, {base} AS base_action, {target} AS target_id, {attach} AS attach,
-           {existing} AS existing
+    SELECT looked.*, {_mode_filter(ctx, base)} AS action2, {target} AS target_id, {attach} AS attach
     FROM looked
-),
-filtered AS (
-    SELECT decided.*, {_mode_filter(ctx)} AS action1
-    FROM decided
-),
-ranked AS (
-    SELECT filtered.*,
-           row_number() OVER (
-               PARTITION BY CASE WHEN action1 IN ('create', 'update') THEN address_key END
-               ORDER BY row_no) AS address_rank
-    FROM filtered
-),
-settled AS (
-    SELECT ranked.*, {_settle(ctx)} AS action2
-    FROM ranked
 )
-SELECT settled.row_no, settled.match_value, settled.email, settled.address_key, settled.status,
-       settled.merged_rows, settled.merged_row_nos, settled.target_id, settled.attach,
-       settled.found_id, settled.addr_id,
-       CASE WHEN settled.action2 LIKE 'reject:%' THEN 'reject'
-            WHEN settled.action2 = 'update' AND settled.attach = 0 AND {_unchanged(ctx, dialect)}
-                 THEN 'unchanged'
-            ELSE settled.action2 END AS action,
-       CASE WHEN settled.action2 LIKE 'reject:%' THEN substr(settled.action2, 8) END AS reason,
-       CASE WHEN settled.action2 = 'create' AND (settled.addr_id IS NOT NULL OR settled.address_rank > 1)
-            THEN 1 ELSE 0 END AS shared,
-       CASE WHEN settled.action2 = 'create' THEN {_new_attributes(ctx, dialect)}
-            WHEN settled.action2 = 'update' THEN {_merged_attributes(ctx, dialect)} END
-            AS new_attributes,
+SELECT s.row_no, s.address_key, s.merged_rows, s.merged_row_nos, s.target_id, s.attach,
+       CASE WHEN s.found_id IS NOT NULL THEN 1 ELSE 0 END AS found,
+       s.addr_known, s.in_file_earlier,
+       CASE WHEN s.action2 LIKE 'reject:%' THEN 'reject'
+            WHEN s.action2 = 'update' AND s.attach = 0 AND {_unchanged(ctx, dialect)} THEN 'unchanged'
+            ELSE s.action2 END AS action,
+       CASE WHEN s.action2 LIKE 'reject:%' THEN substr(s.action2, 8) END AS reason,
        {_new_id(ctx, dialect)} AS new_id
-FROM settled LEFT JOIN {c} cur ON cur.id = settled.target_id
-{"ORDER BY settled.row_no" if dialect == "postgresql" else ""}
+FROM decided s LEFT JOIN {ctx.contacts} cur ON cur.id = s.found_id
 """
+    if dialect == "postgresql":
+        # With ORDER BY, PostgreSQL calls nextval() after sorting: ids follow the file's order.
+        sql += "ORDER BY s.row_no\n"
+    return sql
+
+
+def _lookups(ctx: PlanContext) -> tuple[str, str]:
+    """What the account knows of each row's key and address: (select list, joins).
+
+    found_id: the contact found by the match key; found_count: how many (by e-mail in an
+    external-ID account); addr_id / addr_link_value: in an email account, the contact that
+    holds the row's address and its ID for the link; addr_known: the address exists;
+    in_file_earlier: an earlier row of the file brings the same address.
+    """
+    c, e = ctx.contacts, ctx.external_ids
+    if not ctx.by_external_id:
+        if ctx.dedup_mode == "email":
+            return (
+                "f.id AS found_id, CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS found_count, "
+                "NULL AS addr_id, NULL AS addr_link_value, "
+                "CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS addr_known, 0 AS in_file_earlier",
+                f"LEFT JOIN {c} f ON f.account_id = :account AND f.dedup_mode = 'email' "
+                "AND f.address_key = s.match_value",
+            )
+        return (
+            "f.id AS found_id, coalesce(f.n, 0) AS found_count, NULL AS addr_id, "
+            "NULL AS addr_link_value, CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS addr_known, "
+            "0 AS in_file_earlier",
+            f"LEFT JOIN (SELECT k.address_key, count(*) AS n, min(k.id) AS id FROM {c} k "
+            f"WHERE k.account_id = :account AND k.address_key IN (SELECT match_value FROM {STAGE}) "
+            "GROUP BY k.address_key) f ON f.address_key = s.match_value",
+        )
+    earlier = (f"LEFT JOIN {REPEATED} r ON r.address_key = s.address_key",
+               "CASE WHEN s.row_no > r.first_row THEN 1 ELSE 0 END AS in_file_earlier")
+    by_id = f"LEFT JOIN {e} x ON x.link_id = :link AND x.value = s.match_value"
+    if ctx.dedup_mode == "email":
+        return (
+            "x.contact_id AS found_id, NULL AS found_count, a.id AS addr_id, "
+            "ax.value AS addr_link_value, CASE WHEN a.id IS NULL THEN 0 ELSE 1 END AS addr_known, "
+            + earlier[1],
+            f"{by_id} LEFT JOIN {c} a ON a.account_id = :account AND a.dedup_mode = 'email' "
+            "AND a.address_key = s.address_key "
+            f"LEFT JOIN {e} ax ON ax.contact_id = a.id AND ax.link_id = :link AND NOT ax.merged "
+            + earlier[0],
+        )
+    return (
+        "x.contact_id AS found_id, NULL AS found_count, NULL AS addr_id, NULL AS addr_link_value, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {c} k WHERE k.account_id = :account "
+        "AND k.address_key = s.address_key) THEN 1 ELSE 0 END AS addr_known, " + earlier[1],
+        f"{by_id} {earlier[0]}",
+    )
 
 
 def _decision(ctx: PlanContext) -> tuple[str, str, str]:
@@ -125,17 +202,13 @@ def _decision(ctx: PlanContext) -> tuple[str, str, str]:
     if ctx.dedup_mode == "email" and not ctx.by_external_id:
         return ("CASE WHEN found_id IS NULL THEN 'create' ELSE 'update' END", "found_id", "0")
     if ctx.dedup_mode == "email":
-        link_value = (
-            f"(SELECT x.value FROM {ctx.external_ids} x WHERE x.contact_id = addr_id "
-            "AND x.link_id = :link AND NOT x.merged)"
-        )
-        action = f"""CASE
+        action = """CASE
             WHEN found_id IS NOT NULL THEN
                 CASE WHEN addr_id IS NOT NULL AND addr_id <> found_id THEN 'reject:address_conflict'
                      ELSE 'update' END
             WHEN address_key IS NULL THEN 'reject:missing_email'
             WHEN addr_id IS NOT NULL THEN
-                CASE WHEN {link_value} IS NULL THEN 'update' ELSE 'reject:id_conflict' END
+                CASE WHEN addr_link_value IS NULL THEN 'update' ELSE 'reject:id_conflict' END
             ELSE 'create' END"""
         target = "coalesce(found_id, addr_id)"
         attach = "CASE WHEN found_id IS NULL AND addr_id IS NOT NULL THEN 1 ELSE 0 END"
@@ -155,45 +228,36 @@ def _decision(ctx: PlanContext) -> tuple[str, str, str]:
     )
 
 
-def _existing(ctx: PlanContext) -> str:
-    """Whether the row is about a contact that exists (create_only skips those)."""
+def _mode_filter(ctx: PlanContext, base: str) -> str:
+    """create_only skips rows about existing contacts, update_only skips the others."""
+    if ctx.mode == "upsert":
+        return base
     if ctx.dedup_mode == "email" and ctx.by_external_id:
-        return (
-            "CASE WHEN found_id IS NOT NULL THEN 1 WHEN addr_id IS NOT NULL AND "
-            f"(SELECT x.value FROM {ctx.external_ids} x WHERE x.contact_id = addr_id "
-            "AND x.link_id = :link AND NOT x.merged) IS NULL THEN 1 ELSE 0 END"
-        )
-    return "CASE WHEN found_id IS NOT NULL THEN 1 ELSE 0 END"
+        # A row that would attach its ID to the contact at its address is about that contact.
+        existing = "(found_id IS NOT NULL OR (addr_id IS NOT NULL AND addr_link_value IS NULL))"
+    else:
+        existing = "(found_id IS NOT NULL)"
+    if ctx.mode == "create_only":
+        return f"CASE WHEN {existing} THEN 'skip' ELSE {base} END"
+    return f"CASE WHEN NOT {existing} THEN 'skip' ELSE {base} END"
 
 
-def _settle(ctx: PlanContext) -> str:
-    """In an email account, a later row of the file may not claim an address an earlier one took."""
-    if ctx.dedup_mode == "email" and ctx.by_external_id:
-        return (
-            "CASE WHEN action1 IN ('create', 'update') AND address_key IS NOT NULL AND address_rank > 1 "
-            "THEN CASE WHEN found_id IS NOT NULL THEN 'reject:address_conflict' "
-            "ELSE 'reject:id_conflict' END ELSE action1 END"
-        )
-    return "action1"
-
-
-def _objects(ctx: PlanContext, dialect: str) -> list[str]:
+def _objects(ctx: PlanContext, dialect: str, row: str) -> list[str]:
     """The row's field values as JSON objects (NULL for an empty cell), 50 fields to an object."""
     if dialect == "postgresql":
-        pairs = [f"CAST(:k_{f.column} AS text), settled.{f.column}" for f in ctx.fields]
+        pairs = [f"CAST(:k_{f.column} AS text), {row}.{f.column}" for f in ctx.fields]
         build = "jsonb_build_object"
     else:
-        pairs = [f":k_{f.column}, {_sqlite_json_value(f)}" for f in ctx.fields]
+        pairs = [f":k_{f.column}, {_sqlite_json_value(f, row)}" for f in ctx.fields]
         build = "json_object"
     chunks = [pairs[i:i + PAIRS_PER_OBJECT] for i in range(0, len(pairs), PAIRS_PER_OBJECT)] or [[]]
     return [f"{build}({', '.join(chunk)})" for chunk in chunks]
 
 
-def _sqlite_json_value(field: StagedField) -> str:
-    if field.type == "boolean":
-        return (f"CASE settled.{field.column} WHEN 1 THEN json('true') "
-                f"WHEN 0 THEN json('false') END")
-    return f"settled.{field.column}"
+def _sqlite_json_value(field: StagedField, row: str) -> str:
+    if field.type == "boolean":  # SQLite stores booleans as 0/1: say true/false in JSON
+        return f"CASE {row}.{field.column} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END"
+    return f"{row}.{field.column}"
 
 
 def _patched(document: str, patches: list[str]) -> str:
@@ -203,53 +267,41 @@ def _patched(document: str, patches: list[str]) -> str:
     return document
 
 
-def _new_attributes(ctx: PlanContext, dialect: str) -> str:
-    objects = _objects(ctx, dialect)
+def new_attributes(ctx: PlanContext, dialect: str, row: str = "s") -> str:
+    """The attribute document of a new contact made from staged row `row`."""
+    objects = _objects(ctx, dialect, row)
     if dialect == "postgresql":
         return f"jsonb_strip_nulls({' || '.join(objects)})"
     return _patched("'{}'", objects)
 
 
-def _merged_attributes(ctx: PlanContext, dialect: str) -> str:
-    """The contact's document with the row applied: values set, and cleared if so configured."""
-    objects = _objects(ctx, dialect)
+def merged_attributes(ctx: PlanContext, dialect: str, current: str, row: str = "s") -> str:
+    """The document `current` with staged row `row` applied: values set, and cleared if so set."""
+    objects = _objects(ctx, dialect, row)
     if dialect == "postgresql":
         document = " || ".join(objects)
         if ctx.empty_clears:
-            return f"jsonb_strip_nulls(cur.attributes || {document})"
-        return f"(cur.attributes || jsonb_strip_nulls({document}))"
+            return f"jsonb_strip_nulls({current} || {document})"
+        return f"({current} || jsonb_strip_nulls({document}))"
     if ctx.empty_clears:
-        return _patched("cur.attributes", objects)
-    return _patched("cur.attributes", [_patched("'{}'", [o]) for o in objects])
+        return _patched(current, objects)
+    return _patched(current, [_patched("'{}'", [o]) for o in objects])
 
 
 def _unchanged(ctx: PlanContext, dialect: str) -> str:
+    # SQLite compares JSON as text: both sides in json()'s minified form, key order kept.
     current = "cur.attributes" if dialect == "postgresql" else "json(cur.attributes)"
     return (
-        "(settled.email IS NULL OR settled.email = cur.email) "
-        "AND (settled.status IS NULL OR settled.status = cur.status) "
-        f"AND {_merged_attributes(ctx, dialect)} = {current}"
+        "(s.email IS NULL OR s.email = cur.email) "
+        "AND (s.status IS NULL OR s.status = cur.status) "
+        f"AND {merged_attributes(ctx, dialect, 'cur.attributes')} = {current}"
     )
 
 
 def _new_id(ctx: PlanContext, dialect: str) -> str:
     """Ids for new contacts, given out now so that external IDs can point at them."""
     if dialect == "postgresql":
-        # With ORDER BY, PostgreSQL calls nextval() after sorting: ids follow the file's order.
-        return (f"CASE WHEN settled.action2 = 'create' THEN "
+        return (f"CASE WHEN s.action2 = 'create' THEN "
                 f"nextval(pg_get_serial_sequence('{ctx.contacts}', 'id')) END")
-    # Under SQLite's write lock, max(id) + running count is free and matches rowid order.
-    return (
-        "CASE WHEN settled.action2 = 'create' THEN :id_base + "
-        "sum(CASE WHEN settled.action2 = 'create' THEN 1 ELSE 0 END) "
-        "OVER (ORDER BY settled.row_no ROWS UNBOUNDED PRECEDING) END"
-    )
-
-
-def _mode_filter(ctx: PlanContext) -> str:
-    """create_only skips rows about existing contacts, update_only skips the others."""
-    if ctx.mode == "create_only":
-        return "CASE WHEN existing = 1 THEN 'skip' ELSE base_action END"
-    if ctx.mode == "update_only":
-        return "CASE WHEN existing = 0 THEN 'skip' ELSE base_action END"
-    return "base_action"
+    # Under SQLite's write lock nobody else inserts: max(id) + row number is free, in file order.
+    return "CASE WHEN s.action2 = 'create' THEN :id_base + s.row_no END"

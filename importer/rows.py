@@ -16,7 +16,9 @@ from email_validator import EmailNotValidError
 
 from importer.addresses import AddressValidator, address_key, likely_typo_of
 from importer.settings import AccountInfo, ImportSettings
-from importer.values import InvalidValue, parse_status, parse_value
+from importer.values import InvalidValue, Value, parse_status, parse_value
+
+MAX_NUMBER = 2**63  # numbers must be smaller than this, either way
 
 REASONS = (
     "malformed_row",
@@ -118,12 +120,6 @@ def make_row_checker(
                 except EmailNotValidError as error:
                     return Rejection(row, "invalid_email", str(error), cells)
                 akey = address_key(email)
-                domain = akey.rpartition("@")[2]
-                if domain not in typo_cache:
-                    typo_cache[domain] = likely_typo_of(domain)
-                typo = typo_cache[domain]
-                if typo is not None:
-                    stats.typo_domains[f"{domain} -> {typo}"] += 1
         if id_matches is not None and id_matches(key) is None:
             return Rejection(row, "invalid_external_id",
                              f"'{key}' does not match the link's ID pattern", cells)
@@ -147,15 +143,42 @@ def make_row_checker(
             except InvalidValue as error:
                 problems.append(f"{label}: {error}")
                 continue
-            if type(value) is float and value.is_integer():
-                value = int(value)  # one spelling per number, so re-imports compare equal
+            if type_ == "number":
+                value = _storable_number(value)
+                if value is None:
+                    problems.append(f"{label}: '{text}' is too large a number to store")
+                    continue
             values.append(value)
         if problems:
             return Rejection(row, "invalid_value", "; ".join(problems), cells)
+        if akey is not None:
+            # Only rows that are imported count: a rejected row's address is not imported as it is.
+            domain = akey.rpartition("@")[2]
+            if domain not in typo_cache:
+                typo_cache[domain] = likely_typo_of(domain)
+            typo = typo_cache[domain]
+            if typo is not None:
+                stats.typo_domains[f"{domain} -> {typo}"] += 1
         match_value = akey if key_at == email_at else key
         return (row, match_value, email, akey, status, *values)
 
     return check
+
+
+def _storable_number(value: Value) -> Value | None:
+    """Return the number as both databases store it alike, or None when it is too large to store.
+
+    A float keeps 15 significant digits, as spreadsheets do and as SQLite writes JSON; a whole
+    float becomes an int, so that "3,0" and "3" are one value and a re-import compares equal.
+    """
+    assert isinstance(value, int | float)
+    if abs(value) >= MAX_NUMBER:  # SQLite's integers are 64-bit; beyond that, values would differ
+        return None
+    if type(value) is float:
+        value = float(f"{value:.15g}")
+        if value.is_integer():
+            return int(value)
+    return value
 
 
 def _column_label(columns: list[str], at: int) -> str:

@@ -41,7 +41,7 @@ class StageTable:
         self.conn.exec_driver_sql(
             f"CREATE TEMP TABLE {STAGE} (row_no INTEGER PRIMARY KEY, match_value TEXT NOT NULL, "
             f"email TEXT, address_key TEXT, status TEXT, merged_rows INTEGER NOT NULL DEFAULT 0, "
-            f"merged_row_nos TEXT{field_columns})"
+            f"merged_row_nos TEXT, value_rows TEXT{field_columns})"
         )
 
     def load(self, rows: Sequence[tuple]) -> None:
@@ -66,35 +66,46 @@ class StageTable:
         self.conn.exec_driver_sql(f"ANALYZE {STAGE}")
 
     def merge_repeated_keys(self) -> int:
-        """Merge rows that share a match key into the first of them; return rows merged away.
+        """Merge rows that share a match key into the first of them; return rows merged away."""
+        return self.merge_groups(
+            f"SELECT row_no, match_value AS group_key FROM {STAGE} WHERE match_value IN "
+            f"(SELECT match_value FROM {STAGE} GROUP BY match_value HAVING count(*) > 1)"
+        )
 
-        Later non-empty values win (the address and its key travel together). The merged row
-        remembers the row numbers it absorbed, so that a rejection can list every one of them.
+    def merge_groups(self, groups_sql: str, params: dict | None = None) -> int:
+        """Merge the rows of each group into its first row; return rows merged away.
+
+        `groups_sql` selects `row_no, group_key` for the rows to merge (few, usually). Later
+        non-empty values win, by their rows' order in the file, also when groups that were merged
+        before are merged again: `value_rows` remembers the row each value came from. The address
+        and its key travel together. The merged row remembers the row numbers it absorbed, so that
+        a rejection can list every one of them.
         """
         value_columns = ["email", "status", *(f.column for f in self.fields)]
-        result = self.conn.exec_driver_sql(
-            f"SELECT row_no, match_value, address_key, {', '.join(value_columns)} FROM {STAGE} "
-            f"WHERE match_value IN (SELECT match_value FROM {STAGE} GROUP BY match_value "
-            f"HAVING count(*) > 1) ORDER BY match_value, row_no"
+        result = self.conn.execute(
+            text(f"SELECT g.group_key, s.row_no, s.address_key, s.merged_rows, s.merged_row_nos, "
+                 f"s.value_rows, {', '.join(f's.{c}' for c in value_columns)} FROM {STAGE} s "
+                 f"JOIN ({groups_sql}) g ON g.row_no = s.row_no ORDER BY g.group_key, s.row_no"),
+            params or {},
         )
         updates: list[dict] = []
         absorbed: list[int] = []
         group: list[Sequence] = []
         for record in result:
-            if group and record[1] != group[0][1]:
+            if group and record[0] != group[0][0]:
                 updates.append(_merge_group(group, value_columns))
-                absorbed.extend(r[0] for r in group[1:])
+                absorbed.extend(r[1] for r in group[1:])
                 group = []
             group.append(record)
         if group:
             updates.append(_merge_group(group, value_columns))
-            absorbed.extend(r[0] for r in group[1:])
+            absorbed.extend(r[1] for r in group[1:])
         if not updates:
             return 0
         assignments = ", ".join(f"{c} = :{c}" for c in ["address_key", *value_columns])
         self.conn.execute(
             text(f"UPDATE {STAGE} SET {assignments}, merged_rows = :merged_rows, "
-                 f"merged_row_nos = :merged_row_nos WHERE row_no = :row_no"),
+                 f"merged_row_nos = :merged_row_nos, value_rows = :value_rows WHERE row_no = :row_no"),
             updates,
         )
         self.conn.execute(text(f"DELETE FROM {STAGE} WHERE row_no = :row_no"),
@@ -106,18 +117,28 @@ class StageTable:
 
 
 def _merge_group(group: list[Sequence], value_columns: list[str]) -> dict:
-    first = group[0]
-    merged = {"row_no": first[0], "address_key": first[2]}
-    merged.update(zip(value_columns, first[3:], strict=True))
-    for record in group[1:]:
-        values = dict(zip(value_columns, record[3:], strict=True))
-        if values["email"] is not None:
-            merged["address_key"] = record[2]
-        for column, value in values.items():
-            if value is not None:
-                merged[column] = value
-    merged["merged_rows"] = len(group) - 1
-    merged["merged_row_nos"] = json.dumps([r[0] for r in group[1:]])
+    """Merge records (group_key, row_no, address_key, merged_rows, merged_row_nos, value_rows,
+    *values) ordered by row number into one: per column, the value from the latest file row."""
+    merged: dict = dict.fromkeys(["address_key", *value_columns])
+    sources: dict[str, int] = {}  # column -> the file row its value came from
+    absorbed: list[int] = []
+    for index, (_, row_no, akey, _, merged_row_nos, value_rows, *values) in enumerate(group):
+        if index:
+            absorbed.append(row_no)
+        absorbed.extend(json.loads(merged_row_nos or "[]"))
+        came_from = json.loads(value_rows) if value_rows else {}
+        for column, value in zip(value_columns, values, strict=True):
+            if value is None:
+                continue
+            source = came_from.get(column, row_no)
+            if column not in sources or source > sources[column]:
+                merged[column], sources[column] = value, source
+                if column == "email":
+                    merged["address_key"] = akey
+    merged["row_no"] = group[0][1]
+    merged["merged_rows"] = len(absorbed)
+    merged["merged_row_nos"] = json.dumps(sorted(absorbed))
+    merged["value_rows"] = json.dumps(sources)
     return merged
 
 

@@ -12,6 +12,8 @@ from importer.values import FIELD_TYPES
 from service.errors import APIError
 from service.models import (
     DEDUP_MODES,
+    FIELD_NAME_PATTERN,
+    LINK_NAME_PATTERN,
     Account,
     AccountPublic,
     ContactField,
@@ -50,11 +52,16 @@ def fields_of(session: Session, account_id: int) -> list[ContactField]:
 
 def create_link(session: Session, *, account: Account, name: str, label: str,
                 id_pattern: str | None = None) -> Link:
+    # Checked here too (not only by LinkCreate) because the command line comes this way.
+    if not re.fullmatch(LINK_NAME_PATTERN, name) or len(name) > 50:
+        raise APIError(400, "invalid_request",
+                       f"'{name}' is not a valid link name (lower-case letters, digits and _; at most 50)")
     if id_pattern is not None:
         try:
             re.compile(id_pattern)
         except re.error as error:
-            raise APIError(400, "invalid_request", f"id_pattern is not a valid regular expression: {error}")
+            raise APIError(400, "invalid_request",
+                           f"id_pattern is not a valid regular expression: {error}") from None
     link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)
     session.add(link)
     try:
@@ -68,6 +75,9 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
 def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
     if type not in FIELD_TYPES:
         raise APIError(400, "invalid_request", f"type must be one of {', '.join(FIELD_TYPES)}")
+    if not re.fullmatch(FIELD_NAME_PATTERN, name) or len(name) > 63:
+        raise APIError(400, "invalid_request", f"'{name}' is not a valid field name "
+                       "(a letter, then letters, digits or _; at most 63)")
     if name in BUILTIN_FIELDS:
         raise APIError(409, "conflict", f"'{name}' is a built-in field")
     field = ContactField(account_id=account.id, name=name, type=type)
@@ -99,6 +109,7 @@ def account_info(session: Session, account: Account) -> AccountInfo:
         id=account.id,
         dedup_mode=account.dedup_mode,
         fields={f.name: f.type for f in fields_of(session, account.id)},
-        links={l.name: LinkInfo(l.id, l.name, l.id_pattern) for l in links_of(session, account.id)},
+        links={link.name: LinkInfo(link.id, link.name, link.id_pattern)
+               for link in links_of(session, account.id)},
         last_import_link_id=account.last_import_link_id,
     )

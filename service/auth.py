@@ -37,9 +37,11 @@ def create_key(session: Session, *, account: Account, scope: str) -> str:
 
 def authenticate(session: Session, header: str | None) -> tuple[Account, str]:
     """Return the account and scope of a `Bearer` key, or raise 401."""
-    if not header or not header.startswith("Bearer "):
+    scheme, _, key = (header or "").strip().partition(" ")
+    key = key.strip()
+    # The scheme is case-insensitive (RFC 9110); some clients send "bearer".
+    if scheme.lower() != "bearer" or not key:
         raise APIError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'")
-    key = header.removeprefix("Bearer ").strip()
     found = session.exec(
         select(ApiKey, Account).join(Account).where(ApiKey.key_hash == hash_key(key))
     ).first()

@@ -15,7 +15,7 @@ from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from importer.settings import SettingsError, parse_settings
 from service import accounts, create_app, import_jobs
 from service.auth import create_key
-from service.db import upgrade_database
+from service.db import upgrade_database, upgrade_if_embedded
 from service.errors import APIError
 from service.models import Account
 
@@ -30,6 +30,7 @@ class Context:
     def app(self):  # type: ignore[no-untyped-def]
         if self._app is None:
             self._app = create_app()
+            upgrade_if_embedded(self._app.config["DATABASE_URL"])
         return self._app
 
     def session(self) -> Session:
@@ -280,3 +281,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from service.server import serve as run_server
 
     run_server(host, port, workers)
+
+
+if __name__ == "__main__":
+    main()

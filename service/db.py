@@ -16,12 +16,29 @@ def make_engine(database_url: str) -> Engine:
     """Create the engine for `database_url`, with SQLite set up for concurrent use."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        _configure_postgresql(engine)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     _configure_sqlite(engine)
     return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    # A process that dies in the middle of an import leaves its statement running on the server,
+    # holding the account's lock, until the statement ends (minutes, for a big file). With this
+    # setting (PostgreSQL 14+) the server notices the lost client within seconds and rolls back.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        info = getattr(dbapi_connection, "info", None)
+        if getattr(info, "server_version", 0) < 140000:
+            return
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET client_connection_check_interval = '2s'")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -65,6 +82,15 @@ def upgrade_database(database_url: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), "head")
+
+
+def upgrade_if_embedded(database_url: str) -> None:
+    """Create or migrate an embedded SQLite database on first use: it needs no set-up.
+
+    PostgreSQL is shared by many instances, so its schema changes only by `safeguard db upgrade`.
+    """
+    if make_url(database_url).get_backend_name() == "sqlite":
+        upgrade_database(database_url)
 
 
 def init_app(app: Flask) -> None:

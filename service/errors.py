@@ -50,6 +50,15 @@ HTTP_CODES = {
 }
 
 
+def _size(limit: int | None) -> str:
+    """Say a byte count the way a person reads it (a limit under 1 MB must not read "0 MB")."""
+    limit = limit or 0
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if limit >= size:
+            return f"{limit / size:.3g} {unit}"
+    return f"{limit} bytes"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     def on_api_error(error: APIError):  # type: ignore[no-untyped-def]
@@ -66,9 +75,13 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         message = error.description or error.name
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH") or 0
-            message = f"the upload is larger than the limit of {limit // (1024 * 1024)} MB"
-        return error_response(status, HTTP_CODES.get(status, "http_error"), message)
+            message = f"the upload is larger than the limit of {_size(app.config.get('MAX_CONTENT_LENGTH'))}"
+        response = error_response(status, HTTP_CODES.get(status, "http_error"), message)
+        # Keep the error's own headers, such as a 405's Allow (required) or a 401's WWW-Authenticate.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception):  # type: ignore[no-untyped-def]

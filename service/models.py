@@ -8,8 +8,8 @@ one row and a segment read any field with one JSON lookup.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,8 @@ from sqlmodel import Field, SQLModel
 DEDUP_MODES = ("email", "external_id")
 SCOPES = ("manage", "send", "admin")
 IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
+LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 # JSONB in PostgreSQL: compact, comparable by value, and indexable.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -33,7 +35,7 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 def utcnow() -> datetime:
     """Return the current time in UTC (microsecond precision, as stored)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Account(SQLModel, table=True):
@@ -187,7 +189,8 @@ class ImportRejection(SQLModel, table=True):
 
 
 class LinkCreate(SQLModel):
-    name: str = Field(min_length=1, max_length=50, regex=r"^[a-z][a-z0-9_]*$",
+    # `pattern` goes through schema_extra: SQLModel's own `regex=` is silently ignored under pydantic 2.
+    name: str = Field(min_length=1, max_length=50, schema_extra={"pattern": LINK_NAME_PATTERN},
                       description="short lower-case name, e.g. crm")
     label: str = Field(min_length=1, max_length=200, description='e.g. "Customer number"')
     id_pattern: str | None = Field(default=None, max_length=500,
@@ -202,8 +205,9 @@ class LinkPublic(SQLModel):
 
 
 class FieldCreate(SQLModel):
-    name: str = Field(min_length=1, max_length=63, regex=r"^[A-Za-z][A-Za-z0-9_]*$")
-    type: str = Field(description="text, number, date or boolean")
+    name: str = Field(min_length=1, max_length=63, schema_extra={"pattern": FIELD_NAME_PATTERN},
+                      description="a letter, then letters, digits or _")
+    type: Literal["text", "number", "date", "boolean"] = Field(description="the values' type")
 
 
 class FieldPublic(SQLModel):

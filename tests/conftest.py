@@ -196,3 +196,72 @@ def contacts_of(engine):  # type: ignore[no-untyped-def]
         return result
 
     return read
+
+
+# --- import helpers (integration tests of the import API) -----------------------------------------
+
+REPORT_PARTS = ("created", "updated", "unchanged", "skipped", "merged_in_file", "rejected")
+
+
+def assert_nothing_lost(report: dict) -> None:
+    """The report's invariant: every data row is counted exactly once."""
+    assert sum(report[part] for part in REPORT_PARTS) == report["rows"], report
+    assert sum(report["rejected_by_reason"].values()) == report["rejected"], report
+    assert 0 <= report["created_shared_address"] <= report["created"], report
+
+
+@pytest.fixture
+def import_ok(post_import):  # type: ignore[no-untyped-def]
+    """POST an import and wait; assert it succeeded with a balanced report; return the job."""
+
+    def run(tenant: Tenant, content: bytes | list[list[str]], settings: dict | None = None,
+            **kwargs) -> dict:  # type: ignore[no-untyped-def]
+        response = post_import(tenant, content, settings, **kwargs)
+        assert response.status_code == 200, response.json
+        job = response.json
+        assert job["status"] == "succeeded", job
+        assert_nothing_lost(job["report"])
+        return job
+
+    return run
+
+
+@pytest.fixture
+def rejected_rows(client):  # type: ignore[no-untyped-def]
+    """Download an import's rejected.csv and parse it: (header, rows)."""
+    import csv
+    import io
+
+    def read(tenant: Tenant, import_id: int) -> tuple[list[str], list[list[str]]]:
+        response = client.get(f"/api/v1/imports/{import_id}/rejected.csv", headers=tenant.auth())
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "text/csv"
+        records = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+        return records[0], records[1:]
+
+    return read
+
+
+@pytest.fixture
+def inspect_upload(client):  # type: ignore[no-untyped-def]
+    """POST a file to /imports/inspect; return the response."""
+    import io
+
+    def inspect(tenant: Tenant, content: bytes, filename: str = "contacts.csv"):  # type: ignore[no-untyped-def]
+        return client.post("/api/v1/imports/inspect", data={"file": (io.BytesIO(content), filename)},
+                           headers=tenant.auth(), content_type="multipart/form-data")
+
+    return inspect
+
+
+@pytest.fixture
+def api_contact(client):  # type: ignore[no-untyped-def]
+    """GET /contacts/{id} as a tenant; return the JSON body."""
+
+    def get(tenant: Tenant, contact_id: int) -> dict:
+        response = client.get(f"/api/v1/contacts/{contact_id}", headers=tenant.auth())
+        assert response.status_code == 200, response.json
+        return response.json
+
+    return get
+

@@ -26,10 +26,13 @@ def list_contacts():  # type: ignore[no-untyped-def]
     if len(external) > 1:
         raise APIError(400, "invalid_request", "give one external_id.<link> at a time")
     try:
-        limit = min(int(request.args.get("limit", 100)), PAGE_LIMIT)
+        limit = int(request.args.get("limit", 100))
         cursor = int(request.args.get("cursor", 0))
     except ValueError:
         raise APIError(400, "invalid_request", "limit and cursor must be whole numbers") from None
+    if not 1 <= limit <= PAGE_LIMIT or cursor < 0:
+        raise APIError(400, "invalid_request",
+                       f"limit must be from 1 to {PAGE_LIMIT}, and cursor 0 or more")
     contacts, next_cursor = find_contacts(
         session(), g.account.id, address=request.args.get("address"),
         external_id=next(iter(external.items()), None), after=cursor, limit=limit,

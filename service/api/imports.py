@@ -7,7 +7,9 @@ import io
 import json
 from collections.abc import Iterator
 
-from flask import Response, current_app, g, request, stream_with_context
+from flask import Response, current_app, g, request
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import import_jobs
@@ -86,12 +88,18 @@ def get_import(import_id: int):  # type: ignore[no-untyped-def]
           scope="manage", content_type="text/csv")
 def rejected_csv(import_id: int):  # type: ignore[no-untyped-def]
     job = _own_job(import_id)
-    rows = import_jobs.rejected_rows_csv(session(), job)
     return Response(
-        stream_with_context(_csv_lines(rows)),
+        _rejected_lines(current_engine(), job),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"'},
     )
+
+
+def _rejected_lines(engine: Engine, job: ImportJob) -> Iterator[str]:
+    # The body is streamed after the request has ended and its session was closed, so the stream
+    # has a session of its own, closed when the stream ends or the client goes away.
+    with Session(engine) as stream_session:
+        yield from _csv_lines(import_jobs.rejected_rows_csv(stream_session, job))
 
 
 def _csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (written by alembic autogenerate)
 """initial schema
 
 Revision ID: 0001
@@ -5,8 +6,8 @@ Revises:
 Create Date: 2026-11-27 00:42:12.534269
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'

@@ -1,0 +1,259 @@
+"""The `safeguard` command line against SQLite and PostgreSQL (DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import csv_bytes
+from sqlalchemy import text
+
+from service.cli import Context, main
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00" + bytes(64)
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `safeguard ARGS...` in this process against the test database; return click's Result."""
+    contexts: list[Context] = []
+    env = {"DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "cli-uploads")}
+
+    def run(*args: str) -> Result:
+        context = Context()
+        contexts.append(context)
+        return CliRunner().invoke(main, list(args), obj=context, env=env, catch_exceptions=False)
+
+    yield run
+    for context in contexts:
+        if context._app is not None:
+            context._app.extensions["safeguard.imports"].shutdown(wait=True)
+            context._app.extensions["safeguard.engine"].dispose()
+
+
+def _subprocess_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads")}
+
+
+def _safeguard() -> list[str]:
+    script = Path(sys.executable).parent / "safeguard"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from service.cli import main; main()"]
+
+
+def _rows(engine, sql: str, **params) -> list:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+@pytest.fixture
+def account(cli, engine) -> str:  # type: ignore[no-untyped-def]
+    """An `email` account named acme with a first_name field and a crm link, made with the CLI."""
+    assert cli("accounts", "create", "acme").exit_code == 0
+    assert cli("fields", "create", "acme", "first_name", "text").exit_code == 0
+    assert cli("links", "create", "acme", "crm", "--label", "Customer number").exit_code == 0
+    return "acme"
+
+
+def _file(tmp_path: Path, rows: list[list[str]], name: str = "contacts.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(csv_bytes(rows))
+    return str(path)
+
+
+# --- accounts and keys ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["email", "external_id"])
+def test_accounts_create(cli, engine, mode):
+    result = cli("accounts", "create", "acme", "--dedup", mode)
+    assert result.exit_code == 0, result.output
+    assert "acme" in result.stdout
+    assert _rows(engine, "SELECT name, dedup_mode FROM accounts") == [("acme", mode)]
+
+
+def test_accounts_create_refuses_a_taken_name_or_unknown_mode(cli, engine):
+    assert cli("accounts", "create", "acme").exit_code == 0
+    again = cli("accounts", "create", "acme", "--dedup", "external_id")
+    assert again.exit_code != 0 and "exists" in again.stderr
+    assert cli("accounts", "create", "other", "--dedup", "phone").exit_code == 2
+    assert _rows(engine, "SELECT name, dedup_mode FROM accounts") == [("acme", "email")]
+
+
+@pytest.mark.parametrize("scope", ["manage", "send", "admin"])
+def test_keys_create_prints_the_key_alone_and_it_works(cli, client, account, scope):
+    result = cli("keys", "create", account, "--scope", scope)
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert result.stdout == key + "\n"
+    assert " " not in key and len(key) >= 40
+    me = client.get("/api/v1/account", headers={"Authorization": f"Bearer {key}"})
+    assert me.status_code == 200 and me.json["name"] == "acme"
+    contacts = client.get("/api/v1/contacts", headers={"Authorization": f"Bearer {key}"})
+    assert contacts.status_code == (403 if scope == "send" else 200)
+
+
+def test_keys_create_refuses_an_unknown_account_or_scope(cli, engine):
+    unknown = cli("keys", "create", "nobody", "--scope", "manage")
+    assert unknown.exit_code != 0 and unknown.stdout == ""
+    assert "nobody" in unknown.stderr
+    assert cli("accounts", "create", "acme").exit_code == 0
+    assert cli("keys", "create", "acme", "--scope", "root").exit_code == 2
+    assert cli("keys", "create", "acme").exit_code == 2
+    assert _rows(engine, "SELECT count(*) FROM api_keys") == [(0,)]
+
+
+def test_keys_create_in_a_real_process_prints_only_the_key(database_url, tmp_path, engine, client):
+    env = _subprocess_env(database_url, tmp_path)
+    made = subprocess.run([*_safeguard(), "accounts", "create", "acme"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    result = subprocess.run([*_safeguard(), "keys", "create", "acme", "--scope", "manage"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1
+    key = result.stdout.strip()
+    assert client.get("/api/v1/account", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_a_fresh_sqlite_database_needs_no_setup(tmp_path):
+    """The embedded default is made on first use: no `db upgrade` before the first command."""
+    env = _subprocess_env(f"sqlite:///{tmp_path / 'fresh' / 'safeguard.db'}", tmp_path)
+    made = subprocess.run([*_safeguard(), "accounts", "create", "acme"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert "Traceback" not in made.stderr
+    key = subprocess.run([*_safeguard(), "keys", "create", "acme", "--scope", "admin"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert key.returncode == 0 and key.stdout.startswith("sg_"), key.stderr
+
+
+def test_links_and_fields_are_checked(cli, engine, account):
+    assert cli("links", "create", account, "crm", "--label", "Again").exit_code == 1
+    assert cli("links", "create", account, "Shop Nr", "--label", "x").exit_code == 1
+    assert cli("links", "create", account, "shop", "--label", "x", "--id-pattern", "(").exit_code == 1
+    assert cli("fields", "create", account, "first_name", "text").exit_code == 1
+    assert cli("fields", "create", account, "email", "text").exit_code == 1
+    assert cli("fields", "create", account, "first name", "text").exit_code == 1
+    assert _rows(engine, "SELECT name FROM links") == [("crm",)]
+    assert _rows(engine, "SELECT name FROM fields") == [("first_name",)]
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def test_import_prints_the_report(cli, engine, account, tmp_path):
+    path = _file(tmp_path, [["email", "first_name"], ["sanne@example.nl", "Sanne"],
+                            ["piet@example.nl", "Piet"], ["sanne@example.nl", "S."], ["not-an-address", "X"]])
+    result = cli("import", path, "--account", account)
+    assert result.exit_code == 0, result.output
+    report = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()
+              if line.startswith("  ") and len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert report["rows"] == 4
+    assert (report["created"], report["merged_in_file"], report["rejected"]) == (2, 1, 1)
+    assert report["invalid_email"] == 1
+    assert "rejected.csv" in result.stdout
+    contacts = _rows(engine, "SELECT email, attributes FROM contacts ORDER BY id")
+    assert [email for email, _ in contacts] == ["sanne@example.nl", "piet@example.nl"]
+    # The user's own file is left alone.
+    assert Path(path).exists()
+
+
+def test_import_by_external_id(cli, engine, account, tmp_path):
+    path = _file(tmp_path, [["KlantNr", "Mail"], ["K1", "sanne@example.nl"], ["K2", "piet@example.nl"]])
+    result = cli("import", path, "--account", account, "--link", "crm", "--id-column", "KlantNr",
+                 "--map", "Mail=email")
+    assert result.exit_code == 0, result.output
+    assert sorted(_rows(engine, "SELECT value FROM external_ids")) == [("K1",), ("K2",)]
+
+
+def test_import_dry_run_changes_nothing(cli, engine, account, tmp_path):
+    path = _file(tmp_path, [["email", "city"], ["sanne@example.nl", "Utrecht"], ["nope", "Gouda"]])
+    result = cli("import", path, "--account", account, "--dry-run", "--map", "email=email",
+                 "--map", "city=city", "--create-field", "city=text")
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.stdout
+    assert "created" in result.stdout
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(0,)]
+    assert _rows(engine, "SELECT name FROM fields") == [("first_name",)]
+    assert _rows(engine, "SELECT status, dry_run FROM imports") == [("succeeded", True)]
+
+
+def test_import_of_an_unknown_account_fails(cli, engine, tmp_path):
+    path = _file(tmp_path, [["email"], ["sanne@example.nl"]])
+    result = cli("import", path, "--account", "nobody")
+    assert result.exit_code == 1
+    assert "nobody" in result.stderr
+    assert _rows(engine, "SELECT count(*) FROM imports") == [(0,)]
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+@pytest.mark.parametrize(("content", "mentions"), [
+    pytest.param(PNG, "binary", id="png"),
+    pytest.param(b"", "empty", id="empty"),
+    pytest.param(b"\x1f\x8b\x08\x00broken", "gzip", id="broken gzip"),
+])
+def test_import_of_an_unreadable_file_fails(cli, engine, account, tmp_path, content, mentions):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(content)
+    result = cli("import", str(path), "--account", account)
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr and mentions in result.stderr
+    assert _rows(engine, "SELECT count(*) FROM imports") == [(0,)]
+
+
+def test_import_of_a_missing_file_fails(cli, account, tmp_path):
+    result = cli("import", str(tmp_path / "nope.csv"), "--account", account)
+    assert result.exit_code == 2
+    assert "nope.csv" in result.stderr
+
+
+def test_import_that_fails_half_way_reports_failure(cli, engine, account, tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"email\r\n" + b"".join(b"person%d@example.nl\r\n" % i for i in range(6000))
+                     + b"caf\xe9@example.nl\r\n")
+    result = cli("import", str(path), "--account", account)
+    assert result.exit_code == 1
+    assert "import failed" in result.stderr
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(0,)]
+    assert _rows(engine, "SELECT status FROM imports") == [("failed",)]
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["--link", "crm"], id="link without column"),
+    pytest.param(["--id-column", "KlantNr"], id="column without link"),
+    pytest.param(["--map", "email"], id="map without ="),
+])
+def test_import_usage_errors(cli, engine, account, tmp_path, args):
+    path = _file(tmp_path, [["KlantNr", "email"], ["K1", "sanne@example.nl"]])
+    result = cli("import", path, "--account", account, *args)
+    assert result.exit_code == 2, result.output
+    assert _rows(engine, "SELECT count(*) FROM imports") == [(0,)]
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["--link", "shop", "--id-column", "KlantNr"], id="unknown link"),
+    pytest.param(["--link", "crm", "--id-column", "Nr"], id="unknown column"),
+    pytest.param(["--map", "email=email", "--map", "KlantNr=customer"], id="unknown field"),
+    pytest.param(["--map", "KlantNr=first_name"], id="no email column mapped"),
+])
+def test_import_settings_errors(cli, engine, account, tmp_path, args):
+    path = _file(tmp_path, [["KlantNr", "email"], ["K1", "sanne@example.nl"]])
+    result = cli("import", path, "--account", account, *args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error:")
+    assert _rows(engine, "SELECT count(*) FROM imports") == [(0,)]
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+def test_help_needs_no_database(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    result = subprocess.run([*_safeguard(), "import", "--help"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert "--dry-run" in result.stdout
