@@ -6,6 +6,7 @@ leaves the account as it was. The file is streamed; memory does not grow with it
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_row
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
 from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file, read_rows
-from importer.rows import Rejection, RowStats, make_row_checker, staged_fields
+from importer.rows import Rejection, RowChecker, RowStats, make_row_checker, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable, batched
 
@@ -87,18 +88,13 @@ def run_import(
         _create_rejected_table(conn)
         report_progress(0, "reading")
         data_rows = 0
-        for batch in batched(_data_records(path, fmt), BATCH_ROWS):
-            staged, rejected = [], []
-            for row_no, cells in batch:
-                checked = checker(row_no, cells)
-                if type(checked) is tuple:
-                    staged.append(checked)
-                else:
-                    rejected.append(checked)
-            stage.load(staged)
-            _store_rejections(conn, rejected)
-            data_rows += len(batch)
-            report_progress(data_rows, "reading")
+        # The loop makes millions of short-lived tuples and no reference cycles: the cyclic
+        # garbage collector would only rescan the long-lived caches, again and again.
+        gc.disable()
+        try:
+            data_rows = _stage_rows(path, fmt, checker, stage, conn, report_progress)
+        finally:
+            gc.enable()
         stage.merge_repeated_keys()
         stage.finish_loading()
         conn.commit()
@@ -152,6 +148,25 @@ def run_import(
     return result
 
 
+def _stage_rows(path: str | os.PathLike, fmt: FileFormat, checker: RowChecker, stage: StageTable,
+                conn: Connection, report_progress: Progress) -> int:
+    """Check every data row, staging the good ones and keeping the rejected; return the row count."""
+    data_rows = 0
+    for batch in batched(_data_records(path, fmt), BATCH_ROWS):
+        staged, rejected = [], []
+        for row_no, cells in batch:
+            checked = checker(row_no, cells)
+            if type(checked) is tuple:
+                staged.append(checked)
+            else:
+                rejected.append(checked)
+        stage.load(staged)
+        _store_rejections(conn, rejected)
+        data_rows += len(batch)
+        report_progress(data_rows, "reading")
+    return data_rows
+
+
 def _data_records(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[int, list[str]]]:
     """Yield the file's data records with their row numbers, leaving out the header and blank rows.
 
@@ -165,7 +180,8 @@ def _data_records(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[in
         if header_pending:
             header_pending = not cells  # an empty line before the header
             continue
-        if any(cell.strip() for cell in cells):
+        # Most rows have a first cell: one strip tells them from blank rows.
+        if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
             yield row_no, cells
 
 

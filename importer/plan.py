@@ -50,9 +50,11 @@ def build_plan(conn: Connection, ctx: PlanContext) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     params = ctx.parameters()
     if conn.dialect.name == "sqlite":
-        params["id_base"] = conn.execute(
-            text(f"SELECT coalesce(max(id), 0) FROM {ctx.contacts}")
-        ).scalar_one()
+        # The table counts ids in sqlite_sequence (AUTOINCREMENT): ids of deleted contacts stay taken.
+        params["id_base"] = conn.execute(text(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{ctx.contacts}'), 0), "
+            f"coalesce((SELECT max(id) FROM {ctx.contacts}), 0))"
+        )).scalar_one()
     if ctx.by_external_id:
         _merge_rows_of_one_contact(conn, ctx)
         # Matching by ID, one file can bring an address several times (by e-mail it cannot:
@@ -64,7 +66,10 @@ def build_plan(conn: Connection, ctx: PlanContext) -> None:
         conn.exec_driver_sql(f"CREATE UNIQUE INDEX {REPEATED}_key ON {REPEATED} (address_key)")
     conn.execute(text(_plan_sql(ctx, conn.dialect.name)), params)
     if ctx.by_external_id:
-        conn.exec_driver_sql(f"CREATE INDEX {PLAN}_address ON {PLAN} (address_key, row_no)")
+        # Only rows at repeated addresses are looked up by address: index just those.
+        conn.exec_driver_sql(
+            f"CREATE INDEX {PLAN}_address ON {PLAN} (address_key, row_no) WHERE repeated = 1"
+        )
         if ctx.dedup_mode == "email":
             _refuse_repeated_addresses(conn, ctx)
         _keep_earlier_claims_only(conn)
@@ -102,9 +107,9 @@ def _refuse_repeated_addresses(conn: Connection, ctx: PlanContext) -> None:
         f"UPDATE {PLAN} SET new_id = NULL, "
         f"action = CASE WHEN found = 1 THEN 'reject' ELSE {unknown_id[0]} END, "
         f"reason = CASE WHEN found = 1 THEN 'address_conflict' ELSE {unknown_id[1]} END "
-        f"WHERE action IN {ACCEPTED} AND address_key IN (SELECT address_key FROM {REPEATED}) "
-        f"AND row_no > (SELECT min(p.row_no) FROM {PLAN} p "
-        f"WHERE p.address_key = {PLAN}.address_key AND p.action IN {ACCEPTED})"
+        f"WHERE repeated = 1 AND action IN {ACCEPTED} "
+        f"AND row_no > (SELECT min(p.row_no) FROM {PLAN} p WHERE p.repeated = 1 "
+        f"AND p.address_key = {PLAN}.address_key AND p.action IN {ACCEPTED})"
     )
 
 
@@ -116,7 +121,7 @@ def _keep_earlier_claims_only(conn: Connection) -> None:
     """
     conn.exec_driver_sql(
         f"UPDATE {PLAN} SET in_file_earlier = 0 WHERE in_file_earlier = 1 AND NOT EXISTS ("
-        f"SELECT 1 FROM {PLAN} p WHERE p.address_key = {PLAN}.address_key "
+        f"SELECT 1 FROM {PLAN} p WHERE p.repeated = 1 AND p.address_key = {PLAN}.address_key "
         f"AND p.row_no < {PLAN}.row_no AND p.action IN {ACCEPTED})"
     )
 
@@ -136,7 +141,7 @@ decided AS (
 )
 SELECT s.row_no, s.address_key, s.merged_rows, s.merged_row_nos, s.target_id, s.attach,
        CASE WHEN s.found_id IS NOT NULL THEN 1 ELSE 0 END AS found,
-       s.addr_known, s.in_file_earlier,
+       s.addr_known, s.in_file_earlier, s.repeated,
        CASE WHEN s.action2 LIKE 'reject:%' THEN 'reject'
             WHEN s.action2 = 'update' AND s.attach = 0 AND {_unchanged(ctx, dialect)} THEN 'unchanged'
             ELSE s.action2 END AS action,
@@ -164,20 +169,22 @@ def _lookups(ctx: PlanContext) -> tuple[str, str]:
             return (
                 "f.id AS found_id, CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS found_count, "
                 "NULL AS addr_id, NULL AS addr_link_value, "
-                "CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS addr_known, 0 AS in_file_earlier",
+                "CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS addr_known, 0 AS in_file_earlier, "
+                "0 AS repeated",
                 f"LEFT JOIN {c} f ON f.account_id = :account AND f.dedup_mode = 'email' "
                 "AND f.address_key = s.match_value",
             )
         return (
             "f.id AS found_id, coalesce(f.n, 0) AS found_count, NULL AS addr_id, "
             "NULL AS addr_link_value, CASE WHEN f.id IS NULL THEN 0 ELSE 1 END AS addr_known, "
-            "0 AS in_file_earlier",
+            "0 AS in_file_earlier, 0 AS repeated",
             f"LEFT JOIN (SELECT k.address_key, count(*) AS n, min(k.id) AS id FROM {c} k "
             f"WHERE k.account_id = :account AND k.address_key IN (SELECT match_value FROM {STAGE}) "
             "GROUP BY k.address_key) f ON f.address_key = s.match_value",
         )
     earlier = (f"LEFT JOIN {REPEATED} r ON r.address_key = s.address_key",
-               "CASE WHEN s.row_no > r.first_row THEN 1 ELSE 0 END AS in_file_earlier")
+               "CASE WHEN s.row_no > r.first_row THEN 1 ELSE 0 END AS in_file_earlier, "
+               "CASE WHEN r.first_row IS NULL THEN 0 ELSE 1 END AS repeated")
     by_id = f"LEFT JOIN {e} x ON x.link_id = :link AND x.value = s.match_value"
     if ctx.dedup_mode == "email":
         return (

@@ -16,9 +16,10 @@ from email_validator import EmailNotValidError
 
 from importer.addresses import AddressValidator, address_key, likely_typo_of
 from importer.settings import AccountInfo, ImportSettings
-from importer.values import InvalidValue, Value, parse_status, parse_value
+from importer.values import InvalidValue, Value, parse_status, value_parser
 
 MAX_NUMBER = 2**63  # numbers must be smaller than this, either way
+MEMO_LIMIT = 100_000  # parsed cells remembered per column
 
 REASONS = (
     "malformed_row",
@@ -85,8 +86,12 @@ def make_row_checker(
     email_at = by_field.get("email")
     status_at = by_field.get("status")
     fields = staged_fields(settings, account)
-    field_cols = [(by_field[f.name], f.type, _column_label(columns, by_field[f.name])) for f in fields]
-    date_format = settings.date_format
+    # Per field column: its position, its parser (None for text: trimming is all) and its label.
+    field_cols = [
+        (by_field[f.name], _column_parser(f.type, settings.date_format),
+         _column_label(columns, by_field[f.name]))
+        for f in fields
+    ]
     if settings.by_external_id:
         assert settings.match.column is not None and settings.match.link is not None
         key_at = position[settings.match.column]
@@ -133,22 +138,18 @@ def make_row_checker(
                 except InvalidValue as error:
                     problems.append(f"{_column_label(columns, status_at)}: {error}")
         values = []
-        for at, type_, label in field_cols:
+        append = values.append
+        for at, parse, label in field_cols:
             text = cells[at].strip()
             if not text:
-                values.append(None)
-                continue
-            try:
-                value = parse_value(text, type_, date_format=date_format)
-            except InvalidValue as error:
-                problems.append(f"{label}: {error}")
-                continue
-            if type_ == "number":
-                value = _storable_number(value)
-                if value is None:
-                    problems.append(f"{label}: '{text}' is too large a number to store")
-                    continue
-            values.append(value)
+                append(None)
+            elif parse is None:
+                append(text)
+            else:
+                try:
+                    append(parse(text))
+                except InvalidValue as error:
+                    problems.append(f"{label}: {error}")
         if problems:
             return Rejection(row, "invalid_value", "; ".join(problems), cells)
         if akey is not None:
@@ -165,20 +166,50 @@ def make_row_checker(
     return check
 
 
-def _storable_number(value: Value) -> Value | None:
-    """Return the number as both databases store it alike, or None when it is too large to store.
+def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:
+    """The parser of one column's cells, remembering what it parsed (None for text).
+
+    Columns repeat their values (dates, flags, amounts), so most cells are a dictionary lookup.
+    """
+    if field_type == "text":
+        return None
+    parse = value_parser(field_type, date_format=date_format)
+    if field_type == "number":
+        parse = _storable(parse)
+    memo: dict[str, Value] = {}
+
+    def parse_remembered(text: str) -> Value:
+        try:
+            return memo[text]
+        except KeyError:
+            value = parse(text)  # a cell that fails is not remembered: it raises again
+            if len(memo) < MEMO_LIMIT:
+                memo[text] = value
+            return value
+
+    return parse_remembered
+
+
+def _storable(parse: Callable[[str], Value]) -> Callable[[str], Value]:
+    """Wrap a number parser so that both databases store its numbers alike.
 
     A float keeps 15 significant digits, as spreadsheets do and as SQLite writes JSON; a whole
     float becomes an int, so that "3,0" and "3" are one value and a re-import compares equal.
+    Numbers SQLite cannot hold (its integers are 64-bit) are refused.
     """
-    assert isinstance(value, int | float)
-    if abs(value) >= MAX_NUMBER:  # SQLite's integers are 64-bit; beyond that, values would differ
-        return None
-    if type(value) is float:
-        value = float(f"{value:.15g}")
-        if value.is_integer():
-            return int(value)
-    return value
+
+    def parse_storable(text: str) -> Value:
+        value = parse(text)
+        assert isinstance(value, int | float)
+        if abs(value) >= MAX_NUMBER:
+            raise InvalidValue(f"'{text}' is too large a number to store")
+        if type(value) is float:
+            value = float(f"{value:.15g}")
+            if value.is_integer():
+                return int(value)
+        return value
+
+    return parse_storable
 
 
 def _column_label(columns: list[str], at: int) -> str:

@@ -54,10 +54,11 @@ class StageTable:
                 for row in rows:
                     copy.write_row(row)
         else:
+            # The driver's own executemany: SQLAlchemy would look at every row's parameters.
             marks = ", ".join("?" for _ in self.columns)
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {STAGE} ({', '.join(self.columns)}) VALUES ({marks})", list(rows)
-            )
+            cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(self.columns)}) VALUES ({marks})", rows)
+            cursor.close()
         self.rows += len(rows)
 
     def finish_loading(self) -> None:

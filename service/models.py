@@ -104,6 +104,9 @@ class Contact(SQLModel, table=True):
             postgresql_where=text("dedup_mode = 'email'"),
         ),
         Index("ix_contacts_account_address", "account_id", "address_key"),
+        # Ids are never reused, not even the highest after a delete: an undone merge brings
+        # contacts back under their own ids.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -138,7 +141,7 @@ class ExternalId(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="accounts.id", index=True)
+    account_id: int = Field(foreign_key="accounts.id")
     link_id: int = Field(foreign_key="links.id")
     contact_id: int = Field(foreign_key="contacts.id", index=True)
     value: str = Field(sa_column=Column(String(200), nullable=False))

@@ -52,7 +52,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id', 'dedup_mode'], ['accounts.id', 'accounts.dedup_mode'], name='fk_contacts_account_mode', onupdate='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index('ix_contacts_account_address', ['account_id', 'address_key'], unique=False)
@@ -123,7 +124,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('link_id', 'value', name='uq_external_ids_link_value')
     )
     with op.batch_alter_table('external_ids', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_external_ids_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_external_ids_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('uq_external_ids_contact_link', ['contact_id', 'link_id'], unique=True, sqlite_where=sa.text('NOT merged'), postgresql_where=sa.text('NOT merged'))
 
@@ -150,7 +150,6 @@ def downgrade() -> None:
     with op.batch_alter_table('external_ids', schema=None) as batch_op:
         batch_op.drop_index('uq_external_ids_contact_link', sqlite_where=sa.text('NOT merged'), postgresql_where=sa.text('NOT merged'))
         batch_op.drop_index(batch_op.f('ix_external_ids_contact_id'))
-        batch_op.drop_index(batch_op.f('ix_external_ids_account_id'))
 
     op.drop_table('external_ids')
     with op.batch_alter_table('links', schema=None) as batch_op:
