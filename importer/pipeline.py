@@ -114,6 +114,8 @@ def run_import(
         conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             if conn.dialect.name == "postgresql":
+                # Joins and sorts of the whole file stay in memory rather than spill to disk.
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
                 # One import (or dedup change) per account at a time; others wait here.
                 conn.execute(text(f"SELECT id FROM {tables.accounts} WHERE id = :a FOR UPDATE"),
                              {"a": account.id})

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from importer.reading import FileUnreadable, inspect_file, suggest_mapping
+from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
 from service import accounts, create_app, import_jobs
 from service.auth import create_key
@@ -173,12 +173,8 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
     with ctx.session() as session:
         account = _account(session, account_name)
         created = dict(_pairs(new_fields, "--create-field"))
-        if mappings:
-            mapping = dict(_pairs(mappings, "--map"))
-        else:
-            known = ["email", "status", *(f.name for f in accounts.fields_of(session, account.id)),
-                     *created]
-            mapping = suggest_mapping(inspection.columns, known)
+        # Without --map, the job maps columns named like fields (see import_jobs.create_job).
+        mapping = dict(_pairs(mappings, "--map")) if mappings else None
         raw = {
             "match": {"by": "external_id", "link": link, "column": id_column} if link
             else {"by": "email"},

@@ -30,13 +30,16 @@ def _configure_postgresql(engine: Engine) -> None:
     # A process that dies in the middle of an import leaves its statement running on the server,
     # holding the account's lock, until the statement ends (minutes, for a big file). With this
     # setting (PostgreSQL 14+) the server notices the lost client within seconds and rolls back.
+    #
+    # Imports stage millions of rows in temporary tables, which live in a session's own buffers
+    # (8 MB by default); the setting must come before the session's first temporary table.
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        info = getattr(dbapi_connection, "info", None)
-        if getattr(info, "server_version", 0) < 140000:
-            return
         cursor = dbapi_connection.cursor()
-        cursor.execute("SET client_connection_check_interval = '2s'")
+        cursor.execute("SET temp_buffers = '256MB'")
+        info = getattr(dbapi_connection, "info", None)
+        if getattr(info, "server_version", 0) >= 140000:
+            cursor.execute("SET client_connection_check_interval = '2s'")
         cursor.close()
         dbapi_connection.commit()
 

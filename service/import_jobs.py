@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from importer.pipeline import ImportResult, run_import
-from importer.reading import FileUnreadable, inspect_file
+from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
 from service.accounts import account_info
 from service.errors import APIError
@@ -73,11 +74,21 @@ def parse_settings_text(raw: str | None) -> ImportSettings:
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
                path: Path, filename: str) -> ImportJob:
-    """Check the file and the settings, then record a queued job (nothing else is written)."""
+    """Check the file and the settings, then record a queued job (nothing else is written).
+
+    Without a `mapping`, columns named like the account's fields (or like e-mail) are mapped
+    to them, as the wizard suggests; the job keeps the mapping it used.
+    """
     try:
         inspection = inspect_file(path, encoding=settings.encoding, delimiter=settings.delimiter,
                                   has_header=settings.has_header)
-        check_against(settings, account_info(session, account), inspection.columns)
+        info = account_info(session, account)
+        if "mapping" not in raw_settings:
+            known = ["email", "status", *info.fields, *settings.create_fields]
+            suggested = suggest_mapping(inspection.columns, known)
+            settings = replace(settings, mapping=suggested)
+            raw_settings = {**raw_settings, "mapping": suggested}
+        check_against(settings, info, inspection.columns)
     except FileUnreadable as error:
         raise APIError(400, "unreadable_file", str(error)) from None
     except SettingsError as error:

@@ -245,3 +245,24 @@ def test_downloads_leave_no_connection_or_transaction_open(client, make_tenant, 
             conn.execute(text("LOCK TABLE import_rejections IN ACCESS EXCLUSIVE MODE"))
         else:
             conn.execute(text("DELETE FROM import_rejections WHERE import_id = -1"))
+
+
+def test_without_a_mapping_columns_named_like_fields_are_mapped(make_tenant, post_import, contacts_of):
+    tenant = make_tenant(fields={"first_name": "text", "birth_date": "date"})
+    rows = [["E-mailadres", "First_Name", "birth date", "Notes"],
+            ["sanne@example.nl", "Sanne", "31-12-1999", "not a field"]]
+    response = post_import(tenant, rows, {"match": {"by": "email"}})
+    assert response.status_code == 200, response.json
+    job = response.json
+    assert job["settings"]["mapping"] == {"E-mailadres": "email", "First_Name": "first_name",
+                                          "birth date": "birth_date"}
+    assert job["report"]["created"] == 1
+    assert contacts_of(tenant.id)[0]["attributes"] == {"first_name": "Sanne", "birth_date": "1999-12-31"}
+
+
+def test_without_a_mapping_or_an_email_column_the_import_is_refused(make_tenant, post_import, engine):
+    tenant = make_tenant()
+    response = post_import(tenant, [["Naam", "Plaats"], ["Sanne", "Utrecht"]], {})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_settings"
+    assert "email" in response.json["error"]["message"]
