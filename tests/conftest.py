@@ -70,6 +70,18 @@ def postgres_schema_url() -> Iterator[str | None]:
     admin.dispose()
 
 
+@pytest.fixture
+def postgres_url(postgres_schema_url: str | None) -> str:
+    """The migrated PostgreSQL schema of this run, for the few tests that concern PostgreSQL only."""
+    if postgres_schema_url is None:
+        _skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL, e.g. "
+                      "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    assert postgres_schema_url is not None
+    if postgres_schema_url.startswith("unreachable:"):
+        _skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is {postgres_schema_url}")
+    return postgres_schema_url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh, migrated, empty database: SQLite and PostgreSQL in turn."""

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from service.db import make_engine
+
 ROWS = 200_000
 KNOWN = 50  # contacts the account has before; the big file would update them
 
@@ -110,13 +112,15 @@ def test_a_killed_import_changes_nothing_and_is_reported_failed(
                             {"a": tenant.id}).scalar_one() == KNOWN + 1
 
 
-def test_postgresql_notices_a_dead_client_within_seconds(engine):
+def test_postgresql_notices_a_dead_client_within_seconds(postgres_url):
     """Without this, a killed import's statement runs on (holding the account's lock) until it ends."""
+    engine = make_engine(postgres_url)
     with engine.connect() as conn:
-        if conn.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL only")
         if int(conn.execute(text("SHOW server_version_num")).scalar_one()) < 140000:
             pytest.skip("client_connection_check_interval needs PostgreSQL 14")
         interval = conn.execute(text("SHOW client_connection_check_interval")).scalar_one()
+        temp_buffers = conn.execute(text("SHOW temp_buffers")).scalar_one()
+    engine.dispose()
+    assert temp_buffers == "256MB"  # imports stage in temporary tables
     assert interval not in ("0", "0ms")
     assert interval.endswith("s") and int(interval.rstrip("ms")) <= 5

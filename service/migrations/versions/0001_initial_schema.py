@@ -117,7 +117,6 @@ def upgrade() -> None:
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('value', sa.String(length=200), nullable=False),
     sa.Column('merged', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], ),
     sa.ForeignKeyConstraint(['link_id'], ['links.id'], ),
     sa.PrimaryKeyConstraint('id'),
