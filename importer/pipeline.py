@@ -9,23 +9,22 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from importer.addresses import AddressValidator
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
+from importer.checking import CheckJob, checked_batches, data_records
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
-from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file, read_rows
-from importer.rows import Rejection, RowChecker, RowStats, make_row_checker, staged_fields
+from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file
+from importer.rows import Rejection, RowStats, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
-from importer.stage import STAGE, StageTable, batched
+from importer.stage import STAGE, StageTable
 
-BATCH_ROWS = 10_000
 REJECTED = "import_rejected"
 PLAN_REJECTION_DETAILS = {
     "address_conflict": "the address belongs to another contact (in the account or earlier in this file)",
@@ -79,7 +78,7 @@ def run_import(
     fmt, columns = inspection.format, inspection.columns
     check_against(settings, account, columns)
     stats = RowStats()
-    checker = make_row_checker(settings, account, columns, stats, AddressValidator())
+    job = CheckJob(os.fspath(path), fmt, settings, account, columns)
     fields = staged_fields(settings, account)
 
     with engine.connect() as conn:
@@ -92,7 +91,7 @@ def run_import(
         # garbage collector would only rescan the long-lived caches, again and again.
         gc.disable()
         try:
-            data_rows = _stage_rows(path, fmt, checker, stage, conn, report_progress)
+            data_rows = _stage_rows(job, stats, stage, conn, report_progress)
         finally:
             gc.enable()
         stage.merge_repeated_keys()
@@ -150,41 +149,16 @@ def run_import(
     return result
 
 
-def _stage_rows(path: str | os.PathLike, fmt: FileFormat, checker: RowChecker, stage: StageTable,
-                conn: Connection, report_progress: Progress) -> int:
-    """Check every data row, staging the good ones and keeping the rejected; return the row count."""
+def _stage_rows(job: CheckJob, stats: RowStats, stage: StageTable, conn: Connection,
+                report_progress: Progress) -> int:
+    """Stage the checked rows and keep the rejected ones; return the number of data rows."""
     data_rows = 0
-    for batch in batched(_data_records(path, fmt), BATCH_ROWS):
-        staged, rejected = [], []
-        for row_no, cells in batch:
-            checked = checker(row_no, cells)
-            if type(checked) is tuple:
-                staged.append(checked)
-            else:
-                rejected.append(checked)
+    for staged, rejected, rows in checked_batches(job, stats):
         stage.load(staged)
         _store_rejections(conn, rejected)
-        data_rows += len(batch)
+        data_rows += rows
         report_progress(data_rows, "reading")
     return data_rows
-
-
-def _data_records(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[int, list[str]]]:
-    """Yield the file's data records with their row numbers, leaving out the header and blank rows.
-
-    A row number is the row a spreadsheet shows the record on: every record counts, blank ones
-    included, and a quoted cell with line breaks keeps its record on one row. The header is the
-    first record that is not an empty line, as `inspect_file` previews it. A record of empty cells
-    only (Excel writes ";;;" for rows once formatted) is a blank row, not a row without a key.
-    """
-    header_pending = fmt.has_header
-    for row_no, cells in enumerate(read_rows(path, fmt), start=1):
-        if header_pending:
-            header_pending = not cells  # an empty line before the header
-            continue
-        # Most rows have a first cell: one strip tells them from blank rows.
-        if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
-            yield row_no, cells
 
 
 def _create_rejected_table(conn: Connection) -> None:
@@ -211,7 +185,7 @@ def _store_plan_rejections(conn: Connection, path: str | os.PathLike, fmt: FileF
     if not rejected:
         return
     found = []
-    for row_no, cells in _data_records(path, fmt):
+    for row_no, cells in data_records(path, fmt):
         if row_no in rejected:
             reason = rejected[row_no]
             found.append(Rejection(row_no, reason, PLAN_REJECTION_DETAILS[reason], cells))

@@ -195,6 +195,10 @@ def contacts_of(engine):  # type: ignore[no-untyped-def]
                 "SELECT e.contact_id, l.name, e.value, e.merged FROM external_ids e "
                 "JOIN links l ON l.id = e.link_id WHERE e.account_id = :a ORDER BY e.id"),
                 {"a": account_id}).all()
+        own_ids: dict[int, dict[str, str]] = {}
+        for contact_id, link_name, value, merged in ids:
+            if not merged:
+                own_ids.setdefault(contact_id, {})[link_name] = value
         result = []
         for row in rows:
             contact = dict(row)
@@ -202,8 +206,7 @@ def contacts_of(engine):  # type: ignore[no-untyped-def]
                 import json
 
                 contact["attributes"] = json.loads(contact["attributes"])
-            contact["ids"] = {name: value for cid, name, value, merged in ids
-                              if cid == row["id"] and not merged}
+            contact["ids"] = own_ids.get(row["id"], {})
             result.append(contact)
         return result
 
