@@ -280,3 +280,12 @@ def api_contact(client):  # type: ignore[no-untyped-def]
 
     return get
 
+
+@pytest.fixture
+def import_rows(import_ok):  # type: ignore[no-untyped-def]
+    """Import CSV rows with a header row; the import must succeed and lose no row (import_ok)."""
+
+    def run(tenant, rows: list[list[str]], settings: dict) -> dict:  # type: ignore[no-untyped-def]
+        return import_ok(tenant, rows, {"has_header": True, "delimiter": ",", **settings})
+
+    return run

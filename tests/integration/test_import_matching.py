@@ -7,6 +7,7 @@ report (every count) and what the database holds afterwards: contacts, attribute
 from __future__ import annotations
 
 import pytest
+from import_helpers import rejections
 
 BY_EMAIL = {"match": {"by": "email"}}
 NAME = {"email": "email", "first_name": "first_name"}
@@ -35,22 +36,6 @@ def state(contacts: list[dict]) -> list[tuple]:
 
 def warning_codes(job: dict) -> set[str]:
     return {w["code"] for w in job["warnings"]}
-
-
-def rejections(rejected_rows, tenant, job: dict) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """(row, reason) of the job's rejected-rows download, in row order."""
-    _header, records = rejected_rows(tenant, job["id"])
-    return [(int(record[0]), record[1]) for record in records]
-
-
-@pytest.fixture
-def import_rows(import_ok):  # type: ignore[no-untyped-def]
-    """Import CSV rows with a header row; the import must succeed and lose no row (import_ok)."""
-
-    def run(tenant, rows: list[list[str]], settings: dict) -> dict:  # type: ignore[no-untyped-def]
-        return import_ok(tenant, rows, {"has_header": True, "delimiter": ",", **settings})
-
-    return run
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from import_helpers import rejections
 from sqlalchemy import text
 
 BY_EMAIL = {"match": {"by": "email"}}
@@ -22,22 +23,6 @@ def expect(job: dict, *, rows: int, created: int = 0, created_shared_address: in
         "updated": updated, "unchanged": unchanged, "skipped": skipped, "merged_in_file": merged_in_file,
         "rejected": sum(rejected.values()), "rejected_by_reason": rejected,
     }
-
-
-def rejections(rejected_rows, tenant, job: dict) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """(row, reason) of the job's rejected-rows download, in row order."""
-    _header, records = rejected_rows(tenant, job["id"])
-    return [(int(record[0]), record[1]) for record in records]
-
-
-@pytest.fixture
-def import_rows(import_ok):  # type: ignore[no-untyped-def]
-    """Import CSV rows with a header row; the import must succeed and lose no row (import_ok)."""
-
-    def run(tenant, rows: list[list[str]], settings: dict) -> dict:  # type: ignore[no-untyped-def]
-        return import_ok(tenant, rows, {"has_header": True, "delimiter": ",", **settings})
-
-    return run
 
 
 @pytest.fixture
