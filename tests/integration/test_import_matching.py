@@ -7,7 +7,7 @@ report (every count) and what the database holds afterwards: contacts, attribute
 from __future__ import annotations
 
 import pytest
-from import_helpers import rejections
+from import_helpers import expect, rejections
 
 BY_EMAIL = {"match": {"by": "email"}}
 NAME = {"email": "email", "first_name": "first_name"}
@@ -15,18 +15,6 @@ NAME = {"email": "email", "first_name": "first_name"}
 
 def by_id(link: str = "crm", column: str = "id") -> dict:
     return {"match": {"by": "external_id", "link": link, "column": column}}
-
-
-def expect(job: dict, *, rows: int, created: int = 0, created_shared_address: int = 0, updated: int = 0,
-           unchanged: int = 0, skipped: int = 0, merged_in_file: int = 0,
-           rejected: dict[str, int] | None = None) -> None:
-    """Assert the whole report: every count, and the rejections by reason."""
-    rejected = rejected or {}
-    assert job["report"] == {
-        "rows": rows, "created": created, "created_shared_address": created_shared_address,
-        "updated": updated, "unchanged": unchanged, "skipped": skipped, "merged_in_file": merged_in_file,
-        "rejected": sum(rejected.values()), "rejected_by_reason": rejected,
-    }
 
 
 def state(contacts: list[dict]) -> list[tuple]:

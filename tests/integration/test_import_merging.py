@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from import_helpers import rejections
+from import_helpers import expect, rejections
 from sqlalchemy import text
 
 BY_EMAIL = {"match": {"by": "email"}}
@@ -11,18 +11,6 @@ BY_ID = {"match": {"by": "external_id", "link": "crm", "column": "id"}}
 FIELDS = {"first_name": "text", "city": "text", "score": "number", "born": "date", "vip": "boolean"}
 MAPPING = {"email": "email", "first_name": "first_name", "city": "city"}
 TYPED = {"email": "email", "score": "score", "born": "born", "vip": "vip", "status": "status"}
-
-
-def expect(job: dict, *, rows: int, created: int = 0, created_shared_address: int = 0, updated: int = 0,
-           unchanged: int = 0, skipped: int = 0, merged_in_file: int = 0,
-           rejected: dict[str, int] | None = None) -> None:
-    """Assert the whole report: every count, and the rejections by reason."""
-    rejected = rejected or {}
-    assert job["report"] == {
-        "rows": rows, "created": created, "created_shared_address": created_shared_address,
-        "updated": updated, "unchanged": unchanged, "skipped": skipped, "merged_in_file": merged_in_file,
-        "rejected": sum(rejected.values()), "rejected_by_reason": rejected,
-    }
 
 
 @pytest.fixture
