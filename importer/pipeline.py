@@ -20,7 +20,7 @@ from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_row
 from importer.checking import CheckJob, checked_batches, data_records
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
-from importer.reading import FileFormat, FileUnreadable, detect_format, inspect_file
+from importer.reading import FileFormat, inspect_file
 from importer.rows import Rejection, RowStats, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
@@ -214,6 +214,3 @@ def _report(data_rows: int, counts: PlanCounts, conn: Connection) -> dict:
 
 def _json_cast(conn: Connection, column: str) -> str:
     return f"CAST({column} AS jsonb)" if conn.dialect.name == "postgresql" else column
-
-
-__all__ = ["FileUnreadable", "ImportResult", "ImportTables", "run_import", "detect_format"]

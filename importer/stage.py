@@ -32,7 +32,6 @@ class StageTable:
         self.fields = list(fields)
         self.dialect = conn.dialect.name
         self.columns = [*BASE_COLUMNS, *(f.column for f in self.fields)]
-        self.rows = 0
 
     def create(self) -> None:
         types = FIELD_SQL_TYPES[self.dialect]
@@ -59,7 +58,6 @@ class StageTable:
             cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.executemany(f"INSERT INTO {STAGE} ({', '.join(self.columns)}) VALUES ({marks})", rows)
             cursor.close()
-        self.rows += len(rows)
 
     def finish_loading(self) -> None:
         """Index the match key and give the planner statistics."""

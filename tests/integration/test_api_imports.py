@@ -85,18 +85,23 @@ def test_a_file_that_fails_half_way_imports_nothing(client, make_tenant, post_im
     assert [c["email"] for c in contacts_of(tenant.id)] == ["sanne@example.nl"]
 
 
+def _running_job(engine, tenant, phase: str, worker: str) -> int:  # type: ignore[no-untyped-def]
+    """Record a job as running in `worker` (host:pid), 10 rows in, as a live import would."""
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO imports (account_id, status, filename, settings, dry_run, rows_done, phase, worker, "
+            "created_at, started_at, heartbeat_at) VALUES (:a, 'running', 'x.csv', '{}', FALSE, 10, "
+            ":phase, :w, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"a": tenant.id, "phase": phase, "w": worker})
+        return conn.execute(text("SELECT max(id) FROM imports")).scalar_one()
+
+
 def test_a_job_of_a_dead_worker_is_reported_failed(client, make_tenant, engine):
     """A running job whose process is gone (same host, pid not alive) is settled as failed when read."""
     import socket
 
     tenant = make_tenant()
-    with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO imports (account_id, status, filename, settings, dry_run, rows_done, phase, worker, "
-            "created_at, started_at, heartbeat_at) VALUES (:a, 'running', 'x.csv', '{}', FALSE, 10, "
-            "'applying', :w, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-            {"a": tenant.id, "w": f"{socket.gethostname()}:{2**22 + 12345}"})
-        job_id = conn.execute(text("SELECT max(id) FROM imports")).scalar_one()
+    job_id = _running_job(engine, tenant, "applying", f"{socket.gethostname()}:{2**22 + 12345}")
     job = client.get(f"/api/v1/imports/{job_id}", headers=tenant.auth()).json
     assert job["status"] == "failed", job
     assert "interrupted" in job["error"]
@@ -110,13 +115,7 @@ def test_a_running_job_of_a_live_worker_stays_running(client, make_tenant, engin
     import socket
 
     tenant = make_tenant()
-    with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO imports (account_id, status, filename, settings, dry_run, rows_done, phase, worker, "
-            "created_at, started_at, heartbeat_at) VALUES (:a, 'running', 'x.csv', '{}', FALSE, 10, "
-            "'reading', :w, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-            {"a": tenant.id, "w": f"{socket.gethostname()}:{os.getpid()}"})
-        job_id = conn.execute(text("SELECT max(id) FROM imports")).scalar_one()
+    job_id = _running_job(engine, tenant, "reading", f"{socket.gethostname()}:{os.getpid()}")
     job = client.get(f"/api/v1/imports/{job_id}", headers=tenant.auth()).json
     assert (job["status"], job["progress"]["rows_done"]) == ("running", 10)
 
