@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
 from email_validator import EmailNotValidError
 from sqlmodel import Session, select
 
@@ -38,31 +42,44 @@ def find_contacts(session: Session, account_id: int, *, address: str | None,
         ))
     contacts = list(session.exec(query.order_by(Contact.id).limit(limit + 1)))
     next_cursor = contacts[limit - 1].id if len(contacts) > limit else None
-    return [contact_public(session, c) for c in contacts[:limit]], next_cursor
+    return contacts_public(session, contacts[:limit]), next_cursor
 
 
 def contact_public(session: Session, contact: Contact) -> ContactPublic:
-    external_ids: dict[str, str] = {}
-    merged: dict[str, list[str]] = {}
-    rows = session.exec(
-        select(Link.name, ExternalId.value, ExternalId.merged)
+    return contacts_public(session, [contact])[0]
+
+
+def contacts_public(session: Session, rows: Sequence[Any]) -> list[ContactPublic]:
+    """The public shape of contacts (ORM objects or rows), their external IDs read in one query."""
+    external_ids: dict[int, dict[str, str]] = {}
+    merged: dict[int, dict[str, list[str]]] = {}
+    found = session.exec(
+        select(ExternalId.contact_id, Link.name, ExternalId.value, ExternalId.merged)
         .join(Link, Link.id == ExternalId.link_id)
-        .where(ExternalId.contact_id == contact.id)
+        .where(ExternalId.contact_id.in_([row.id for row in rows]))  # type: ignore[attr-defined]
         .order_by(ExternalId.id)
-    )
-    for link_name, value, is_merged in rows:
+    ) if rows else []
+    for contact_id, link_name, value, is_merged in found:
         if is_merged:
-            merged.setdefault(link_name, []).append(value)
+            merged.setdefault(contact_id, {}).setdefault(link_name, []).append(value)
         else:
-            external_ids[link_name] = value
-    return ContactPublic(
-        id=contact.id,
-        email=contact.email,
-        address_key=contact.address_key,
-        status=contact.status,
-        fields=dict(contact.attributes),
-        external_ids=external_ids,
-        merged_external_ids=merged,
-        created_at=contact.created_at,
-        updated_at=contact.updated_at,
-    )
+            external_ids.setdefault(contact_id, {})[link_name] = value
+    return [
+        ContactPublic(
+            id=row.id,
+            email=row.email,
+            address_key=row.address_key,
+            status=row.status,
+            fields=dict(row.attributes),
+            external_ids=external_ids.get(row.id, {}),
+            merged_external_ids=merged.get(row.id, {}),
+            created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at),
+        )
+        for row in rows
+    ]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -8,6 +8,8 @@ from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from segments.rules import RuleError
+
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +69,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def on_validation_error(error: ValidationError):  # type: ignore[no-untyped-def]
         return error_response(400, "invalid_request", describe_validation_error(error))
+
+    @app.errorhandler(RuleError)
+    def on_rule_error(error: RuleError):  # type: ignore[no-untyped-def]
+        return error_response(400, "invalid_request", str(error))
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException):  # type: ignore[no-untyped-def]

@@ -104,6 +104,10 @@ class Contact(SQLModel, table=True):
             postgresql_where=text("dedup_mode = 'email'"),
         ),
         Index("ix_contacts_account_address", "account_id", "address_key"),
+        # A bounce belongs to the address: every send asks "did anyone here bounce?", and the
+        # few bounced contacts make this index small.
+        Index("ix_contacts_bounced_address", "account_id", "address_key",
+              sqlite_where=text("status = 'bounced'"), postgresql_where=text("status = 'bounced'")),
         # Ids are never reused, not even the highest after a delete: an undone merge brings
         # contacts back under their own ids.
         {"sqlite_autoincrement": True},
@@ -188,6 +192,87 @@ class ImportRejection(SQLModel, table=True):
     reason: str = Field(sa_column=Column(String(40), nullable=False))
     detail: str = Field(default="", sa_column=Column(String(1000), nullable=False))
     cells: list[str] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+
+
+class Segment(SQLModel, table=True):
+    """A named rule tree over an account's contacts."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_segments_account_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    rules: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Mailing(SQLModel, table=True):
+    """A send: include segments minus exclude segments, collapsed unless opted in.
+
+    Its settings never change after creation: the send ledger's slots depend on them.
+    """
+
+    __tablename__ = "mailings"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_mailings_account_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    include: list[int] = Field(sa_column=Column(JsonDocument, nullable=False))
+    exclude: list[int] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+    allow_shared_address: bool = Field(default=False)
+    personalized_by: list[str] = Field(default_factory=list,
+                                       sa_column=Column(JsonDocument, nullable=False))
+    representative: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+ACTIVE_CLEARANCE = text("state IN ('claimed', 'sent')")
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One clearance of a contact for a mailing: claimed, then sent or released.
+
+    The database holds the send guarantees: while a clearance is active (claimed or sent), no
+    other clearance of the mailing may take its slot (the address key, or the contact's own slot
+    or personalisation with the opt-in) nor its contact. A released clearance frees both.
+    """
+
+    __tablename__ = "send_ledger"
+    __table_args__ = (
+        Index("uq_send_ledger_active_slot", "mailing_id", "slot", unique=True,
+              sqlite_where=ACTIVE_CLEARANCE, postgresql_where=ACTIVE_CLEARANCE),
+        Index("uq_send_ledger_active_contact", "mailing_id", "contact_id", unique=True,
+              sqlite_where=ACTIVE_CLEARANCE, postgresql_where=ACTIVE_CLEARANCE),
+        Index("ix_send_ledger_mailing_contact", "mailing_id", "contact_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailing_id: int = Field(foreign_key="mailings.id")
+    # No foreign key: the ledger is history and outlives a contact merged away.
+    contact_id: int = Field(nullable=False)
+    address_key: str = Field(sa_column=Column(String(320), nullable=False))
+    slot: str = Field(sa_column=Column(String(400), nullable=False))
+    state: str = Field(default="claimed", sa_column=Column(String(20), nullable=False))
+    claimed_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    released_at: datetime | None = None
+
+
+class CheckRequest(SQLModel, table=True):
+    """A check sent with an Idempotency-Key: its body's hash and the answer, for replays."""
+
+    __tablename__ = "check_requests"
+    __table_args__ = (UniqueConstraint("mailing_id", "idempotency_key",
+                                       name="uq_check_requests_mailing_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailing_id: int = Field(foreign_key="mailings.id")
+    idempotency_key: str = Field(sa_column=Column(String(200), nullable=False))
+    body_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 # --- API data models (request bodies and answers); the OpenAPI document is made from these ---
@@ -291,6 +376,120 @@ class ContactPublic(SQLModel):
 
 class ContactList(SQLModel):
     contacts: list[ContactPublic]
+    next_cursor: int | None = None
+
+
+class SegmentCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    rules: dict[str, Any] = Field(description='a rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}}'
+                                              ' or {"field", "op", "value"}; {"all": []} is everyone')
+
+
+class SegmentPublic(SQLModel):
+    id: int
+    name: str
+    rules: dict[str, Any]
+    created_at: datetime
+
+
+class SegmentList(SQLModel):
+    segments: list[SegmentPublic]
+
+
+class SharedAddresses(SQLModel):
+    model_config = {"populate_by_name": True}
+
+    two: int = Field(alias="2", description="addresses shared by exactly 2 of the contacts")
+    three: int = Field(alias="3")
+    four_or_more: int = Field(alias="4+")
+
+
+class PreviewPublic(SQLModel):
+    contacts: int = Field(description="matching and mailable")
+    excluded: int = Field(description="matching but unsubscribed or bounced")
+    addresses: int = Field(description="distinct address keys among contacts")
+    recipients: int = Field(description="after collapse")
+    collapsed: int = Field(description="contacts - recipients")
+    shared: SharedAddresses
+
+
+class MailingPreviewPublic(PreviewPublic):
+    claimed: int = Field(description="clearances not released (claimed or sent)")
+
+
+class RecipientList(SQLModel):
+    recipients: list[ContactPublic]
+    next_cursor: int | None = None
+
+
+class MailingCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    include: list[int] = Field(min_length=1, description="segment ids: the union is sent to")
+    exclude: list[int] = Field(default_factory=list, description="segment ids left out")
+    allow_shared_address: bool = Field(default=False, description="the opt-in: each contact at a "
+                                       "shared address gets its own copy")
+    personalized_by: list[str] = Field(default_factory=list, description="with the opt-in: one copy "
+                                       "per distinct combination of these fields at an address")
+    representative: str | dict[str, Any] | None = Field(
+        default=None, description="most_recently_updated (default), oldest, "
+        '{"rule": "prefer", "when": <condition>} or {"rule": "prefer_non_empty", "field": <field>}')
+
+
+class MailingPublic(SQLModel):
+    id: int
+    name: str
+    include: list[int]
+    exclude: list[int]
+    allow_shared_address: bool
+    personalized_by: list[str]
+    representative: dict[str, Any]
+    created_at: datetime
+
+
+class MailingList(SQLModel):
+    mailings: list[MailingPublic]
+
+
+class CheckBody(SQLModel):
+    contacts: list[int] | None = Field(default=None, max_length=10_000)
+    addresses: list[str] | None = Field(default=None, max_length=10_000)
+
+
+class CheckResult(SQLModel):
+    address: str | None = Field(default=None, description="when the check was by address")
+    contact: int | None
+    verdict: Literal["send", "skip"]
+    reason: str | None = None
+    duplicate_of: int | None = None
+
+
+class CheckResponse(SQLModel):
+    results: list[CheckResult]
+
+
+class ContactIds(SQLModel):
+    contacts: list[int] = Field(max_length=10_000)
+
+
+class Released(SQLModel):
+    released: int
+
+
+class Confirmed(SQLModel):
+    confirmed: int
+
+
+class LedgerEntryPublic(SQLModel):
+    contact: int
+    address_key: str
+    state: Literal["claimed", "sent", "released"]
+    claimed_at: datetime
+    sent_at: datetime | None = None
+    released_at: datetime | None = None
+
+
+class LedgerPublic(SQLModel):
+    entries: list[LedgerEntryPublic]
     next_cursor: int | None = None
 
 

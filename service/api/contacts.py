@@ -6,7 +6,7 @@ from flask import g, request
 from sqlmodel import select
 
 from service.api import api
-from service.api.routing import endpoint
+from service.api.routing import endpoint, page_args
 from service.contacts import contact_public, find_contacts
 from service.db import session
 from service.errors import APIError, not_found
@@ -25,14 +25,7 @@ def list_contacts():  # type: ignore[no-untyped-def]
                 if k.startswith("external_id.")}
     if len(external) > 1:
         raise APIError(400, "invalid_request", "give one external_id.<link> at a time")
-    try:
-        limit = int(request.args.get("limit", 100))
-        cursor = int(request.args.get("cursor", 0))
-    except ValueError:
-        raise APIError(400, "invalid_request", "limit and cursor must be whole numbers") from None
-    if not 1 <= limit <= PAGE_LIMIT or cursor < 0:
-        raise APIError(400, "invalid_request",
-                       f"limit must be from 1 to {PAGE_LIMIT}, and cursor 0 or more")
+    cursor, limit = page_args(maximum=PAGE_LIMIT)
     contacts, next_cursor = find_contacts(
         session(), g.account.id, address=request.args.get("address"),
         external_id=next(iter(external.items()), None), after=cursor, limit=limit,

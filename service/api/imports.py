@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -15,6 +13,7 @@ from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import import_jobs
 from service.accounts import fields_of
 from service.api import api
+from service.api.csv_stream import csv_response
 from service.api.routing import endpoint
 from service.db import current_engine, session
 from service.errors import APIError, not_found
@@ -88,25 +87,9 @@ def get_import(import_id: int):  # type: ignore[no-untyped-def]
           scope="manage", content_type="text/csv")
 def rejected_csv(import_id: int):  # type: ignore[no-untyped-def]
     job = _own_job(import_id)
-    return Response(
-        _rejected_lines(current_engine(), job),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"'},
-    )
+    return csv_response(_rejected_rows(current_engine(), job), f"import-{job.id}-rejected.csv")
 
 
-def _rejected_lines(engine: Engine, job: ImportJob) -> Iterator[str]:
-    # The body is streamed after the request has ended and its session was closed, so the stream
-    # has a session of its own, closed when the stream ends or the client goes away.
+def _rejected_rows(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
     with Session(engine) as stream_session:
-        yield from _csv_lines(import_jobs.rejected_rows_csv(stream_session, job))
-
-
-def _csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield from import_jobs.rejected_rows_csv(stream_session, job)

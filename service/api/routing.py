@@ -54,3 +54,27 @@ def json_body(model: type[Model]) -> Model:
     if not isinstance(data, dict):
         raise APIError(400, "invalid_json", "the request body must be a JSON object")
     return model.model_validate(data)
+
+
+def page_args(default: int = 100, maximum: int = 1000) -> tuple[int, int]:
+    """The `cursor` and `limit` query parameters of a paged list (400 when they are not valid)."""
+    try:
+        limit = int(request.args.get("limit", default))
+        cursor = int(request.args.get("cursor", 0))
+    except ValueError:
+        raise APIError(400, "invalid_request", "limit and cursor must be whole numbers") from None
+    if not 1 <= limit <= maximum or cursor < 0:
+        raise APIError(400, "invalid_request",
+                       f"limit must be from 1 to {maximum}, and cursor 0 or more")
+    return cursor, limit
+
+
+FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+
+
+def query_flag(name: str) -> bool:
+    """A yes/no query parameter (true/false, 1/0, yes/no; absent is false)."""
+    value = request.args.get(name, "").strip().lower()
+    if value not in FLAG_WORDS:
+        raise APIError(400, "invalid_request", f"{name} must be true or false")
+    return FLAG_WORDS[value]

@@ -1,0 +1,240 @@
+"""The rule tree of a segment: parsed from JSON and checked against an account's fields.
+
+Checking happens before any SQL is built, so a bad rule is answered with a message that names
+the part at fault (`rules.all[1].value: ...`), and the compiler only ever sees valid, typed rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Union
+
+STATUSES = ("active", "unsubscribed", "bounced")
+EXTERNAL_ID_PREFIX = "external_id."
+
+# The kinds of values a rule can test, and the operators each kind allows.
+_EQUALITY = ("eq", "ne", "in", "not_in")
+_EMPTINESS = ("is_empty", "is_not_empty")
+_ORDER = ("gt", "gte", "lt", "lte", "between")
+_TEXT_MATCH = ("contains", "starts_with", "ends_with")
+_RELATIVE = ("within_last_days", "more_than_days_ago")
+OPERATORS: dict[str, tuple[str, ...]] = {
+    "text": _EQUALITY + _TEXT_MATCH + _ORDER + _EMPTINESS,
+    "number": _EQUALITY + _ORDER + _EMPTINESS,
+    "date": _EQUALITY + _ORDER + _RELATIVE + _EMPTINESS,
+    "timestamp": _EQUALITY + _ORDER + _RELATIVE,
+    "boolean": ("eq", "ne") + _EMPTINESS,
+    "status": _EQUALITY,
+    "external_id": _EQUALITY + _TEXT_MATCH + _EMPTINESS,
+}
+ALL_OPERATORS = tuple(dict.fromkeys(op for ops in OPERATORS.values() for op in ops))
+
+# Built-in fields and their kinds; account fields bring their own type (text, number, date, boolean).
+BUILTIN_KINDS = {
+    "email": "text",
+    "email_domain": "text",
+    "status": "status",
+    "created_at": "timestamp",
+    "updated_at": "timestamp",
+}
+
+MAX_DEPTH = 20
+MAX_CONDITIONS = 500
+MAX_LIST = 10_000
+MAX_TEXT = 1_000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used; `where` names the part, e.g. `rules.all[1].value`."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What rules may refer to in one account: its fields (name -> type) and links (name -> id)."""
+
+    fields: dict[str, str]
+    links: dict[str, int]
+
+    def kind_of(self, name: str) -> str | None:
+        """The kind of value `name` holds, or None when the account has no such field."""
+        if name in BUILTIN_KINDS:
+            return BUILTIN_KINDS[name]
+        if name.startswith(EXTERNAL_ID_PREFIX):
+            return "external_id" if name.removeprefix(EXTERNAL_ID_PREFIX) in self.links else None
+        return self.fields.get(name)
+
+    def names(self) -> list[str]:
+        return [*BUILTIN_KINDS, *self.fields, *(EXTERNAL_ID_PREFIX + link for link in self.links)]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of one field; `value` is typed: a list for in/not_in/between, dates as dates."""
+
+    field: str
+    kind: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Rule
+
+
+Rule = Union[AllOf, AnyOf, Not, Condition]  # noqa: UP007  (a runtime alias for the type checker)
+
+EVERYONE = AllOf(())
+
+
+def parse_rules(data: Any, catalog: Catalog, where: str = "rules") -> Rule:
+    """Parse and check a rule tree; raise RuleError naming the first part that is wrong."""
+    counter = [0]
+    return _parse(data, catalog, where, 0, counter)
+
+
+def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[int]) -> Rule:
+    if depth > MAX_DEPTH:
+        raise RuleError(where, f"rules nest more than {MAX_DEPTH} levels deep")
+    if not isinstance(data, dict):
+        raise RuleError(where, 'expected an object such as {"all": [...]} or {"field": ..., "op": ...}')
+    groups = [key for key in ("all", "any", "not") if key in data]
+    if groups:
+        if len(data) != 1:
+            raise RuleError(where, f"'{groups[0]}' must be the only key of its object")
+        key = groups[0]
+        if key == "not":
+            return Not(_parse(data["not"], catalog, f"{where}.not", depth + 1, counter))
+        items = data[key]
+        if not isinstance(items, list):
+            raise RuleError(f"{where}.{key}", "expected a list of rules")
+        parts = tuple(_parse(item, catalog, f"{where}.{key}[{i}]", depth + 1, counter)
+                      for i, item in enumerate(items))
+        return AllOf(parts) if key == "all" else AnyOf(parts)
+    counter[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise RuleError(where, f"a segment has at most {MAX_CONDITIONS} conditions")
+    return parse_condition(data, catalog, where)
+
+
+def parse_condition(data: Any, catalog: Catalog, where: str) -> Condition:
+    """Parse and check one condition `{"field", "op", "value"}`."""
+    if not isinstance(data, dict) or "field" not in data or "op" not in data:
+        raise RuleError(where, 'expected a condition {"field": ..., "op": ..., "value": ...} '
+                               'or a group {"all"|"any": [...]} / {"not": {...}}')
+    unknown = set(data) - {"field", "op", "value"}
+    if unknown:
+        raise RuleError(where, f"unknown key(s): {', '.join(sorted(unknown))}")
+    name, op = data["field"], data["op"]
+    if not isinstance(name, str) or (kind := catalog.kind_of(name)) is None:
+        raise RuleError(f"{where}.field", f"unknown field {name!r}; this account has: "
+                                          f"{', '.join(catalog.names())}")
+    if op not in OPERATORS[kind]:
+        raise RuleError(f"{where}.op", f"{op!r} does not apply to {name} ({kind}); use one of "
+                                       f"{', '.join(OPERATORS[kind])}")
+    value = _parse_value(kind, op, data.get("value"), f"{where}.value")
+    return Condition(name, kind, op, value)
+
+
+def _parse_value(kind: str, op: str, value: Any, where: str) -> Any:
+    if op in _EMPTINESS:
+        return None
+    if op in _RELATIVE:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
+            raise RuleError(where, f"{op} takes a whole number of days (0 or more)")
+        return value
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise RuleError(where, f"{op} takes a non-empty list of values")
+        if len(value) > MAX_LIST:
+            raise RuleError(where, f"{op} takes at most {MAX_LIST} values")
+        return tuple(_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
+    if op == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise RuleError(where, "between takes a list of two values, [low, high]")
+        low, high = (_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
+        if _comparable(low) > _comparable(high):
+            raise RuleError(where, "between takes [low, high] with low not above high")
+        return (low, high)
+    return _scalar(kind, value, where)
+
+
+def _comparable(value: Any) -> Any:
+    # A timestamp range may mix a date and a date-time; compare both as the start of their day.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+def _scalar(kind: str, value: Any, where: str) -> Any:
+    if kind in ("text", "external_id"):
+        if not isinstance(value, str):
+            raise RuleError(where, "expected a text value")
+        if len(value) > MAX_TEXT:
+            raise RuleError(where, f"a text value has at most {MAX_TEXT} characters")
+        return value.strip()
+    if kind == "number":
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise RuleError(where, "expected a number")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise RuleError(where, "expected true or false")
+        return value
+    if kind == "status":
+        if value not in STATUSES:
+            raise RuleError(where, f"expected one of {', '.join(STATUSES)}")
+        return value
+    if kind == "date":
+        return _date(value, where)
+    return _timestamp(value, where)
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise RuleError(where, f"expected a date as YYYY-MM-DD, not {value!r}")
+
+
+def _timestamp(value: Any, where: str) -> date | datetime:
+    """A date (the whole day) or an ISO 8601 date-time (UTC unless it says otherwise)."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return _date(value, where)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            # Stored times are UTC; SQLite compares them as text, so the bound value must be too.
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise RuleError(where, f"expected a date (YYYY-MM-DD) or an ISO 8601 date-time, not {value!r}")
+
+
+def mentions_status(rule: Rule) -> bool:
+    """Tell whether the rule tests `status`: then it, not the default, decides who is mailable."""
+    if isinstance(rule, Condition):
+        return rule.field == "status"
+    if isinstance(rule, Not):
+        return mentions_status(rule.part)
+    return any(mentions_status(part) for part in rule.parts)

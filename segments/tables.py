@@ -1,0 +1,37 @@
+"""The columns of the service's tables that segments read, described without the service's models.
+
+The service owns the schema (its models and migrations); the segment engine only needs to name
+these columns in SQLAlchemy expressions, so a lightweight description keeps it free of the service.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, column, table
+from sqlalchemy.dialects.postgresql import JSONB
+
+contacts = table(
+    "contacts",
+    column("id", Integer),
+    column("account_id", Integer),
+    column("email", String),
+    column("address_key", String),
+    column("status", String),
+    column("attributes", JSON().with_variant(JSONB(), "postgresql")),
+    column("created_at", DateTime(timezone=True)),
+    column("updated_at", DateTime(timezone=True)),
+)
+
+external_ids = table(
+    "external_ids",
+    column("contact_id", Integer),
+    column("link_id", Integer),
+    column("value", String),
+    column("merged", Boolean),
+)
+
+links = table(
+    "links",
+    column("id", Integer),
+    column("account_id", Integer),
+    column("name", String),
+)

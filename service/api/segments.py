@@ -1,0 +1,70 @@
+"""Segments: named rule trees, their preview counts and their send lists."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from segments.collapse import Audience
+from service import audiences
+from service.accounts import fields_of
+from service.api import api
+from service.api.routing import endpoint, json_body, query_flag
+from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.db import session
+from service.models import PreviewPublic, RecipientList, Segment, SegmentCreate, SegmentList, SegmentPublic
+
+COLLAPSE_QUERY = {
+    "allow_shared_address": "true: each contact at a shared address counts (the opt-in)",
+    "personalized_by": "with the opt-in: comma-separated fields; one copy per combination at an address",
+    "representative": "most_recently_updated (default), oldest, or the rule as JSON",
+}
+
+
+def _public(segment: Segment) -> dict:
+    return SegmentPublic.model_validate(segment, from_attributes=True).model_dump(mode="json")
+
+
+@endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
+          scope="manage", body=SegmentCreate, response=SegmentPublic, status=201)
+def create_segment():  # type: ignore[no-untyped-def]
+    body = json_body(SegmentCreate)
+    segment = audiences.create_segment(session(), account=g.account, name=body.name, rules=body.rules)
+    return _public(segment), 201
+
+
+@endpoint(api, "/segments", "GET", summary="The account's segments", scope="manage",
+          response=SegmentList)
+def list_segments():  # type: ignore[no-untyped-def]
+    return {"segments": [_public(s) for s in audiences.segments_of(session(), g.account.id)]}
+
+
+@endpoint(api, "/segments/<int:segment_id>", "GET", summary="One segment", scope="manage",
+          response=SegmentPublic)
+def get_segment(segment_id: int):  # type: ignore[no-untyped-def]
+    return _public(audiences.own_segment(session(), g.account.id, segment_id))
+
+
+def _audience(segment_id: int) -> Audience:
+    segment = audiences.own_segment(session(), g.account.id, segment_id)
+    names = [n.strip() for n in request.args.get("personalized_by", "").split(",") if n.strip()]
+    return audiences.segment_audience(
+        session(), g.account, segment,
+        allow_shared_address=query_flag("allow_shared_address"),
+        personalized_by=names,
+        representative=request.args.get("representative"),
+    )
+
+
+@endpoint(api, "/segments/<int:segment_id>/preview", "GET",
+          summary="How many contacts, addresses and recipients the segment reaches",
+          scope="manage", query=COLLAPSE_QUERY, response=PreviewPublic)
+def preview_segment(segment_id: int):  # type: ignore[no-untyped-def]
+    return preview_answer(_audience(segment_id))
+
+
+@endpoint(api, "/segments/<int:segment_id>/recipients", "GET",
+          summary="The segment's send list: JSON pages or the whole list as CSV",
+          scope="manage", query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
+def segment_recipients(segment_id: int):  # type: ignore[no-untyped-def]
+    fields = [f.name for f in fields_of(session(), g.account.id)]
+    return recipients_answer(_audience(segment_id), fields, f"segment-{segment_id}-recipients.csv")

@@ -1,0 +1,275 @@
+"""The pre-send check: a verdict for each recipient of a batch, and claims in the send ledger.
+
+The send guarantees live in the database: the ledger's partial unique indexes let one active
+clearance hold a slot (an address key, a personalisation at an address, or a contact with the
+opt-in) and a contact. A check decides from what it reads, then inserts its claims with ON
+CONFLICT DO NOTHING; a claim another worker won in between is answered from the ledger as it is
+now. So any number of processes on any number of hosts can check overlapping batches at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import DBAPIError
+
+from segments.batch import batch_query
+from segments.collapse import Audience
+from segments.tables import contacts
+from service.contacts import lookup_key
+from service.errors import APIError
+from service.models import CheckRequest, LedgerEntry, utcnow
+
+MAX_BATCH = 10_000
+ACTIVE_STATES = ("claimed", "sent")
+# Deadlocks between workers claiming overlapping batches, and serialization failures, are safe
+# to retry: the transaction rolled back whole.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+ATTEMPTS = 3
+CLAIM_CHUNK = 1000
+
+ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+check_requests = CheckRequest.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Verdict:
+    contact: int | None
+    verdict: str  # "send" or "skip"
+    reason: str | None = None
+    duplicate_of: int | None = None
+
+    def to_json(self, address: str | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = {"contact": self.contact, "verdict": self.verdict}
+        if address is not None:
+            answer = {"address": address, **answer}
+        if self.reason is not None:
+            answer["reason"] = self.reason
+        if self.duplicate_of is not None:
+            answer["duplicate_of"] = self.duplicate_of
+        return answer
+
+
+SEND = "send"
+
+
+def skip(contact: int | None, reason: str, duplicate_of: int | None = None) -> Verdict:
+    return Verdict(contact, "skip", reason, duplicate_of)
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    """A fingerprint of a request body, to tell a replay from a different request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
+              contact_ids: Sequence[int] | None = None, addresses: Sequence[str] | None = None,
+              idempotency_key: str | None = None, fingerprint: str = "") -> dict[str, Any]:
+    """Check a batch (contact ids or addresses) and claim what may be sent, in one transaction."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+                if idempotency_key is not None:
+                    replay = _reserve_key(conn, mailing_id, idempotency_key, fingerprint)
+                    if replay is not None:
+                        return replay
+                answer = _check(conn, audience, mailing_id, contact_ids, addresses)
+                if idempotency_key is not None:
+                    conn.execute(update(check_requests).values(response=answer).where(
+                        check_requests.c.mailing_id == mailing_id,
+                        check_requests.c.idempotency_key == idempotency_key))
+                return answer
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _reserve_key(conn: Connection, mailing_id: int, key: str, fingerprint: str) -> dict[str, Any] | None:
+    """Take the key for this request, or return the answer its first use got.
+
+    A concurrent request with the same key waits on the unique index until the first commits,
+    then finds its answer; if the first rolled back, it takes the key itself.
+    """
+    taken = conn.execute(_dialect_insert(conn, check_requests).values(
+        mailing_id=mailing_id, idempotency_key=key, body_hash=fingerprint, created_at=utcnow(),
+    ).on_conflict_do_nothing().returning(check_requests.c.id)).first()
+    if taken is not None:
+        return None
+    earlier = conn.execute(select(check_requests.c.body_hash, check_requests.c.response).where(
+        check_requests.c.mailing_id == mailing_id, check_requests.c.idempotency_key == key)).one()
+    if earlier.body_hash != fingerprint:
+        raise APIError(409, "idempotency_conflict",
+                       "this Idempotency-Key was already used for this mailing with a different body")
+    return earlier.response
+
+
+def _check(conn: Connection, audience: Audience, mailing_id: int,
+           contact_ids: Sequence[int] | None, addresses: Sequence[str] | None) -> dict[str, Any]:
+    if addresses is not None:
+        requested = _representatives_at(conn, audience, addresses)
+    else:
+        requested = list(contact_ids or [])
+    verdicts = _verdicts(conn, audience, mailing_id, {i for i in requested if i is not None})
+    results, seen = [], set()
+    for position, contact_id in enumerate(requested):
+        if contact_id is None:
+            verdict = skip(None, "unknown_contact")
+        elif contact_id in seen and verdicts[contact_id].verdict == SEND:
+            verdict = skip(contact_id, "already_claimed")  # named twice: the first got the claim
+        else:
+            verdict = verdicts[contact_id]
+        seen.add(contact_id)
+        results.append(verdict.to_json(addresses[position] if addresses is not None else None))
+    return {"results": results}
+
+
+def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Verdict]:
+    facts = {row["id"]: row for row in _facts(conn, audience, ids)}
+    verdicts = {i: skip(i, "unknown_contact") for i in ids if i not in facts}
+    slots = {i: slot_of(audience, row) for i, row in facts.items()}
+    holders = _holders(conn, mailing_id, slots.values())
+    holding = _contacts_holding(conn, mailing_id, facts)
+    batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
+    claims = []
+    for i, row in facts.items():
+        verdict = _decide(i, row, slots[i], holders, holding, batch_winner)
+        verdicts[i] = verdict
+        if verdict.verdict == SEND:
+            claims.append(i)
+    won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i]) for i in claims])
+    lost = [i for i in claims if i not in won]
+    if lost:  # another worker claimed these slots since we read the ledger
+        holders = _holders(conn, mailing_id, (slots[i] for i in lost))
+        for i in lost:
+            holder = holders.get(slots[i])
+            verdicts[i] = (skip(i, "duplicate_address", holder) if holder not in (None, i)
+                           else skip(i, "already_claimed"))
+    return verdicts
+
+
+def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> list[RowMapping]:
+    ids = sorted(ids)
+    return list(conn.execute(batch_query(audience, ids)).mappings()) if ids else []
+
+
+def _eligible(row: RowMapping) -> bool:
+    return bool(row["in_audience"]) and row["status"] == "active" and not row["bounced"]
+
+
+def _decide(contact_id: int, row: RowMapping, slot: str, holders: dict[str, int],
+            holding: set[int], batch_winner: dict[str, int]) -> Verdict:
+    """The verdict for one contact; the reasons are tried in the contract's order."""
+    if not row["in_audience"]:
+        return skip(contact_id, "not_in_mailing")
+    if row["status"] == "unsubscribed":
+        return skip(contact_id, "unsubscribed")
+    if row["status"] == "bounced" or row["bounced"]:
+        return skip(contact_id, "bounced")
+    if contact_id in holding:
+        return skip(contact_id, "already_claimed")
+    holder = holders.get(slot)
+    if holder is not None and holder != contact_id:
+        return skip(contact_id, "duplicate_address", holder)
+    winner = batch_winner[slot]
+    if winner != contact_id:  # the representative rule picked another contact of this batch
+        return skip(contact_id, "duplicate_address", winner)
+    return Verdict(contact_id, SEND)
+
+
+def slot_of(audience: Audience, row: RowMapping) -> str:
+    """What one clearance of the mailing occupies: the address (and personalisation), or the
+    contact itself when each contact may get its own copy."""
+    if audience.allow_shared_address and not audience.personalized_by:
+        return f"contact:{row['id']}"
+    if not audience.personalized_by:
+        return row["address_key"]
+    values = [row[f"p{i}"] for i in range(len(audience.personalized_by))]
+    digest = hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:20]
+    return f"{row['address_key']}#{digest}"
+
+
+def _holders(conn: Connection, mailing_id: int, slots: Iterable[str]) -> dict[str, int]:
+    """Who holds each of these slots now: slot -> contact id."""
+    wanted = sorted(set(slots))
+    if not wanted:
+        return {}
+    rows = conn.execute(select(ledger.c.slot, ledger.c.contact_id).where(
+        ledger.c.mailing_id == mailing_id, ledger.c.state.in_(ACTIVE_STATES),
+        ledger.c.slot.in_(wanted)))
+    return {slot: contact_id for slot, contact_id in rows}
+
+
+def _contacts_holding(conn: Connection, mailing_id: int, ids: Iterable[int]) -> set[int]:
+    """Which of these contacts hold an active clearance (even under an address since changed)."""
+    wanted = sorted(ids)
+    if not wanted:
+        return set()
+    return set(conn.execute(select(ledger.c.contact_id).where(
+        ledger.c.mailing_id == mailing_id, ledger.c.state.in_(ACTIVE_STATES),
+        ledger.c.contact_id.in_(wanted))).scalars())
+
+
+def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str]]) -> set[int]:
+    """Insert the claims; return the contacts whose claim went in (the others lost a race).
+
+    Claims go in slot order, so two workers claiming overlapping batches take the index's
+    entries in the same order and do not deadlock.
+    """
+    won: set[int] = set()
+    now = utcnow()
+    claims = sorted(claims, key=lambda claim: claim[2])
+    statement = _dialect_insert(conn, ledger).on_conflict_do_nothing().returning(ledger.c.contact_id)
+    for start in range(0, len(claims), CLAIM_CHUNK):
+        rows = [{"mailing_id": mailing_id, "contact_id": i, "address_key": key, "slot": slot,
+                 "state": "claimed", "claimed_at": now}
+                for i, key, slot in claims[start:start + CLAIM_CHUNK]]
+        won.update(conn.execute(statement.values(rows)).scalars())
+    return won
+
+
+def _representatives_at(conn: Connection, audience: Audience, addresses: Sequence[str]) -> list[int | None]:
+    """For each address, the contact a check by address is about: the one the mailing would
+    send to (its representative), else the contact closest to it; None where nobody lives."""
+    keys = [lookup_key(address) for address in addresses]
+    ids = conn.execute(select(contacts.c.id).where(
+        contacts.c.account_id == audience.account_id,
+        contacts.c.address_key.in_(sorted(set(keys))))).scalars().all()
+    best: dict[str, RowMapping] = {}
+    for row in _facts(conn, audience, ids):
+        order = (not _eligible(row), not row["in_audience"], row["rank"], row["id"])
+        current = best.get(row["address_key"])
+        if current is None or order < (not _eligible(current), not current["in_audience"],
+                                       current["rank"], current["id"]):
+            best[row["address_key"]] = row
+    return [best[key]["id"] if key in best else None for key in keys]
+
+
+def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *, to: str) -> int:
+    """Move the contacts' claims (state `claimed`) to `released` or `sent`; return how many."""
+    stamp = "released_at" if to == "released" else "sent_at"
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        result = conn.execute(update(ledger).values(state=to, **{stamp: utcnow()}).where(
+            ledger.c.mailing_id == mailing_id, ledger.c.state == "claimed",
+            ledger.c.contact_id.in_(sorted(set(contact_ids)))))
+        return result.rowcount
+
+
+def ledger_query(mailing_id: int, *, after: int = 0, limit: int | None = None) -> Any:
+    """The mailing's ledger in the order of the claims."""
+    query = select(ledger.c.id, ledger.c.contact_id, ledger.c.address_key, ledger.c.state,
+                   ledger.c.claimed_at, ledger.c.sent_at, ledger.c.released_at).where(
+        ledger.c.mailing_id == mailing_id, ledger.c.id > after).order_by(ledger.c.id)
+    return query if limit is None else query.limit(limit)
+
