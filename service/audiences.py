@@ -6,12 +6,14 @@ The segment engine knows nothing of the database's models; this module reads wha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from segments.collapse import Audience, check_personalized_by, rules_matcher
+from segments.collapse import Audience, check_personalized_by, recipients, rules_matcher
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Catalog, RuleError, mentions_status, parse_rules
@@ -141,3 +143,24 @@ def _insert(session: Session, row: Any, conflict: str) -> Any:
         session.rollback()
         raise APIError(409, "conflict", conflict) from None
     return row
+
+
+def send_list_rows(engine: Engine, audience: Audience, fields: list[str]) -> Iterator[list[str]]:
+    """The send list as CSV rows: a header, then each recipient with its fields' values.
+
+    It reads on a connection of its own, so that it can be streamed after a request has ended.
+    """
+    yield ["id", "email", "status", *fields]
+    with engine.connect() as conn:
+        for row in recipients(conn, audience):
+            values = row["attributes"]
+            yield [str(row["id"]), row["email"], row["status"],
+                   *(_cell(values.get(name)) for name in fields)]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -9,35 +9,15 @@ import tempfile
 from pathlib import Path
 
 import click
-from sqlmodel import Session
 
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
-from service import accounts, create_app, import_jobs
+from service import accounts, import_jobs
 from service.auth import create_key
-from service.db import upgrade_database, upgrade_if_embedded
+from service.cli_context import Context, account_named, pass_context
+from service.cli_segments import segments_group
+from service.db import upgrade_database
 from service.errors import APIError
-from service.models import Account
-
-
-class Context:
-    """The app, made on first use so that `--help` needs no database."""
-
-    def __init__(self) -> None:
-        self._app = None
-
-    @property
-    def app(self):  # type: ignore[no-untyped-def]
-        if self._app is None:
-            self._app = create_app()
-            upgrade_if_embedded(self._app.config["DATABASE_URL"])
-        return self._app
-
-    def session(self) -> Session:
-        return Session(self.app.extensions["safeguard.engine"], expire_on_commit=False)
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group()
@@ -45,11 +25,7 @@ def main() -> None:
     """Mailing safeguard: contact imports with deduplication, and a pre-send check."""
 
 
-def _account(session: Session, name: str) -> Account:
-    account = accounts.find_account(session, name)
-    if account is None:
-        raise click.ClickException(f"no account named '{name}'")
-    return account
+main.add_command(segments_group)
 
 
 @main.group("db")
@@ -97,7 +73,7 @@ def keys_group() -> None:
 def keys_create(ctx: Context, account: str, scope: str) -> None:
     """Create an API key; it is printed once, alone on standard output."""
     with ctx.session() as session:
-        click.echo(create_key(session, account=_account(session, account), scope=scope))
+        click.echo(create_key(session, account=account_named(session, account), scope=scope))
 
 
 @main.group("links")
@@ -115,7 +91,7 @@ def links_create(ctx: Context, account: str, name: str, label: str, id_pattern: 
     """Add a linked system to an account."""
     with ctx.session() as session:
         try:
-            link = accounts.create_link(session, account=_account(session, account), name=name,
+            link = accounts.create_link(session, account=account_named(session, account), name=name,
                                         label=label, id_pattern=id_pattern)
         except APIError as error:
             raise click.ClickException(error.message) from None
@@ -136,7 +112,7 @@ def fields_create(ctx: Context, account: str, name: str, type: str) -> None:
     """Add a field to an account."""
     with ctx.session() as session:
         try:
-            accounts.create_field(session, account=_account(session, account), name=name, type=type)
+            accounts.create_field(session, account=account_named(session, account), name=name, type=type)
         except APIError as error:
             raise click.ClickException(error.message) from None
         click.echo(f"field {name} ({type})")
@@ -171,7 +147,7 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
     except FileUnreadable as error:
         raise click.ClickException(f"cannot read {file}: {error}") from None
     with ctx.session() as session:
-        account = _account(session, account_name)
+        account = account_named(session, account_name)
         created = dict(_pairs(new_fields, "--create-field"))
         # Without --map, the job maps columns named like fields (see import_jobs.create_job).
         mapping = dict(_pairs(mappings, "--map")) if mappings else None

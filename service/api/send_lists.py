@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from flask import request
-from sqlalchemy import Engine
 
-from segments.collapse import Audience, preview, recipients, recipients_query
+from segments.collapse import Audience, preview, recipients_query
 from service.api.csv_stream import csv_response
 from service.api.routing import page_args
+from service.audiences import send_list_rows
 from service.contacts import contacts_public
 from service.db import current_engine, session
 from service.errors import APIError
@@ -32,7 +31,7 @@ def recipients_answer(audience: Audience, fields: list[str], filename: str):  # 
     """A page of the send list as JSON, or all of it as CSV (`?format=csv`)."""
     kind = request.args.get("format", "json")
     if kind == "csv":
-        return csv_response(_csv_rows(current_engine(), audience, fields), filename)
+        return csv_response(send_list_rows(current_engine(), audience, fields), filename)
     if kind != "json":
         raise APIError(400, "invalid_request", "format must be json or csv")
     cursor, limit = page_args(default=1000, maximum=10_000)
@@ -41,20 +40,3 @@ def recipients_answer(audience: Audience, fields: list[str], filename: str):  # 
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return RecipientList(recipients=contacts_public(session(), rows[:limit]),
                          next_cursor=next_cursor).model_dump(mode="json")
-
-
-def _csv_rows(engine: Engine, audience: Audience, fields: list[str]) -> Iterator[list[str]]:
-    yield ["id", "email", "status", *fields]
-    with engine.connect() as conn:
-        for row in recipients(conn, audience):
-            values = row["attributes"]
-            yield [str(row["id"]), row["email"], row["status"],
-                   *(_cell(values.get(name)) for name in fields)]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

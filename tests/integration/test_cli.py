@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import subprocess
 import sys
@@ -257,3 +260,66 @@ def test_help_needs_no_database(tmp_path):
                             timeout=60)
     assert result.returncode == 0
     assert "--dry-run" in result.stdout
+
+
+# --- segments ---------------------------------------------------------------------------------------
+
+FAMILY = [["KlantNr", "E-mail", "first_name", "Status"],
+          ["K1", "jan@home.nl", "Jan", ""],
+          ["K2", "JAN@home.nl", "Marie", ""],   # shares Jan's inbox
+          ["K3", "piet@work.nl", "Piet", ""],
+          ["K4", "stop@home.nl", "Stop", "unsubscribed"]]
+
+
+@pytest.fixture
+def family(cli, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """An external-ID account with two contacts at one address and one unsubscribed contact."""
+    assert cli("accounts", "create", "fam", "--dedup", "external_id").exit_code == 0
+    assert cli("links", "create", "fam", "crm", "--label", "Customer number").exit_code == 0
+    assert cli("fields", "create", "fam", "first_name", "text").exit_code == 0
+    result = cli("import", _file(tmp_path, FAMILY), "--account", "fam", "--link", "crm",
+                 "--id-column", "KlantNr", "--map", "E-mail=email", "--map", "Status=status",
+                 "--map", "first_name=first_name")
+    assert result.exit_code == 0, result.output
+    return "fam"
+
+
+def test_segments_count_prints_the_preview(cli, family):
+    made = cli("segments", "create", "everyone", "--account", family, "--rules", '{"all": []}')
+    assert made.exit_code == 0, made.output
+    result = cli("segments", "count", "everyone", "--account", family)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"contacts": 3, "excluded": 1, "addresses": 2, "recipients": 2,
+                                         "collapsed": 1, "shared": {"2": 1, "3": 0, "4+": 0}}
+    opted_in = cli("segments", "count", "everyone", "--account", family, "--allow-shared-address",
+                   "--personalized-by", "first_name")
+    assert json.loads(opted_in.stdout)["recipients"] == 3
+
+
+def test_segments_export_writes_the_collapsed_send_list(cli, family, tmp_path):
+    assert cli("segments", "create", "everyone", "--account", family, "--rules", '{"all": []}').exit_code == 0
+    newest = cli("segments", "export", "everyone", "--account", family)
+    assert newest.exit_code == 0, newest.output
+    rows = list(csv.reader(io.StringIO(newest.stdout)))
+    assert rows[0] == ["id", "email", "status", "first_name"]
+    # Both contacts at jan@home.nl were imported in one statement: the tie goes to the lower id (Jan).
+    assert [(r[1], r[3]) for r in rows[1:]] == [("jan@home.nl", "Jan"), ("piet@work.nl", "Piet")]
+    out = tmp_path / "list.csv"
+    preferred = cli("segments", "export", "1", "--account", family, "-o", str(out), "--representative",
+                    '{"rule": "prefer", "when": {"field": "first_name", "op": "eq", "value": "marie"}}')
+    assert preferred.exit_code == 0, preferred.output
+    assert "2 recipients" in preferred.stderr
+    assert [r[3] for r in list(csv.reader(out.open()))[1:]] == ["Marie", "Piet"]
+
+
+def test_segments_commands_refuse_bad_rules_and_unknown_segments(cli, family, engine):
+    bad = cli("segments", "create", "x", "--account", family, "--rules",
+              '{"all": [{"field": "shoe_size", "op": "gt", "value": 40}]}')
+    assert bad.exit_code == 1 and "rules.all[0].field" in bad.stderr
+    assert cli("segments", "create", "x", "--account", family, "--rules", "{all").exit_code == 1
+    assert _rows(engine, "SELECT count(*) FROM segments") == [(0,)]
+    unknown = cli("segments", "count", "nope", "--account", family)
+    assert unknown.exit_code == 1 and "no segment 'nope'" in unknown.stderr
+    assert cli("segments", "create", "ok", "--account", family, "--rules", '{"all": []}').exit_code == 0
+    personal = cli("segments", "count", "ok", "--account", family, "--personalized-by", "first_name")
+    assert personal.exit_code == 1 and "allow_shared_address" in personal.stderr
