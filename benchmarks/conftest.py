@@ -49,3 +49,33 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+# --- a loaded account: the benchmark file imported once, kept for the send-list benchmarks -----------
+
+
+@pytest.fixture(scope="session")
+def loaded_sqlite(contacts_file: Path, bench_rows: int) -> str:
+    """A SQLite database with the benchmark account loaded (made once, kept in benchmarks/data)."""
+    from benchmarks.loaded import load_once
+
+    path = DATA / f"loaded-{bench_rows}.db"
+    return load_once(f"sqlite:///{path}", contacts_file, bench_rows)
+
+
+@pytest.fixture(scope="session")
+def loaded_postgres(contacts_file: Path, bench_rows: int) -> str:
+    """A PostgreSQL schema with the benchmark account loaded (made once, kept between runs)."""
+    from benchmarks.loaded import load_once
+
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL benchmarks need TEST_DATABASE_URL")
+    schema = f"bench_loaded_{bench_rows}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    admin.dispose()
+    separator = "&" if "?" in base else "?"
+    return load_once(f"{base}{separator}options={quote(f'-csearch_path={schema}')}", contacts_file,
+                     bench_rows)

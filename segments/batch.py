@@ -15,9 +15,10 @@ from segments.collapse import Audience
 from segments.compiler import bounced_address
 from segments.representative import ranking
 from segments.tables import contacts
+from segments.values import one_of
 
 
-def batch_query(audience: Audience, contact_ids: Sequence[int]) -> Select:
+def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str) -> Select:
     """Rows (id, address_key, status, in_audience, bounced, p0.., rank) for the ids found."""
     c = contacts.alias("c")
     keys = ranking(audience.representative, audience.compiler, c)
@@ -28,7 +29,7 @@ def batch_query(audience: Audience, contact_ids: Sequence[int]) -> Select:
         bounced_address(c).label("bounced"),
         *(value.label(f"p{i}") for i, value in enumerate(personal)),
         *(key.label(f"k{i}") for i, (key, _) in enumerate(keys)),
-    ).where(c.c.account_id == audience.account_id, c.c.id.in_(list(contact_ids))).subquery("facts")
+    ).where(c.c.account_id == audience.account_id, one_of(c.c.id, contact_ids, dialect)).subquery("facts")
     eligible = and_(facts.c.in_audience, facts.c.status == "active", ~facts.c.bounced)
     slot = [facts.c.address_key, *(facts.c[f"p{i}"] for i in range(len(personal)))]
     rank = func.row_number().over(

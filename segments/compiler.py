@@ -8,7 +8,7 @@ Values always travel as bound parameters: no text from the user ever becomes SQL
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, case, exists, false, func, or_, select, true
@@ -16,7 +16,17 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.functions import FunctionElement
 
-from segments.rules import EXTERNAL_ID_PREFIX, AllOf, AnyOf, Catalog, Condition, Not, Rule
+from segments.rules import (
+    EXTERNAL_ID_PREFIX,
+    AllOf,
+    AnyOf,
+    Catalog,
+    Condition,
+    Not,
+    Rule,
+    day_end,
+    day_start,
+)
 from segments.tables import contacts, external_ids
 
 
@@ -130,8 +140,8 @@ class RuleCompiler:
             return matched if rule.op in ("eq", "in") else ~matched
         if rule.op == "between":
             low, high = rule.value
-            return and_(column >= _start(low), column < _end(high))
-        bound = {"gt": _end, "gte": _start, "lt": _start, "lte": _end}[rule.op](rule.value)
+            return and_(column >= day_start(low), column < day_end(high))
+        bound = {"gt": day_end, "gte": day_start, "lt": day_start, "lte": day_end}[rule.op](rule.value)
         return column >= bound if rule.op in ("gt", "gte") else column < bound
 
     def _external_id(self, rule: Condition, c: FromClause) -> ColumnElement[bool]:
@@ -150,9 +160,11 @@ class RuleCompiler:
 
 def _compare(column: ColumnElement[Any], op: str, value: Any, *, nullable: bool) -> ColumnElement[bool]:
     """`column op value`, two-valued: an empty value matches only ne and not_in."""
+    # Where a value may be missing, `coalesce` makes the test two-valued while evaluating the
+    # value once (an `IS NULL` guard would extract it from the contact's document twice).
     if op in ("ne", "not_in"):
         test = column != value if op == "ne" else column.not_in(list(value))
-        return or_(column.is_(None), test) if nullable else test
+        return func.coalesce(test, true()) if nullable else test
     if op == "eq":
         test = column == value
     elif op == "in":
@@ -168,7 +180,7 @@ def _compare(column: ColumnElement[Any], op: str, value: Any, *, nullable: bool)
     else:
         test = {"gt": column > value, "gte": column >= value, "lt": column < value,
                 "lte": column <= value}[op]
-    return and_(column.is_not(None), test) if nullable else test
+    return func.coalesce(test, false()) if nullable else test
 
 
 def _lower(value: Any) -> Any:
@@ -183,19 +195,5 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _start(value: date | datetime) -> datetime:
-    """The first moment a value stands for (a date: its midnight, UTC)."""
-    if isinstance(value, datetime):
-        return value
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-
-def _end(value: date | datetime) -> datetime:
-    """The first moment after a value (a date: the next midnight; a date-time: a microsecond on)."""
-    if isinstance(value, datetime):
-        return value + timedelta(microseconds=1)
-    return _start(value) + timedelta(days=1)
-
-
 def _day(value: date | datetime, column: ColumnElement[Any]) -> ColumnElement[bool]:
-    return and_(column >= _start(value), column < _end(value))
+    return and_(column >= day_start(value), column < day_end(value))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
 
 STATUSES = ("active", "unsubscribed", "bounced")
@@ -39,6 +39,9 @@ BUILTIN_KINDS = {
     "created_at": "timestamp",
     "updated_at": "timestamp",
 }
+
+# Built-ins read from the contacts' indexed columns, not from their field documents.
+INDEXED_FIELDS = frozenset({"email", "email_domain", "status"})
 
 MAX_DEPTH = 20
 MAX_CONDITIONS = 500
@@ -170,17 +173,32 @@ def _parse_value(kind: str, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, list) or len(value) != 2:
             raise RuleError(where, "between takes a list of two values, [low, high]")
         low, high = (_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
-        if _comparable(low) > _comparable(high):
+        if _is_empty_range(kind, low, high):
             raise RuleError(where, "between takes [low, high] with low not above high")
         return (low, high)
     return _scalar(kind, value, where)
 
 
-def _comparable(value: Any) -> Any:
-    # A timestamp range may mix a date and a date-time; compare both as the start of their day.
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return value
+def _is_empty_range(kind: str, low: Any, high: Any) -> bool:
+    if kind == "text":
+        return low.lower() > high.lower()  # text compares ignoring case
+    if kind == "timestamp":
+        return day_start(low) >= day_end(high)  # a date runs to the end of its day
+    return low > high
+
+
+def day_start(value: date | datetime) -> datetime:
+    """The first moment a rule's value stands for (a date: its midnight, UTC)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def day_end(value: date | datetime) -> datetime:
+    """The first moment after a rule's value (a date: the next midnight; a moment: 1 µs on)."""
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    return day_start(value) + timedelta(days=1)
 
 
 def _scalar(kind: str, value: Any, where: str) -> Any:
@@ -233,8 +251,13 @@ def _timestamp(value: Any, where: str) -> date | datetime:
 
 def mentions_status(rule: Rule) -> bool:
     """Tell whether the rule tests `status`: then it, not the default, decides who is mailable."""
+    return "status" in fields_in(rule)
+
+
+def fields_in(rule: Rule) -> set[str]:
+    """The fields a rule tests."""
     if isinstance(rule, Condition):
-        return rule.field == "status"
+        return {rule.field}
     if isinstance(rule, Not):
-        return mentions_status(rule.part)
-    return any(mentions_status(part) for part in rule.parts)
+        return fields_in(rule.part)
+    return {name for part in rule.parts for name in fields_in(part)}

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from segments.collapse import Audience, check_personalized_by, recipients, rules_matcher
+from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
-from segments.rules import Catalog, RuleError, mentions_status, parse_rules
+from segments.rules import Catalog, Rule, RuleError, mentions_status, parse_rules
 from service.accounts import fields_of, links_of
 from service.errors import APIError, not_found
 from service.models import Account, LedgerEntry, Mailing, Segment, utcnow
@@ -59,8 +59,8 @@ def segment_audience(session: Session, account: Account, segment: Segment, *,
     return Audience(
         account_id=account.id,
         dedup_mode=account.dedup_mode,
-        matches=rules_matcher(compiler, [rule]),
         compiler=compiler,
+        include=(rule,),
         status_ruled=mentions_status(rule),
         allow_shared_address=allow_shared_address,
         personalized_by=_personalisation(catalog, allow_shared_address, personalized_by or []),
@@ -113,15 +113,16 @@ def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Au
     segments = {s.id: s for s in session.exec(
         select(Segment).where(Segment.id.in_(mailing.include + mailing.exclude)))}  # type: ignore[union-attr]
 
-    def rules(ids: list[int]) -> list[Any]:
-        return [parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids]
+    def rules(ids: list[int]) -> tuple[Rule, ...]:
+        return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids)
 
     compiler = RuleCompiler(catalog, utcnow())
     return Audience(
         account_id=account.id,
         dedup_mode=account.dedup_mode,
-        matches=rules_matcher(compiler, rules(mailing.include), rules(mailing.exclude)),
         compiler=compiler,
+        include=rules(mailing.include),
+        exclude=rules(mailing.exclude),
         allow_shared_address=mailing.allow_shared_address,
         personalized_by=tuple(mailing.personalized_by),
         representative=parse_representative(mailing.representative, catalog),
@@ -145,22 +146,21 @@ def _insert(session: Session, row: Any, conflict: str) -> Any:
     return row
 
 
-def send_list_rows(engine: Engine, audience: Audience, fields: list[str]) -> Iterator[list[str]]:
-    """The send list as CSV rows: a header, then each recipient with its fields' values.
+def send_list_rows(engine: Engine, audience: Audience) -> Iterator[list[str]]:
+    """The send list as CSV rows: a header, then each recipient with the account's fields.
 
     It reads on a connection of its own, so that it can be streamed after a request has ended.
     """
-    yield ["id", "email", "status", *fields]
+    fields = audience.compiler.catalog.fields
+    names = list(fields)
+    booleans = [i for i, name in enumerate(names, start=3) if fields[name] == "boolean"]
+    yield ["id", "email", "status", *names]
     with engine.connect() as conn:
-        for row in recipients(conn, audience):
-            values = row["attributes"]
-            yield [str(row["id"]), row["email"], row["status"],
-                   *(_cell(values.get(name)) for name in fields)]
+        for row in recipients(conn, audience, names):
+            cells = ["" if value is None else str(value) for value in row]
+            for i in booleans:  # SQLite reads JSON booleans as 1 and 0
+                cells[i] = BOOLEAN_TEXT.get(cells[i], cells[i])
+            yield cells
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+BOOLEAN_TEXT = {"1": "true", "0": "false"}

@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 from segments.collapse import Audience, preview
 from segments.rules import RuleError
 from service import audiences
-from service.accounts import fields_of
 from service.cli_context import Context, account_named, pass_context
 from service.errors import APIError
 from service.models import Account, Segment
@@ -97,10 +96,9 @@ def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_
         account = account_named(session, account_name)
         audience = _audience(session, account, segment, allow_shared_address, personalized_by,
                              representative)
-        fields = [f.name for f in fields_of(session, account.id)]
     writer = csv.writer(output)
     count = -1  # the header is not a recipient
-    for row in audiences.send_list_rows(ctx.app.extensions["safeguard.engine"], audience, fields):
+    for row in audiences.send_list_rows(ctx.app.extensions["safeguard.engine"], audience):
         writer.writerow(row)
         count += 1
     if output.name != "<stdout>":

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
+from segments.sqlite import prepare_connection as prepare_for_segments
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -60,6 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # and a bound on what one process holds (an import stays under 400 MB in all).
         cursor.execute("PRAGMA cache_size=-100000")
         cursor.close()
+        prepare_for_segments(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:

@@ -103,7 +103,9 @@ class Contact(SQLModel, table=True):
             sqlite_where=text("dedup_mode = 'email'"),
             postgresql_where=text("dedup_mode = 'email'"),
         ),
-        Index("ix_contacts_account_address", "account_id", "address_key"),
+        # Lookups by address, and previews that count by address from the index alone
+        # (status included, so that leaving out unsubscribed and bounced needs no table read).
+        Index("ix_contacts_account_address_status", "account_id", "address_key", "status"),
         # A bounce belongs to the address: every send asks "did anyone here bounce?", and the
         # few bounced contacts make this index small.
         Index("ix_contacts_bounced_address", "account_id", "address_key",

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import DateTime, Engine, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from segments.batch import batch_query
 from segments.collapse import Audience
 from segments.tables import contacts
+from segments.values import one_of
 from service.contacts import lookup_key
 from service.errors import APIError
 from service.models import CheckRequest, LedgerEntry, utcnow
@@ -33,7 +34,6 @@ ACTIVE_STATES = ("claimed", "sent")
 # to retry: the transaction rolled back whole.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
 ATTEMPTS = 3
-CLAIM_CHUNK = 1000
 
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
 check_requests = CheckRequest.__table__  # type: ignore[attr-defined]
@@ -139,8 +139,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     facts = {row["id"]: row for row in _facts(conn, audience, ids)}
     verdicts = {i: skip(i, "unknown_contact") for i in ids if i not in facts}
     slots = {i: slot_of(audience, row) for i, row in facts.items()}
-    holders = _holders(conn, mailing_id, slots.values())
-    holding = _contacts_holding(conn, mailing_id, facts)
+    holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
     batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
     claims = []
     for i, row in facts.items():
@@ -151,7 +150,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i]) for i in claims])
     lost = [i for i in claims if i not in won]
     if lost:  # another worker claimed these slots since we read the ledger
-        holders = _holders(conn, mailing_id, (slots[i] for i in lost))
+        holders, _ = _clearances(conn, mailing_id, (slots[i] for i in lost))
         for i in lost:
             holder = holders.get(slots[i])
             verdicts[i] = (skip(i, "duplicate_address", holder) if holder not in (None, i)
@@ -161,7 +160,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
 
 def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> list[RowMapping]:
     ids = sorted(ids)
-    return list(conn.execute(batch_query(audience, ids)).mappings()) if ids else []
+    return conn.execute(batch_query(audience, ids, conn.dialect.name)).mappings().all() if ids else []
 
 
 def _eligible(row: RowMapping) -> bool:
@@ -200,43 +199,43 @@ def slot_of(audience: Audience, row: RowMapping) -> str:
     return f"{row['address_key']}#{digest}"
 
 
-def _holders(conn: Connection, mailing_id: int, slots: Iterable[str]) -> dict[str, int]:
-    """Who holds each of these slots now: slot -> contact id."""
-    wanted = sorted(set(slots))
-    if not wanted:
-        return {}
+def _clearances(conn: Connection, mailing_id: int, slots: Iterable[str], ids: Iterable[int] = ()
+                ) -> tuple[dict[str, int], set[int]]:
+    """The active clearances on these slots or of these contacts: who holds each slot, and
+    which of the contacts hold one (even under an address they have since left)."""
+    slots, ids = sorted(set(slots)), sorted(set(ids))
+    if not slots and not ids:
+        return {}, set()
     rows = conn.execute(select(ledger.c.slot, ledger.c.contact_id).where(
         ledger.c.mailing_id == mailing_id, ledger.c.state.in_(ACTIVE_STATES),
-        ledger.c.slot.in_(wanted)))
-    return {slot: contact_id for slot, contact_id in rows}
-
-
-def _contacts_holding(conn: Connection, mailing_id: int, ids: Iterable[int]) -> set[int]:
-    """Which of these contacts hold an active clearance (even under an address since changed)."""
-    wanted = sorted(ids)
-    if not wanted:
-        return set()
-    return set(conn.execute(select(ledger.c.contact_id).where(
-        ledger.c.mailing_id == mailing_id, ledger.c.state.in_(ACTIVE_STATES),
-        ledger.c.contact_id.in_(wanted))).scalars())
+        or_(one_of(ledger.c.slot, slots, conn.dialect.name),
+            one_of(ledger.c.contact_id, ids, conn.dialect.name)))).all()
+    return {slot: contact_id for slot, contact_id in rows}, {contact_id for _, contact_id in rows}
 
 
 def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str]]) -> set[int]:
     """Insert the claims; return the contacts whose claim went in (the others lost a race).
 
-    Claims go in slot order, so two workers claiming overlapping batches take the index's
-    entries in the same order and do not deadlock.
+    One statement whatever the batch size: the claims travel as one JSON document, not as a
+    parameter per value. They go in slot order, so two workers
+    claiming overlapping batches take the index's entries in the same order and do not deadlock.
     """
-    won: set[int] = set()
-    now = utcnow()
-    claims = sorted(claims, key=lambda claim: claim[2])
-    statement = _dialect_insert(conn, ledger).on_conflict_do_nothing().returning(ledger.c.contact_id)
-    for start in range(0, len(claims), CLAIM_CHUNK):
-        rows = [{"mailing_id": mailing_id, "contact_id": i, "address_key": key, "slot": slot,
-                 "state": "claimed", "claimed_at": now}
-                for i, key, slot in claims[start:start + CLAIM_CHUNK]]
-        won.update(conn.execute(statement.values(rows)).scalars())
-    return won
+    if not claims:
+        return set()
+    params = {"mailing": mailing_id, "now": utcnow(), "claims": json.dumps(claims)}
+    if conn.dialect.name == "postgresql":
+        source = ("(SELECT CAST(e->>0 AS integer) AS contact_id, e->>1 AS address_key, e->>2 AS slot "
+                  "FROM json_array_elements(CAST(:claims AS json)) AS e) AS c")
+    else:
+        source = ("(SELECT json_extract(value, '$[0]') AS contact_id, json_extract(value, '$[1]') "
+                  "AS address_key, json_extract(value, '$[2]') AS slot FROM json_each(:claims)) AS c")
+    statement = text(
+        "INSERT INTO send_ledger (mailing_id, contact_id, address_key, slot, state, claimed_at) "
+        f"SELECT :mailing, c.contact_id, c.address_key, c.slot, 'claimed', :now FROM {source} "
+        # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT, to tell it from a join's ON.
+        "WHERE true ORDER BY c.slot ON CONFLICT DO NOTHING RETURNING contact_id"
+    ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    return set(conn.execute(statement, params).scalars().all())
 
 
 def _representatives_at(conn: Connection, audience: Audience, addresses: Sequence[str]) -> list[int | None]:
@@ -245,7 +244,7 @@ def _representatives_at(conn: Connection, audience: Audience, addresses: Sequenc
     keys = [lookup_key(address) for address in addresses]
     ids = conn.execute(select(contacts.c.id).where(
         contacts.c.account_id == audience.account_id,
-        contacts.c.address_key.in_(sorted(set(keys))))).scalars().all()
+        one_of(contacts.c.address_key, sorted(set(keys)), conn.dialect.name))).scalars().all()
     best: dict[str, RowMapping] = {}
     for row in _facts(conn, audience, ids):
         order = (not _eligible(row), not row["in_audience"], row["rank"], row["id"])
@@ -262,7 +261,7 @@ def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *, to
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         result = conn.execute(update(ledger).values(state=to, **{stamp: utcnow()}).where(
             ledger.c.mailing_id == mailing_id, ledger.c.state == "claimed",
-            ledger.c.contact_id.in_(sorted(set(contact_ids)))))
+            one_of(ledger.c.contact_id, sorted(set(contact_ids)), conn.dialect.name)))
         return result.rowcount
 
 

@@ -9,7 +9,6 @@ from flask import g, request
 from sqlalchemy import Engine
 
 from service import audiences, send_check
-from service.accounts import fields_of
 from service.api import api
 from service.api.csv_stream import csv_response
 from service.api.routing import endpoint, json_body, page_args
@@ -80,8 +79,7 @@ def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
           scope="manage", query=RECIPIENTS_QUERY, response=RecipientList)
 def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
     audience = audiences.mailing_audience(session(), g.account, _own(mailing_id))
-    fields = [f.name for f in fields_of(session(), g.account.id)]
-    return recipients_answer(audience, fields, f"mailing-{mailing_id}-recipients.csv")
+    return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/check", "POST",

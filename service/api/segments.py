@@ -6,7 +6,6 @@ from flask import g, request
 
 from segments.collapse import Audience
 from service import audiences
-from service.accounts import fields_of
 from service.api import api
 from service.api.routing import endpoint, json_body, query_flag
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
@@ -66,5 +65,4 @@ def preview_segment(segment_id: int):  # type: ignore[no-untyped-def]
           summary="The segment's send list: JSON pages or the whole list as CSV",
           scope="manage", query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
 def segment_recipients(segment_id: int):  # type: ignore[no-untyped-def]
-    fields = [f.name for f in fields_of(session(), g.account.id)]
-    return recipients_answer(_audience(segment_id), fields, f"segment-{segment_id}-recipients.csv")
+    return recipients_answer(_audience(segment_id), f"segment-{segment_id}-recipients.csv")

@@ -27,11 +27,11 @@ def preview_answer(audience: Audience, **extra: int) -> dict[str, Any]:
         return {**preview(conn, audience).to_json(), **extra}
 
 
-def recipients_answer(audience: Audience, fields: list[str], filename: str):  # type: ignore[no-untyped-def]
+def recipients_answer(audience: Audience, filename: str):  # type: ignore[no-untyped-def]
     """A page of the send list as JSON, or all of it as CSV (`?format=csv`)."""
     kind = request.args.get("format", "json")
     if kind == "csv":
-        return csv_response(send_list_rows(current_engine(), audience, fields), filename)
+        return csv_response(send_list_rows(current_engine(), audience), filename)
     if kind != "json":
         raise APIError(400, "invalid_request", "format must be json or csv")
     cursor, limit = page_args(default=1000, maximum=10_000)

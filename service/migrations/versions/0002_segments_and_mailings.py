@@ -77,6 +77,8 @@ def upgrade() -> None:
         batch_op.create_index('uq_send_ledger_active_slot', ['mailing_id', 'slot'], unique=True, sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_contacts_account_address')
+        batch_op.create_index('ix_contacts_account_address_status', ['account_id', 'address_key', 'status'], unique=False)
         batch_op.create_index('ix_contacts_bounced_address', ['account_id', 'address_key'], unique=False, sqlite_where=sa.text("status = 'bounced'"), postgresql_where=sa.text("status = 'bounced'"))
 
 
@@ -84,6 +86,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_index('ix_contacts_bounced_address', sqlite_where=sa.text("status = 'bounced'"), postgresql_where=sa.text("status = 'bounced'"))
+        batch_op.drop_index('ix_contacts_account_address_status')
+        batch_op.create_index('ix_contacts_account_address', ['account_id', 'address_key'], unique=False)
 
     with op.batch_alter_table('send_ledger', schema=None) as batch_op:
         batch_op.drop_index('uq_send_ledger_active_slot', sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
