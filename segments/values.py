@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, bindparam, cast, func, select
+from sqlalchemy import JSON, Integer, String, bindparam, cast, false, func, select
 from sqlalchemy.sql import ColumnElement
 
 
@@ -22,6 +22,8 @@ def one_of(column: ColumnElement[Any], values: Sequence[int] | Sequence[str], di
     JSON rather than a PostgreSQL array: the driver quotes array elements one by one in Python,
     while `json.dumps` is C; for 10,000 values that is a few milliseconds against ninety.
     """
+    if not values:
+        return false()
     document = bindparam(None, json.dumps(list(values)), type_=String())
     if dialect == "postgresql":
         listed = func.json_array_elements_text(cast(document, JSON)).table_valued("value")

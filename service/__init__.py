@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from service import config, db, import_jobs
 from service.errors import register_error_handlers
+from service.models import MAX_ID
+
+
+class StoredId(IntegerConverter):
+    """An id in a URL: a number beyond what the database stores is a 404, not a query error."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -19,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     import_jobs.init_app(app)
     register_error_handlers(app)
+    # Before the blueprints: their rules take the converter when they are registered.
+    app.url_map.converters["int"] = StoredId
 
     from service.api import api
     from service.web import web

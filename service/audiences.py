@@ -19,7 +19,7 @@ from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Catalog, Rule, RuleError, mentions_status, parse_rules
 from service.accounts import fields_of, links_of
 from service.errors import APIError, not_found
-from service.models import Account, LedgerEntry, Mailing, Segment, utcnow
+from service.models import MAX_ID, Account, LedgerEntry, Mailing, Segment, utcnow
 
 ACTIVE_STATES = ("claimed", "sent")
 
@@ -81,7 +81,7 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
     catalog = catalog_of(session, account.id)
     for where, ids in (("include", include), ("exclude", exclude)):
         for i, segment_id in enumerate(ids):
-            found = session.get(Segment, segment_id)
+            found = session.get(Segment, segment_id) if 0 < segment_id <= MAX_ID else None
             if found is None or found.account_id != account.id:
                 raise APIError(400, "invalid_request", f"{where}[{i}]: no segment {segment_id} "
                                                        "in this account")

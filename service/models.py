@@ -28,6 +28,8 @@ SCOPES = ("manage", "send", "admin")
 IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
 LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+# Ids are 32-bit integers in PostgreSQL: a larger number names nothing (and must not reach SQL).
+MAX_ID = 2**31 - 1
 
 # JSONB in PostgreSQL: compact, comparable by value, and indexable.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -502,3 +504,4 @@ class ErrorDetail(SQLModel):
 
 class ErrorBody(SQLModel):
     error: ErrorDetail
+

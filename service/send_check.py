@@ -26,7 +26,7 @@ from segments.tables import contacts
 from segments.values import one_of
 from service.contacts import lookup_key
 from service.errors import APIError
-from service.models import CheckRequest, LedgerEntry, utcnow
+from service.models import MAX_ID, CheckRequest, LedgerEntry, utcnow
 
 MAX_BATCH = 10_000
 ACTIVE_STATES = ("claimed", "sent")
@@ -136,7 +136,8 @@ def _check(conn: Connection, audience: Audience, mailing_id: int,
 
 
 def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Verdict]:
-    facts = {row["id"]: row for row in _facts(conn, audience, ids)}
+    storable = [i for i in ids if 0 < i <= MAX_ID]  # others cannot be contacts
+    facts = {row["id"]: row for row in _facts(conn, audience, storable)}
     verdicts = {i: skip(i, "unknown_contact") for i in ids if i not in facts}
     slots = {i: slot_of(audience, row) for i, row in facts.items()}
     holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
@@ -148,13 +149,19 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
         if verdict.verdict == SEND:
             claims.append(i)
     won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i]) for i in claims])
-    lost = [i for i in claims if i not in won]
-    if lost:  # another worker claimed these slots since we read the ledger
-        holders, _ = _clearances(conn, mailing_id, (slots[i] for i in lost))
-        for i in lost:
+    lost = {i for i in claims if i not in won}
+    if lost:  # another worker claimed these slots since we read the ledger: answer from it now
+        holders, _ = _clearances(conn, mailing_id, {slots[i] for i in lost})
+        for i, verdict in verdicts.items():
+            if i not in lost and verdict.duplicate_of not in lost:
+                continue
             holder = holders.get(slots[i])
-            verdicts[i] = (skip(i, "duplicate_address", holder) if holder not in (None, i)
-                           else skip(i, "already_claimed"))
+            if holder is None:  # the loser holds a clearance under an address it has left
+                if i in lost:
+                    verdicts[i] = skip(i, "already_claimed")
+                continue
+            verdicts[i] = (skip(i, "already_claimed") if holder == i
+                           else skip(i, "duplicate_address", holder))
     return verdicts
 
 
@@ -261,7 +268,8 @@ def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *, to
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         result = conn.execute(update(ledger).values(state=to, **{stamp: utcnow()}).where(
             ledger.c.mailing_id == mailing_id, ledger.c.state == "claimed",
-            one_of(ledger.c.contact_id, sorted(set(contact_ids)), conn.dialect.name)))
+            one_of(ledger.c.contact_id, sorted({i for i in contact_ids if 0 < i <= MAX_ID}),
+                   conn.dialect.name)))
         return result.rowcount
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from service.auth import requires
 from service.errors import APIError
+from service.models import MAX_ID
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -66,7 +67,7 @@ def page_args(default: int = 100, maximum: int = 1000) -> tuple[int, int]:
     if not 1 <= limit <= maximum or cursor < 0:
         raise APIError(400, "invalid_request",
                        f"limit must be from 1 to {maximum}, and cursor 0 or more")
-    return cursor, limit
+    return min(cursor, MAX_ID), limit  # past the largest id: an empty page
 
 
 FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}

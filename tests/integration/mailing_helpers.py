@@ -1,0 +1,269 @@
+"""Helpers shared by the mailing and pre-send check test modules.
+
+Everything goes through the real API (imports, segments, mailings, checks) except where a test must
+pin a value the API does not let a user set (a contact's timestamps, to make a representative rule
+decide), and where a test reads the send ledger table itself to check the guarantees.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+FIELDS = {"first_name": "text", "city": "text", "vip": "boolean"}
+HEADER = ["KlantNr", "E-mail", "Voornaam", "Stad", "VIP", "Status"]
+MAPPING = {"E-mail": "email", "Voornaam": "first_name", "Stad": "city", "VIP": "vip", "Status": "status"}
+BY_CRM = {"match": {"by": "external_id", "link": "crm", "column": "KlantNr"}, "mapping": MAPPING}
+BY_EMAIL = {"match": {"by": "email"}, "mapping": dict(MAPPING)}
+
+EVERYONE = {"all": []}
+IN_UTRECHT = {"field": "city", "op": "eq", "value": "Utrecht"}
+
+
+@dataclass
+class Account:
+    """A test account: its Tenant (keys), and its contacts' ids by CRM number (or by address)."""
+
+    tenant: Any
+    ids: dict[str, int]
+
+    def __getitem__(self, name: str) -> int:
+        return self.ids[name]
+
+    def auth(self, scope: str = "manage") -> dict[str, str]:
+        return self.tenant.auth(scope)
+
+    @property
+    def id(self) -> int:
+        return self.tenant.id
+
+
+def crm_ids(engine, account_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The account's contacts by their own CRM number."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT e.value, e.contact_id FROM external_ids e JOIN links l ON l.id = e.link_id "
+            "WHERE e.account_id = :a AND l.name = 'crm' AND NOT e.merged"), {"a": account_id}).all()
+    return {value: contact_id for value, contact_id in rows}
+
+
+def address_ids(engine, account_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """An email-mode account's contacts by address key."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT address_key, id FROM contacts WHERE account_id = :a"),
+                            {"a": account_id}).all()
+    return {key: contact_id for key, contact_id in rows}
+
+
+def make_account(make_tenant, import_rows, engine, rows: list[list[str]], *,  # type: ignore[no-untyped-def]
+                 name: str = "acme", mode: str = "external_id", fields: dict | None = None) -> Account:
+    """An account with a `crm` link and FIELDS, its contacts imported from rows (HEADER first)."""
+    tenant = make_tenant(name, mode, links={"crm": None}, fields=fields or FIELDS)
+    if rows:
+        import_rows(tenant, [HEADER, *rows], BY_CRM if mode == "external_id" else BY_EMAIL)
+    ids = crm_ids(engine, tenant.id) if mode == "external_id" else address_ids(engine, tenant.id)
+    return Account(tenant, ids)
+
+
+def reimport(import_rows, account: Account, rows: list[list[str]]) -> None:  # type: ignore[no-untyped-def]
+    """Update contacts by CRM number through an import, as a linked system's next sync would."""
+    import_rows(account.tenant, [HEADER, *rows], BY_CRM)
+
+
+def pin_times(engine, contact_id: int, *, updated: int | None = None,  # type: ignore[no-untyped-def]
+              created: int | None = None) -> None:
+    """Set a contact's updated_at / created_at to a fixed day of 2020 (1 = 2 January), so that a
+    representative rule has a clear answer that does not hang on import timing."""
+    base = datetime(2020, 1, 1, 12, 0, tzinfo=UTC)
+    values = {}
+    if updated is not None:
+        values["updated_at"] = base + timedelta(days=updated)
+    if created is not None:
+        values["created_at"] = base + timedelta(days=created)
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE contacts SET {assignments} WHERE id = :id"), {**values, "id": contact_id})
+
+
+def create_segment(client, account: Account, rules: dict, name: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/segments", json={"name": name or f"segment {rules!r}", "rules": rules},
+                           headers=account.auth())
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def create_mailing(client, account: Account, include: list[int], **settings) -> int:  # type: ignore[no-untyped-def]
+    body = {"name": settings.pop("name", f"mailing {include} {sorted(settings.items())!r}"),
+            "include": include, **settings}
+    response = client.post("/api/v1/mailings", json=body, headers=account.auth())
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def check(client, account: Account, mailing_id: int, contacts: list | None = None, *,  # type: ignore[no-untyped-def]
+          addresses: list | None = None, key: str | None = None, scope: str = "send"):
+    """POST a check; return the response (not asserted)."""
+    body: dict[str, Any] = {}
+    if contacts is not None:
+        body["contacts"] = contacts
+    if addresses is not None:
+        body["addresses"] = addresses
+    headers = account.auth(scope)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(f"/api/v1/mailings/{mailing_id}/check", json=body, headers=headers)
+
+
+def verdicts(client, account: Account, mailing_id: int, contacts: list | None = None,  # type: ignore[no-untyped-def]
+             **kwargs) -> list[dict]:
+    """POST a check that must succeed; return its results."""
+    response = check(client, account, mailing_id, contacts, **kwargs)
+    assert response.status_code == 200, response.json
+    results = response.json["results"]
+    asked = contacts if contacts is not None else kwargs["addresses"]
+    assert len(results) == len(asked), results
+    return results
+
+
+def send(contact: int | None) -> dict:
+    return {"contact": contact, "verdict": "send"}
+
+
+def skip(contact: int | None, reason: str, duplicate_of: int | None = None) -> dict:
+    answer: dict[str, Any] = {"contact": contact, "verdict": "skip", "reason": reason}
+    if duplicate_of is not None:
+        answer["duplicate_of"] = duplicate_of
+    return answer
+
+
+def post_states(client, account: Account, mailing_id: int, action: str, contacts: list[int]) -> int:  # type: ignore[no-untyped-def]
+    """POST release or confirm; return the count it answers."""
+    response = client.post(f"/api/v1/mailings/{mailing_id}/{action}", json={"contacts": contacts},
+                           headers=account.auth("send"))
+    assert response.status_code == 200, response.json
+    return response.json["released" if action == "release" else "confirmed"]
+
+
+def preview(client, account: Account, mailing_id: int) -> dict:  # type: ignore[no-untyped-def]
+    response = client.get(f"/api/v1/mailings/{mailing_id}/preview", headers=account.auth())
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def ledger_table(engine, mailing_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The mailing's ledger rows as stored, in claim order."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, contact_id, address_key, slot, state, claimed_at, sent_at, released_at "
+            "FROM send_ledger WHERE mailing_id = :m ORDER BY id"), {"m": mailing_id}).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def states(engine, mailing_id: int) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """(contact, state) of the mailing's ledger, in claim order."""
+    return [(row["contact_id"], row["state"]) for row in ledger_table(engine, mailing_id)]
+
+
+def active_per_address(engine, mailing_id: int) -> Counter:  # type: ignore[no-untyped-def]
+    """How many active clearances (claimed or sent) each address key holds for the mailing."""
+    return Counter(row["address_key"] for row in ledger_table(engine, mailing_id)
+                   if row["state"] in ("claimed", "sent"))
+
+
+def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ignore[no-untyped-def]
+                 requests: list[tuple[int, str | None, list[int]]], barrier, out_path: str) -> None:
+    """A mailing-system worker in an OS process of its own (run with the 'spawn' context): its own
+    app, engine and connections. Waits for the others at the barrier, then POSTs each check
+    (mailing id, Idempotency-Key or None, contact ids) and writes the answers to out_path as JSON."""
+    import json
+    import time
+    from pathlib import Path
+
+    from service import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": upload_dir})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {send_key}"}
+    answers = []
+    try:
+        assert client.get("/api/v1/account", headers=headers).status_code == 200  # connected and warm
+        barrier.wait(timeout=120)
+        for mailing_id, key, batch in requests:
+            started = time.monotonic()
+            response = client.post(f"/api/v1/mailings/{mailing_id}/check", json={"contacts": batch},
+                                   headers={**headers, **({"Idempotency-Key": key} if key else {})})
+            answers.append({"mailing": mailing_id, "key": key, "batch": batch, "status": response.status_code,
+                            "body": response.get_json(), "started": started, "ended": time.monotonic()})
+    finally:
+        Path(out_path).write_text(json.dumps(answers))
+        app.extensions["safeguard.imports"].shutdown(wait=True)
+        app.extensions["safeguard.engine"].dispose()
+
+
+class Served:
+    """`safeguard serve` (gunicorn, several worker processes) on a free port, as users run it."""
+
+    def __init__(self, database_url: str, tmp_path, workers: int = 3) -> None:  # type: ignore[no-untyped-def]
+        import os
+        import socket
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        script = Path(sys.executable).parent / "safeguard"
+        command = [str(script)] if script.exists() else [sys.executable, "-c",
+                                                         "from service.cli import main; main()"]
+        env = {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads")}
+        self.log_path = tmp_path / "server.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", str(workers)],
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{port}"
+
+    def wait_until_up(self, timeout: float = 60) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.post_json("GET", "/api/v1/openapi.json", None, None)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the server did not start:\n" + self.log_path.read_text())
+            time.sleep(0.1)
+
+    def post_json(self, method: str, path: str, key: str | None, body: Any,  # type: ignore[no-untyped-def]
+                  headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        import json
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={**({"Authorization": f"Bearer {key}"} if key else {}),
+                     **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
