@@ -13,6 +13,7 @@ contacts = table(
     "contacts",
     column("id", Integer),
     column("account_id", Integer),
+    column("dedup_mode", String),
     column("email", String),
     column("address_key", String),
     column("status", String),
@@ -23,6 +24,7 @@ contacts = table(
 
 external_ids = table(
     "external_ids",
+    column("id", Integer),
     column("contact_id", Integer),
     column("link_id", Integer),
     column("value", String),
@@ -34,4 +36,22 @@ links = table(
     column("id", Integer),
     column("account_id", Integer),
     column("name", String),
+)
+
+# What a change of the dedup rule records, so that it can be undone (see segments/merge.py).
+dedup_merges = table(
+    "dedup_merges",
+    column("change_id", Integer),
+    column("contact_id", Integer),
+    column("survivor_id", Integer),
+    column("contact", JSON().with_variant(JSONB(), "postgresql")),
+    column("external_id_ids", JSON().with_variant(JSONB(), "postgresql")),
+)
+
+dedup_survivors = table(
+    "dedup_survivors",
+    column("change_id", Integer),
+    column("contact_id", Integer),
+    column("before", JSON().with_variant(JSONB(), "postgresql")),
+    column("after", JSON().with_variant(JSONB(), "postgresql")),
 )

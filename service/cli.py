@@ -15,6 +15,7 @@ from importer.settings import SettingsError, parse_settings
 from service import accounts, import_jobs
 from service.auth import create_key
 from service.cli_context import Context, account_named, pass_context
+from service.cli_dedup import dedup_group
 from service.cli_segments import segments_group
 from service.db import upgrade_database
 from service.errors import APIError
@@ -26,6 +27,7 @@ def main() -> None:
 
 
 main.add_command(segments_group)
+main.add_command(dedup_group)
 
 
 @main.group("db")

@@ -279,6 +279,50 @@ class CheckRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class DedupChange(SQLModel, table=True):
+    """A change of an account's dedup rule by support staff, undoable once."""
+
+    __tablename__ = "dedup_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    from_mode: str = Field(sa_column=Column(String(20), nullable=False))
+    to_mode: str = Field(sa_column=Column(String(20), nullable=False))
+    link_id: int | None = Field(default=None, foreign_key="links.id")
+    representative: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    merged: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    undone_at: datetime | None = None
+
+
+class DedupMerge(SQLModel, table=True):
+    """A contact merged away by a change: as it was, and which external IDs left with it."""
+
+    __tablename__ = "dedup_merges"
+    __table_args__ = (Index("ix_dedup_merges_change", "change_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="dedup_changes.id")
+    contact_id: int = Field(nullable=False)
+    survivor_id: int = Field(nullable=False)
+    contact: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    external_id_ids: list[int] = Field(default_factory=list, sa_column=Column(JsonDocument, nullable=False))
+
+
+class DedupSurvivor(SQLModel, table=True):
+    """A contact that others were merged into: its values before and right after the merge,
+    so that undo restores only what has not changed since."""
+
+    __tablename__ = "dedup_survivors"
+    __table_args__ = (Index("ix_dedup_survivors_change", "change_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="dedup_changes.id")
+    contact_id: int = Field(nullable=False)
+    before: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    after: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+
+
 # --- API data models (request bodies and answers); the OpenAPI document is made from these ---
 
 
@@ -495,6 +539,18 @@ class LedgerEntryPublic(SQLModel):
 class LedgerPublic(SQLModel):
     entries: list[LedgerEntryPublic]
     next_cursor: int | None = None
+
+
+class DedupApply(SQLModel):
+    to: Literal["email", "external_id"]
+    link: str | None = Field(default=None, description="to external_id: the link whose IDs identify contacts")
+    representative: str | dict[str, Any] | None = Field(
+        default=None,
+        description="to email: which contact of an address survives (default most_recently_updated)")
+
+
+class DedupUndo(SQLModel):
+    change_id: int
 
 
 class ErrorDetail(SQLModel):

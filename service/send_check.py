@@ -25,6 +25,7 @@ from segments.collapse import Audience
 from segments.tables import contacts
 from segments.values import one_of
 from service.contacts import lookup_key
+from service.dedup import wait_for_change
 from service.errors import APIError
 from service.models import MAX_ID, CheckRequest, LedgerEntry, utcnow
 
@@ -76,6 +77,7 @@ def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+                wait_for_change(conn, audience.account_id)
                 if idempotency_key is not None:
                     replay = _reserve_key(conn, mailing_id, idempotency_key, fingerprint)
                     if replay is not None:

@@ -5,4 +5,4 @@ from flask import Blueprint
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # The endpoint modules register their views on `api` when imported.
-from service.api import account, contacts, imports, mailings, openapi, segments  # noqa: E402,F401
+from service.api import account, contacts, dedup, imports, mailings, openapi, segments  # noqa: E402,F401

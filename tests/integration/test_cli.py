@@ -26,10 +26,11 @@ def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     contexts: list[Context] = []
     env = {"DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "cli-uploads")}
 
-    def run(*args: str) -> Result:
+    def run(*args: str, input: str | None = None) -> Result:  # noqa: A002  (click's name)
         context = Context()
         contexts.append(context)
-        return CliRunner().invoke(main, list(args), obj=context, env=env, catch_exceptions=False)
+        return CliRunner().invoke(main, list(args), obj=context, env=env, input=input,
+                                  catch_exceptions=False)
 
     yield run
     for context in contexts:
@@ -323,3 +324,28 @@ def test_segments_commands_refuse_bad_rules_and_unknown_segments(cli, family, en
     assert cli("segments", "create", "ok", "--account", family, "--rules", '{"all": []}').exit_code == 0
     personal = cli("segments", "count", "ok", "--account", family, "--personalized-by", "first_name")
     assert personal.exit_code == 1 and "allow_shared_address" in personal.stderr
+
+
+# --- dedup changes ------------------------------------------------------------------------------------
+
+
+def test_dedup_preview_apply_and_undo(cli, family, engine):
+    preview = cli("dedup", "preview", family, "--to", "email")
+    assert preview.exit_code == 0, preview.output
+    impact = json.loads(preview.stdout)
+    assert (impact["shared_addresses"], impact["merged_away"], impact["contacts_after"]) == (1, 1, 3)
+    refused = cli("dedup", "apply", family, "--to", "email", input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert _rows(engine, "SELECT dedup_mode FROM accounts WHERE name = 'fam'") == [("external_id",)]
+    applied = cli("dedup", "apply", family, "--to", "email", input="y\n")
+    assert applied.exit_code == 0, applied.output
+    change = json.loads(applied.stdout)
+    assert change["merged"] == 1
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(3,)]
+    undone = cli("dedup", "undo", family, str(change["change_id"]))
+    assert undone.exit_code == 0, undone.output
+    assert json.loads(undone.stdout)["restored"] == 1
+    assert _rows(engine, "SELECT count(*) FROM contacts") == [(4,)]
+    again = cli("dedup", "undo", family, str(change["change_id"]))
+    assert again.exit_code == 1 and "undone already" in again.stderr
+    assert cli("dedup", "preview", family, "--to", "external_id").exit_code == 1  # which link?

@@ -1,0 +1,40 @@
+"""Changing the account's dedup rule: the impact preview (manage), apply and undo (admin)."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from service import dedup
+from service.api import api
+from service.api.routing import endpoint, json_body
+from service.db import current_engine, session
+from service.models import DedupApply, DedupUndo
+
+
+@endpoint(api, "/dedup/preview", "GET", summary="What changing the dedup rule would do",
+          scope="manage", query={"to": "email or external_id", "link": "with to=external_id: the link",
+                                 "representative": "with to=email: which contact of an address survives"})
+def preview():  # type: ignore[no-untyped-def]
+    return dedup.preview(session(), g.account, to=request.args.get("to", ""),
+                         link=request.args.get("link"), representative=request.args.get("representative"))
+
+
+@endpoint(api, "/dedup/apply", "POST", summary="Change the dedup rule (merging contacts that share "
+          "an address, when to email)", scope="admin", body=DedupApply)
+def apply():  # type: ignore[no-untyped-def]
+    body = json_body(DedupApply)
+    return dedup.apply(current_engine(), session(), g.account, to=body.to, link=body.link,
+                       representative=body.representative)
+
+
+@endpoint(api, "/dedup/undo", "POST", summary="Undo the latest change: the mode and every merged contact",
+          scope="admin", body=DedupUndo)
+def undo():  # type: ignore[no-untyped-def]
+    body = json_body(DedupUndo)
+    return dedup.undo(current_engine(), g.account, body.change_id)
+
+
+@endpoint(api, "/dedup/changes", "GET", summary="The account's dedup changes, latest first",
+          scope="manage")
+def changes():  # type: ignore[no-untyped-def]
+    return {"changes": dedup.history(session(), g.account.id)}

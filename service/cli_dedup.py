@@ -1,0 +1,79 @@
+"""`safeguard dedup ...`: preview, apply and undo a change of an account's dedup rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from segments.rules import RuleError
+from service import dedup
+from service.cli_context import Context, account_named, pass_context
+from service.errors import APIError
+
+
+@click.group("dedup")
+def dedup_group() -> None:
+    """Change an account's dedup rule, after seeing what it would do."""
+
+
+def _echo(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def _target_options(command):  # type: ignore[no-untyped-def]
+    command = click.option("--representative", default=None,
+                           help="To email: which contact of an address survives "
+                                "(most_recently_updated, oldest, or the rule as JSON).")(command)
+    command = click.option("--link", default=None, help="To external_id: the link whose IDs count.")(command)
+    command = click.option("--to", "to", type=click.Choice(["email", "external_id"]), required=True)(command)
+    return click.argument("account")(command)
+
+
+@dedup_group.command("preview")
+@_target_options
+@pass_context
+def dedup_preview(ctx: Context, account: str, to: str, link: str | None, representative: str | None) -> None:
+    """Print what the change would do (nothing is changed)."""
+    with ctx.session() as session:
+        try:
+            _echo(dedup.preview(session, account_named(session, account), to=to, link=link,
+                                representative=representative))
+        except (APIError, RuleError) as error:
+            raise click.ClickException(getattr(error, "message", str(error))) from None
+
+
+@dedup_group.command("apply")
+@_target_options
+@click.option("--yes", is_flag=True, help="Apply without showing the preview and asking.")
+@pass_context
+def dedup_apply(ctx: Context, account: str, to: str, link: str | None, representative: str | None,
+                yes: bool) -> None:
+    """Change the dedup rule; to email, contacts that share an address are merged (undoable)."""
+    engine = ctx.app.extensions["safeguard.engine"]
+    with ctx.session() as session:
+        try:
+            found = account_named(session, account)
+            if not yes:
+                impact = dedup.preview(session, found, to=to, link=link, representative=representative)
+                click.echo(json.dumps(impact, indent=2, default=str), err=True)
+                click.confirm(f"Change account '{account}' to {to} dedup?", abort=True, err=True)
+            _echo(dedup.apply(engine, session, found, to=to, link=link, representative=representative))
+        except (APIError, RuleError) as error:
+            raise click.ClickException(getattr(error, "message", str(error))) from None
+
+
+@dedup_group.command("undo")
+@click.argument("account")
+@click.argument("change_id", type=int)
+@pass_context
+def dedup_undo(ctx: Context, account: str, change_id: int) -> None:
+    """Undo a change: the previous rule, and every contact it merged away."""
+    engine = ctx.app.extensions["safeguard.engine"]
+    with ctx.session() as session:
+        found = account_named(session, account)
+    try:
+        _echo(dedup.undo(engine, found, change_id))
+    except APIError as error:
+        raise click.ClickException(error.message) from None
