@@ -19,6 +19,10 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/safeguard db upgrade
 	$(BIN)/safeguard demo
+	@echo
+	@echo "==> Open http://$(HOST):$(PORT)/ and sign in with the \"user\" and \"password\" printed above"
+	@echo "    (shown once; another user: $(BIN)/safeguard users create demo EMAIL)."
+	@echo
 	$(BIN)/safeguard serve --host $(HOST) --port $(PORT)
 
 test: install

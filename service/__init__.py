@@ -32,9 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Before the blueprints: their rules take the converter when they are registered.
     app.url_map.converters["int"] = StoredId
 
+    from service import web
     from service.api import api
-    from service.web import web
 
     app.register_blueprint(api)
-    app.register_blueprint(web)
+    web.init_app(app, exempt=[api])
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import sys
 import tempfile
@@ -12,13 +13,16 @@ import click
 
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
-from service import accounts, import_jobs
+from service import accounts, import_jobs, users
 from service.auth import create_key
 from service.cli_context import Context, account_named, pass_context
 from service.cli_dedup import dedup_group
 from service.cli_segments import segments_group
+from service.cli_users import users_group
 from service.db import upgrade_database
 from service.errors import APIError
+
+DEMO_USER = "demo@example.com"
 
 
 @click.group()
@@ -28,6 +32,7 @@ def main() -> None:
 
 main.add_command(segments_group)
 main.add_command(dedup_group)
+main.add_command(users_group)
 
 
 @main.group("db")
@@ -232,10 +237,13 @@ def _print_report(job_id: int, report: dict, warnings: list[dict], dry_run: bool
 @main.command("demo")
 @pass_context
 def demo(ctx: Context) -> None:
-    """Create the demo account (external-ID dedup, a `crm` link) and print a manage key, once."""
+    """Create the demo account (external-ID dedup, a `crm` link) and print a manage key and a
+    user's password, once."""
     with ctx.session() as session:
-        if accounts.find_account(session, "demo") is not None:
+        existing = accounts.find_account(session, "demo")
+        if existing is not None:
             click.echo("demo account exists already (keys are shown only when made)", err=True)
+            _demo_user(session, existing)
             return
         account = accounts.create_account(session, name="demo", dedup_mode="external_id")
         accounts.create_link(session, account=account, name="crm", label="Customer number")
@@ -243,7 +251,21 @@ def demo(ctx: Context) -> None:
                             ("birth_date", "date")):
             accounts.create_field(session, account=account, name=name, type=type_)
         key = create_key(session, account=account, scope="manage")
-        click.echo(json.dumps({"account": "demo", "manage_key": key}))
+        password = secrets.token_urlsafe(12)
+        users.create_user(session, account=account, email=DEMO_USER, password=password)
+        click.echo(json.dumps({"account": "demo", "manage_key": key, "user": DEMO_USER,
+                               "password": password}))
+
+
+def _demo_user(session, account) -> None:  # type: ignore[no-untyped-def]
+    """Add the demo user to a demo account made before there were users; say who signs in."""
+    if users.find_user(session, DEMO_USER) is not None:
+        click.echo(f"sign in as {DEMO_USER} with the password printed when it was made, or make "
+                   "another user: safeguard users create demo EMAIL", err=True)
+        return
+    password = secrets.token_urlsafe(12)
+    users.create_user(session, account=account, email=DEMO_USER, password=password)
+    click.echo(json.dumps({"account": "demo", "user": DEMO_USER, "password": password}))
 
 
 @main.command("serve")

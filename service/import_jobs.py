@@ -112,7 +112,9 @@ def _run_in_app(app: Flask, job_id: int, path: Path) -> None:
 
 def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> ImportJob:  # type: ignore[no-untyped-def]
     """Run a queued job to its end; the job records success or failure, and the file is removed."""
-    with Session(engine, expire_on_commit=False) as session:
+    # It reads, then writes: on SQLite the transaction must take the write lock up front, or a
+    # write by another connection in between makes its commit fail (and the job stay queued).
+    with Session(engine.execution_options(sqlite_immediate=True), expire_on_commit=False) as session:
         job = session.get(ImportJob, job_id)
         assert job is not None
         account = session.get(Account, job.account_id)

@@ -299,7 +299,8 @@ class DedupMerge(SQLModel, table=True):
     """A contact merged away by a change: as it was, and which external IDs left with it."""
 
     __tablename__ = "dedup_merges"
-    __table_args__ = (Index("ix_dedup_merges_change", "change_id"),)
+    # Undo and the moving of IDs look merges up by change and contact.
+    __table_args__ = (Index("ix_dedup_merges_change_contact", "change_id", "contact_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     change_id: int = Field(foreign_key="dedup_changes.id")
@@ -561,3 +562,48 @@ class ErrorDetail(SQLModel):
 class ErrorBody(SQLModel):
     error: ErrorDetail
 
+
+# --- the web pages: users, import drafts and the shared session secret (no API) -------------------
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web pages; one account's, by e-mail address and password."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    password_hash: str = Field(sa_column=Column(String(300), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportDraft(SQLModel, table=True):
+    """The import wizard's state between its steps: the uploaded file and the choices so far.
+
+    Kept in the database, not in the session cookie, so that a reload or another worker process
+    sees the same choices, and a mapping of many columns does not outgrow a cookie.
+    """
+
+    __tablename__ = "import_drafts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    filename: str = Field(sa_column=Column(String(500), nullable=False))
+    path: str = Field(sa_column=Column(String(1000), nullable=False))
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDocument, nullable=False))
+    estimated_rows: int = Field(default=0)
+    dry_run_id: int | None = Field(default=None, foreign_key="imports.id")
+    import_id: int | None = Field(default=None, foreign_key="imports.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AppSecret(SQLModel, table=True):
+    """A random secret shared by every process of the service (e.g. the session cookies' key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: str = Field(sa_column=Column(String(50), primary_key=True))
+    value: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

@@ -23,9 +23,10 @@ from service.accounts import create_account, create_field, create_link
 from service.auth import create_key
 from service.db import upgrade_database
 
-TABLES = ("dedup_survivors", "dedup_merges", "dedup_changes", "check_requests", "send_ledger",
-          "mailings", "segments", "import_rejections", "imports", "external_ids", "contacts", "fields",
-          "links", "api_keys", "accounts")
+TABLES = ("dedup_survivors", "dedup_merges", "dedup_changes",
+          "import_drafts", "users", "check_requests", "send_ledger", "mailings", "segments",
+          "import_rejections", "imports", "external_ids", "contacts", "fields", "links", "api_keys",
+          "accounts")
 
 
 def _postgres_url() -> str | None:

@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('dedup_merges', schema=None) as batch_op:
-        batch_op.create_index('ix_dedup_merges_change', ['change_id'], unique=False)
+        batch_op.create_index('ix_dedup_merges_change_contact', ['change_id', 'contact_id'], unique=False)
 
     op.create_table('dedup_survivors',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -67,7 +67,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_dedup_survivors_change')
     op.drop_table('dedup_survivors')
     with op.batch_alter_table('dedup_merges', schema=None) as batch_op:
-        batch_op.drop_index('ix_dedup_merges_change')
+        batch_op.drop_index('ix_dedup_merges_change_contact')
     op.drop_table('dedup_merges')
     with op.batch_alter_table('dedup_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dedup_changes_account_id'))

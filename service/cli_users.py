@@ -1,0 +1,33 @@
+"""`safeguard users ...`: the people who sign in to the web pages."""
+
+from __future__ import annotations
+
+import click
+
+from service import users
+from service.cli_context import Context, account_named, pass_context
+from service.errors import APIError
+
+
+@click.group("users")
+def users_group() -> None:
+    """Users of the web pages (each belongs to one account)."""
+
+
+@users_group.command("create")
+@click.argument("account")
+@click.argument("email")
+@click.option("--password", default=None,
+              help="The password (asked for, hidden and twice, when not given).")
+@pass_context
+def users_create(ctx: Context, account: str, email: str, password: str | None) -> None:
+    """Create a user who signs in with EMAIL and a password."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with ctx.session() as session:
+        try:
+            user = users.create_user(session, account=account_named(session, account), email=email,
+                                     password=password)
+        except APIError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"user {user.email} (account {account})")

@@ -1,0 +1,48 @@
+"""The web pages for campaign managers: sign-in, the home page and the import wizard.
+
+The views live in one module per area; this module routes them, so that none of them needs
+to import the blueprint (no import cycles).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from service.web import auth, home, imports, pages, reports, secret
+
+web = Blueprint("web", __name__)
+
+ROUTES = [
+    ("/sign-in", auth.sign_in, ["GET", "POST"]),
+    ("/sign-out", auth.sign_out, ["POST"]),
+    ("/", home.home, ["GET"]),
+    ("/imports/new", imports.upload, ["GET", "POST"]),
+    ("/imports/drafts/<int:draft_id>/file", imports.file_settings, ["GET", "POST"]),
+    ("/imports/drafts/<int:draft_id>/options", imports.options, ["GET", "POST"]),
+    ("/imports/drafts/<int:draft_id>/external-id", imports.external_id, ["GET", "POST"]),
+    ("/imports/drafts/<int:draft_id>/fields", imports.fields, ["GET", "POST"]),
+    ("/imports/drafts/<int:draft_id>/review", imports.review, ["GET", "POST"]),
+    ("/imports/<int:import_id>", reports.report, ["GET"]),
+    ("/imports/<int:import_id>/progress", reports.progress, ["GET"]),
+    ("/imports/<int:import_id>/rejected.csv", reports.rejected_csv, ["GET"]),
+]
+for rule, view, methods in ROUTES:
+    web.add_url_rule(rule, view_func=view, methods=methods)
+
+web.before_request(auth.require_user)
+web.register_error_handler(CSRFError, pages.csrf_refused)
+web.register_error_handler(404, pages.not_found)
+
+
+def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:
+    """Register the pages and protect every form with a CSRF token, except the `exempt`
+    blueprints (the JSON API authenticates by key, not by cookie)."""
+    # The token lives as long as the session: a wizard left open for an hour must still work.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    csrf = CSRFProtect(app)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
+    secret.init_app(app)
+    app.register_blueprint(web)

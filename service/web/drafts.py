@@ -1,0 +1,156 @@
+"""The import wizard's state: a draft holds the uploaded file and the choices made so far.
+
+`draft.settings` holds exactly the API's import settings (see DESIGN.md), so that the job the
+wizard starts is the one the API would run with the same settings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import abort, current_app, g, url_for
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from importer.reading import Inspection, inspect_file
+from importer.settings import parse_settings
+from service import import_jobs
+from service.models import Account, ImportDraft, ImportJob, utcnow
+
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16 (with BOM)",
+    "utf-16-le": "UTF-16, little-endian (no BOM)",
+    "utf-16-be": "UTF-16, big-endian (no BOM)",
+    "cp1252": "Windows-1252 (Western European)",
+    "latin-1": "Latin-1 (ISO-8859-1)",
+}
+# Form values name the delimiter: a tab in an HTML attribute does not survive copy and paste.
+DELIMITERS = {"comma": (",", "Comma ( , )"), "semicolon": (";", "Semicolon ( ; )"),
+              "tab": ("\t", "Tab"), "bar": ("|", "Vertical bar ( | )")}
+MODES = {
+    "upsert": ("Add and update", "New contacts are added, existing contacts are updated."),
+    "create_only": ("Only add new contacts", "Existing contacts are left alone (counted as skipped)."),
+    "update_only": ("Only update existing contacts", "Rows for new contacts are skipped."),
+}
+
+
+STALE_AFTER = timedelta(days=2)  # an unfinished wizard is forgotten after this
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    url: str | None  # None: not reachable from here
+    current: bool
+
+
+# The wizard's steps, with the setting whose presence says the step was done.
+STEP_TITLES = [("Upload", None, None), ("File settings", "web.file_settings", "encoding"),
+               ("Options", "web.options", "mode"), ("External ID", "web.external_id", "match"),
+               ("Fields", "web.fields", "mapping"), ("Review", "web.review", None),
+               ("Report", None, None)]
+
+
+def steps(draft: ImportDraft, current: int) -> list[Step]:
+    """The stepper: every step up to the first one not done yet can be opened again, until the
+    draft is imported."""
+    result, reachable = [], draft.import_id is None
+    for number, (title, endpoint, done_key) in enumerate(STEP_TITLES, 1):
+        url = url_for(endpoint, draft_id=draft.id) if endpoint and reachable else None
+        if number == 6 and draft.dry_run_id is None:
+            url = None  # the review shows a dry run: the fields step starts it
+        result.append(Step(number, title, url, number == current))
+        if done_key is not None and done_key not in draft.settings:
+            reachable = False
+    return result
+
+
+def forget_stale(session: Session, account_id: int) -> None:
+    """Remove the account's drafts (and their uploads) left unimported for STALE_AFTER."""
+    query = select(ImportDraft).where(ImportDraft.account_id == account_id,
+                                      ImportDraft.import_id.is_(None),  # type: ignore[union-attr]
+                                      ImportDraft.created_at < utcnow() - STALE_AFTER)
+    for draft in session.execute(query).scalars():
+        Path(draft.path).unlink(missing_ok=True)
+        session.delete(draft)
+    session.commit()
+
+
+def own_draft(session: Session, draft_id: int) -> ImportDraft:
+    """The signed-in account's draft; 404 for anyone else's."""
+    draft = session.get(ImportDraft, draft_id)
+    if draft is None or draft.account_id != g.account.id:
+        abort(404)
+    return draft
+
+
+def inspect(draft: ImportDraft, settings: dict[str, Any] | None = None) -> Inspection:
+    """Read the draft's file with its chosen (or else detected) format; FileUnreadable if it cannot."""
+    chosen = draft.settings if settings is None else settings
+    return inspect_file(draft.path, encoding=chosen.get("encoding"), delimiter=chosen.get("delimiter"),
+                        has_header=chosen.get("has_header"))
+
+
+def estimate_rows(path: Path, inspection: Inspection) -> int:
+    """Guess the number of rows from the file size and the preview (for the progress bar only)."""
+    rows = inspection.sample_rows
+    if not rows or inspection.format.compressed:
+        return max(len(rows), 1)
+    per_row = max(sum(len(inspection.format.delimiter.join(r)) + 1 for r in rows) / len(rows), 1)
+    return max(int(path.stat().st_size / per_row), 1)
+
+
+def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
+    """Store changed settings; the dry run of the old ones no longer tells what will happen.
+
+    A new dict, not an update in place: the JSON column notices replacement, not mutation.
+    """
+    settings = {**draft.settings, **changes}
+    draft.settings = {key: value for key, value in settings.items() if value is not None}
+    draft.dry_run_id = None
+    session.add(draft)
+    session.commit()
+
+
+def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run: bool) -> ImportJob:
+    """Start the draft's import (or dry run) in the background, like the API's POST /imports.
+
+    A dry run works on a copy: a job removes its file when it ends, and the real import still
+    needs the upload. The draft records the job before the job starts: on SQLite, a write that
+    lands between the job's first read and its first write would fail the job's transaction.
+    Raises APIError when the file or the settings cannot be used.
+    """
+    raw = {**draft.settings, "dry_run": dry_run}
+    source = Path(draft.path)
+    path = source.with_name(f"{uuid.uuid4().hex}-{source.name}") if dry_run else source
+    if dry_run:
+        shutil.copyfile(source, path)
+    try:
+        job = import_jobs.create_job(session, account=account, settings=parse_settings(raw),
+                                     raw_settings=raw, path=path, filename=draft.filename)
+    except Exception:
+        if dry_run:
+            path.unlink(missing_ok=True)
+        raise
+    if dry_run:
+        draft.dry_run_id = job.id
+    else:
+        draft.import_id = job.id
+    session.add(draft)
+    session.commit()
+    import_jobs.submit(current_app._get_current_object(), job.id, path)  # type: ignore[attr-defined]
+    return job
+
+
+def draft_of_job(session: Session, job_id: int) -> ImportDraft | None:
+    """The wizard draft that started this job (an API import has none)."""
+    query = select(ImportDraft).where(or_(ImportDraft.import_id == job_id, ImportDraft.dry_run_id == job_id))
+    return session.execute(query).scalars().first()

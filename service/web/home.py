@@ -1,0 +1,53 @@
+"""The home page: the account's dedup rule in plain words, its links, contact counts, recent imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g
+from sqlalchemy import case, func, select
+from sqlmodel import Session, col
+
+from service.accounts import links_of
+from service.db import session as db_session
+from service.models import Contact, ImportJob
+from service.web.pages import page
+
+RECENT_IMPORTS = 10
+
+
+@dataclass(frozen=True)
+class ContactCounts:
+    total: int
+    unsubscribed: int
+    bounced: int
+    shared_addresses: int  # addresses that several contacts share
+
+
+def contact_counts(session: Session, account_id: int) -> ContactCounts:
+    """Count the account's contacts in two aggregate queries (never by loading them)."""
+    mine = Contact.account_id == account_id
+    total, unsubscribed, bounced = session.execute(select(
+        func.count(),
+        func.coalesce(func.sum(case((Contact.status == "unsubscribed", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Contact.status == "bounced", 1), else_=0)), 0),
+    ).where(mine)).one()
+    shared_keys = (select(Contact.address_key).where(mine).group_by(Contact.address_key)
+                   .having(func.count() > 1).subquery())
+    shared = session.execute(select(func.count()).select_from(shared_keys)).scalar_one()
+    return ContactCounts(int(total), int(unsubscribed), int(bounced), int(shared))
+
+
+def recent_imports(session: Session, account_id: int) -> list[ImportJob]:
+    """The latest real imports (the wizard's dry runs are left out)."""
+    query = (select(ImportJob).where(ImportJob.account_id == account_id, ImportJob.dry_run.is_(False))
+             .order_by(col(ImportJob.id).desc()).limit(RECENT_IMPORTS))
+    return list(session.execute(query).scalars())
+
+
+def home():  # type: ignore[no-untyped-def]
+    session = db_session()
+    account = g.account
+    return page("home.html", links=links_of(session, account.id),
+                counts=contact_counts(session, account.id),
+                imports=recent_imports(session, account.id))

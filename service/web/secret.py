@@ -1,0 +1,57 @@
+"""The key that signs session cookies and CSRF tokens, the same in every process.
+
+`safeguard serve` runs several worker processes (and PostgreSQL users run several hosts): a
+random key per process would sign a user out whenever another process answers. SECRET_KEY
+from the environment wins; without it, one random key is kept in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from service.models import AppSecret
+
+SECRET_NAME = "session"
+
+
+def init_app(app: Flask) -> None:
+    if os.environ.get("SECRET_KEY"):
+        return
+    app.extensions["safeguard.secret_lock"] = threading.Lock()
+    app.session_interface = SharedSecretSessions()
+
+
+class SharedSecretSessions(SecureCookieSessionInterface):
+    """Cookie sessions whose key is read from the database on first use."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.extensions.get("safeguard.secret_loaded"):
+            with app.extensions["safeguard.secret_lock"]:
+                if not app.extensions.get("safeguard.secret_loaded"):
+                    app.secret_key = shared_secret(app)
+                    app.extensions["safeguard.secret_loaded"] = True
+        return super().get_signing_serializer(app)
+
+
+def shared_secret(app: Flask) -> str:
+    """The stored key, made by whichever process asks first."""
+    with Session(app.extensions["safeguard.engine"]) as session:
+        found = session.get(AppSecret, SECRET_NAME)
+        if found is not None:
+            return found.value
+        session.add(AppSecret(name=SECRET_NAME, value=secrets.token_hex(32)))
+        try:
+            session.commit()
+        except IntegrityError:  # another process made it first
+            session.rollback()
+        found = session.get(AppSecret, SECRET_NAME)
+        assert found is not None
+        return found.value

@@ -1,0 +1,79 @@
+"""The wizard's pages through the test client: one account's drafts, bad uploads, stale drafts."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from service.models import Account, ImportDraft, utcnow
+from service.users import create_user
+
+
+def _csrf(response) -> str:  # type: ignore[no-untyped-def]
+    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def _signed_in(app, engine, account_id: int, email: str):  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        create_user(session, account=session.get(Account, account_id), email=email,
+                    password="a long secret")
+    client = app.test_client()
+    token = _csrf(client.get("/sign-in"))
+    response = client.post("/sign-in", data={"email": email, "password": "a long secret",
+                                             "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def _upload(client, content: bytes, name: str = "contacts.csv"):  # type: ignore[no-untyped-def]
+    token = _csrf(client.get("/imports/new"))
+    return client.post("/imports/new", data={"csrf_token": token, "file": (io.BytesIO(content), name)},
+                       content_type="multipart/form-data")
+
+
+def test_a_draft_of_another_account_is_not_found(app, engine, make_tenant):
+    mine = _signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    theirs = _signed_in(app, engine, make_tenant("other").id, "piet@other.example")
+    response = _upload(theirs, b"email;name\r\npiet@example.nl;Piet\r\n")
+    assert response.status_code == 302
+    draft_path = response.headers["Location"]
+    assert theirs.get(draft_path).status_code == 200
+    for step in ("file", "options", "external-id", "fields", "review"):
+        path = draft_path.replace("/file", f"/{step}")
+        assert mine.get(path).status_code == 404, path
+        page = mine.post(path, data={"csrf_token": _csrf(mine.get("/"))})
+        assert page.status_code == 404 and b"piet" not in page.data, path
+
+
+def test_an_upload_needs_a_readable_file(app, engine, make_tenant):
+    client = _signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    token = _csrf(client.get("/imports/new"))
+    response = client.post("/imports/new", data={"csrf_token": token}, content_type="multipart/form-data")
+    assert response.status_code == 400 and b"Choose a file" in response.data
+    response = _upload(client, b"PK\x03\x04" + bytes(200), "contacts.xlsx")
+    assert response.status_code == 400 and b"save it as CSV" in response.data
+    assert list(Path(app.config["UPLOAD_DIR"]).iterdir()) == []
+
+
+def test_a_wizard_left_unfinished_is_forgotten_with_its_file(app, engine, make_tenant):
+    tenant = make_tenant("acme")
+    client = _signed_in(app, engine, tenant.id, "anna@acme.example")
+    assert _upload(client, b"email\r\nanna@example.nl\r\n").status_code == 302
+    with Session(engine) as session:
+        [old] = session.exec(select(ImportDraft)).all()
+        old.created_at = utcnow() - timedelta(days=3)
+        session.add(old)
+        session.commit()
+        old_path = Path(old.path)
+    assert old_path.exists()
+    assert _upload(client, b"email\r\npiet@example.nl\r\n").status_code == 302
+    with Session(engine) as session:
+        [new] = session.exec(select(ImportDraft)).all()
+    assert Path(new.path) != old_path
+    assert not old_path.exists()
