@@ -15,12 +15,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from service import create_app
 from service.accounts import create_account, create_field, create_link
 from service.auth import create_key
+from service.cli import Context, main
 from service.db import upgrade_database
 
 TABLES = ("dedup_survivors", "dedup_merges", "dedup_changes",
@@ -291,3 +293,25 @@ def import_rows(import_ok):  # type: ignore[no-untyped-def]
         return import_ok(tenant, rows, {"has_header": True, "delimiter": ",", **settings})
 
     return run
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `safeguard ARGS...` in this process against the test database; return click's Result."""
+    contexts: list[Context] = []
+    env = {"DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "cli-uploads")}
+
+    def run(*args: str, input: str | None = None) -> Result:  # noqa: A002  (click's name)
+        context = Context()
+        contexts.append(context)
+        return CliRunner().invoke(main, list(args), obj=context, env=env, input=input,
+                                  catch_exceptions=False)
+
+    yield run
+    for context in contexts:
+        if context._app is not None:
+            context._app.extensions["safeguard.imports"].shutdown(wait=True)
+            context._app.extensions["safeguard.engine"].dispose()

@@ -11,32 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from conftest import csv_bytes
 from sqlalchemy import text
 
-from service.cli import Context, main
-
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00" + bytes(64)
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Run `safeguard ARGS...` in this process against the test database; return click's Result."""
-    contexts: list[Context] = []
-    env = {"DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "cli-uploads")}
-
-    def run(*args: str, input: str | None = None) -> Result:  # noqa: A002  (click's name)
-        context = Context()
-        contexts.append(context)
-        return CliRunner().invoke(main, list(args), obj=context, env=env, input=input,
-                                  catch_exceptions=False)
-
-    yield run
-    for context in contexts:
-        if context._app is not None:
-            context._app.extensions["safeguard.imports"].shutdown(wait=True)
-            context._app.extensions["safeguard.engine"].dispose()
 
 
 def _subprocess_env(database_url: str, tmp_path: Path) -> dict[str, str]:

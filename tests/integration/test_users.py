@@ -6,32 +6,11 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 from sqlmodel import Session
 
-from service.cli import Context, main
 from service.models import Account
 from service.users import create_user
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
-    """Run `safeguard ARGS...` in this process against the test database."""
-    contexts: list[Context] = []
-    env = {"DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "cli-uploads")}
-
-    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        context = Context()
-        contexts.append(context)
-        return CliRunner().invoke(main, list(args), obj=context, env=env, input=input,
-                                  catch_exceptions=False)
-
-    yield run
-    for context in contexts:
-        if context._app is not None:
-            context._app.extensions["safeguard.imports"].shutdown(wait=True)
-            context._app.extensions["safeguard.engine"].dispose()
 
 
 def _users(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
