@@ -68,11 +68,10 @@ def upgrade() -> None:
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['mailing_id'], ['mailings.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('send_ledger', schema=None) as batch_op:
-        batch_op.create_index('ix_send_ledger_mailing_contact', ['mailing_id', 'contact_id'], unique=False)
+        batch_op.create_index('ix_send_ledger_mailing_id', ['mailing_id', 'id'], unique=False)
         batch_op.create_index('uq_send_ledger_active_contact', ['mailing_id', 'contact_id'], unique=True, sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
         batch_op.create_index('uq_send_ledger_active_slot', ['mailing_id', 'slot'], unique=True, sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
 
@@ -92,7 +91,7 @@ def downgrade() -> None:
     with op.batch_alter_table('send_ledger', schema=None) as batch_op:
         batch_op.drop_index('uq_send_ledger_active_slot', sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
         batch_op.drop_index('uq_send_ledger_active_contact', sqlite_where=sa.text("state IN ('claimed', 'sent')"), postgresql_where=sa.text("state IN ('claimed', 'sent')"))
-        batch_op.drop_index('ix_send_ledger_mailing_contact')
+        batch_op.drop_index('ix_send_ledger_mailing_id')
 
     op.drop_table('send_ledger')
     op.drop_table('check_requests')
