@@ -53,8 +53,16 @@ def segment_audience(session: Session, account: Account, segment: Segment, *,
                      allow_shared_address: bool = False, personalized_by: list[str] | None = None,
                      representative: Any = None) -> Audience:
     """Whom the segment reaches, collapsed as asked."""
+    return rules_audience(session, account, segment.rules, allow_shared_address=allow_shared_address,
+                          personalized_by=personalized_by, representative=representative)
+
+
+def rules_audience(session: Session, account: Account, rules: Any, *,
+                   allow_shared_address: bool = False, personalized_by: list[str] | None = None,
+                   representative: Any = None) -> Audience:
+    """Whom a rule tree reaches, saved as a segment or not (the builder's live preview)."""
     catalog = catalog_of(session, account.id)
-    rule = parse_rules(segment.rules, catalog)
+    rule = parse_rules(rules, catalog)
     compiler = RuleCompiler(catalog, utcnow())
     return Audience(
         account_id=account.id,

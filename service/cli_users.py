@@ -19,15 +19,17 @@ def users_group() -> None:
 @click.argument("email")
 @click.option("--password", default=None,
               help="The password (asked for, hidden and twice, when not given).")
+@click.option("--admin", "is_admin", is_flag=True,
+              help="Support staff: may also apply and undo changes of the dedup rule.")
 @pass_context
-def users_create(ctx: Context, account: str, email: str, password: str | None) -> None:
+def users_create(ctx: Context, account: str, email: str, password: str | None, is_admin: bool) -> None:
     """Create a user who signs in with EMAIL and a password."""
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with ctx.session() as session:
         try:
             user = users.create_user(session, account=account_named(session, account), email=email,
-                                     password=password)
+                                     password=password, is_admin=is_admin)
         except APIError as error:
             raise click.ClickException(error.message) from None
-        click.echo(f"user {user.email} (account {account})")
+        click.echo(f"{'admin ' if user.is_admin else ''}user {user.email} (account {account})")

@@ -578,6 +578,8 @@ class User(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id", index=True)
     email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(300), nullable=False))
+    # Support staff: may apply and undo dedup-rule changes (as an `admin` key may).
+    is_admin: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
 
 

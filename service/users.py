@@ -25,15 +25,20 @@ def normalized_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(session: Session, *, account: Account, email: str, password: str) -> User:
-    """Add a user to the account; the password is stored as a salted scrypt hash."""
+def create_user(session: Session, *, account: Account, email: str, password: str,
+                is_admin: bool = False) -> User:
+    """Add a user to the account; the password is stored as a salted scrypt hash.
+
+    An admin (support staff) may also apply and undo changes of the account's dedup rule.
+    """
     email = normalized_email(email)
     if "@" not in email or len(email) > 320:
         raise APIError(400, "invalid_request", f"'{email}' is not an e-mail address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise APIError(400, "invalid_request",
                        f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password))
+    user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password),
+                is_admin=is_admin)
     session.add(user)
     try:
         session.commit()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from service.web import auth, home, imports, pages, reports, secret
+from service.web import auth, dedup, home, imports, mailings, pages, reports, secret, segments
 
 web = Blueprint("web", __name__)
 
@@ -26,6 +26,19 @@ ROUTES = [
     ("/imports/<int:import_id>", reports.report, ["GET"]),
     ("/imports/<int:import_id>/progress", reports.progress, ["GET"]),
     ("/imports/<int:import_id>/rejected.csv", reports.rejected_csv, ["GET"]),
+    ("/dedup", dedup.dedup_page, ["GET"]),
+    ("/dedup/apply", dedup.dedup_apply, ["POST"]),
+    ("/dedup/undo", dedup.dedup_undo, ["POST"]),
+    ("/segments", segments.segment_list, ["GET"]),
+    ("/segments/new", segments.new_segment, ["GET", "POST"]),
+    ("/segments/preview", segments.preview_rules, ["POST"]),
+    ("/segments/<int:segment_id>", segments.segment_page, ["GET"]),
+    ("/segments/<int:segment_id>/recipients.csv", segments.segment_csv, ["GET"]),
+    ("/mailings", mailings.mailing_list, ["GET"]),
+    ("/mailings/new", mailings.new_mailing, ["GET", "POST"]),
+    ("/mailings/<int:mailing_id>", mailings.mailing_page, ["GET"]),
+    ("/mailings/<int:mailing_id>/recipients.csv", mailings.mailing_csv, ["GET"]),
+    ("/mailings/<int:mailing_id>/ledger.csv", mailings.ledger_csv, ["GET"]),
 ]
 for rule, view, methods in ROUTES:
     web.add_url_rule(rule, view_func=view, methods=methods)

@@ -1,0 +1,140 @@
+"""Mailing pages: the list, the form (segments, the opt-in, personalisation, representative),
+and a mailing's page with its preview, send list and send-ledger counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from flask import g, redirect, request, url_for
+from sqlalchemy import Engine, func, select
+
+from segments.rules import RuleError
+from service import audiences, send_check
+from service.api.csv_stream import csv_response
+from service.contacts import as_utc
+from service.db import current_engine
+from service.db import session as db_session
+from service.errors import APIError
+from service.models import LedgerEntry
+from service.web.charts import shared_chart_svg
+from service.web.pages import page
+from service.web.previews import (
+    PREVIEW_LINES,
+    REPRESENTATIVES,
+    counts_of,
+    own_mailing,
+    representative_choice,
+    representative_from,
+)
+
+MAX_NAME = 200
+LEDGER_STATES = (
+    ("claimed", "Cleared", "checked and cleared for sending, not yet confirmed as sent"),
+    ("sent", "Sent", "confirmed as sent by the mailing system"),
+    ("released", "Released", "cleared, then given back (delivery failed before sending)"),
+)
+
+
+def mailing_list():  # type: ignore[no-untyped-def]
+    session = db_session()
+    names = {s.id: s.name for s in audiences.segments_of(session, g.account.id)}
+    return page("mailings/list.html", mailings=audiences.mailings_of(session, g.account.id),
+                segment_names=names)
+
+
+def _ids(name: str) -> list[int]:
+    return [int(value) for value in request.form.getlist(name) if value.isdigit()]
+
+
+def new_mailing():  # type: ignore[no-untyped-def]
+    session = db_session()
+    segments = audiences.segments_of(session, g.account.id)
+    fields = list(audiences.catalog_of(session, g.account.id).fields)
+    form = request.form
+    error = None
+    if request.method == "POST":
+        name = form.get("name", "").strip()
+        include, exclude = _ids("include"), _ids("exclude")
+        opted_in = form.get("allow_shared_address") == "yes"
+        if not name:
+            error = "Give the mailing a name."
+        elif len(name) > MAX_NAME:
+            error = f"A name has at most {MAX_NAME} characters."
+        elif not include:
+            error = "Choose at least one segment to send to."
+        elif set(include) & set(exclude):
+            error = "A segment cannot be both sent to and left out."
+        else:
+            try:
+                mailing = audiences.create_mailing(
+                    session, account=g.account, name=name, include=include, exclude=exclude,
+                    allow_shared_address=opted_in, personalized_by=form.getlist("personalized_by"),
+                    representative=representative_from(form))
+            except RuleError as problem:
+                error = _in_words(problem)
+            except APIError as problem:
+                error = problem.message
+            else:
+                return redirect(url_for("web.mailing_page", mailing_id=mailing.id))
+    rule, field = representative_choice(representative_from(form) if form else None)
+    return page("mailings/new.html", 400 if error else 200, error=error, segments=segments, fields=fields,
+                form=form, include=_ids("include"), exclude=_ids("exclude"),
+                personalized_by=form.getlist("personalized_by"),
+                opted_in=form.get("allow_shared_address") == "yes", chosen_rule=rule, chosen_field=field,
+                representatives=REPRESENTATIVES)
+
+
+def _in_words(problem: RuleError) -> str:
+    if problem.where == "personalized_by":
+        return ("Personal copies by field apply only when each contact gets its own copy: "
+                "turn on the opt-in, or clear the fields.")
+    return str(problem)
+
+
+def ledger_counts(mailing_id: int) -> dict[str, int]:
+    """Ledger entries per state, counted in the database."""
+    rows = db_session().execute(
+        select(LedgerEntry.state, func.count()).where(LedgerEntry.mailing_id == mailing_id)
+        .group_by(LedgerEntry.state)).all()
+    counts = {state: 0 for state, _, _ in LEDGER_STATES}
+    counts.update({state: int(n) for state, n in rows})
+    return counts
+
+
+def mailing_page(mailing_id: int):  # type: ignore[no-untyped-def]
+    session = db_session()
+    mailing = own_mailing(mailing_id)
+    counts = counts_of(audiences.mailing_audience(session, g.account, mailing))
+    segments = {s.id: s for s in audiences.segments_of(session, g.account.id)}
+    rule, field = representative_choice(mailing.representative)
+    return page("mailings/show.html", mailing=mailing, counts=counts, chart=shared_chart_svg(counts.shared),
+                preview_lines=PREVIEW_LINES, claimed=audiences.claimed_count(session, mailing.id),
+                ledger=ledger_counts(mailing.id), ledger_states=LEDGER_STATES, segments=segments,
+                representative=REPRESENTATIVES.get(rule, rule), representative_field=field)
+
+
+def mailing_csv(mailing_id: int):  # type: ignore[no-untyped-def]
+    audience = audiences.mailing_audience(db_session(), g.account, own_mailing(mailing_id))
+    return csv_response(audiences.send_list_rows(current_engine(), audience),
+                        f"mailing-{mailing_id}-recipients.csv")
+
+
+def ledger_csv(mailing_id: int):  # type: ignore[no-untyped-def]
+    mailing = own_mailing(mailing_id)
+    return csv_response(_ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")
+
+
+def _ledger_rows(engine: Engine, mailing_id: int) -> Iterator[list[str]]:
+    # Streamed after the request's session is closed: a connection of its own.
+    yield ["contact", "address_key", "state", "claimed_at", "sent_at", "released_at"]
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+            send_check.ledger_query(mailing_id))
+        for row in result:
+            yield [str(row.contact_id), row.address_key, row.state,
+                   *(_stamp(v) for v in (row.claimed_at, row.sent_at, row.released_at))]
+
+
+def _stamp(moment: datetime | None) -> str:
+    return "" if moment is None else as_utc(moment).isoformat()

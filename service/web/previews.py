@@ -1,0 +1,65 @@
+"""What the segment and mailing pages share: preview counts, the representative choice, and
+the account's own segments and mailings (404 for anyone else's)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, g
+
+from segments.collapse import Audience, Preview, preview
+from service import audiences
+from service.db import current_engine
+from service.db import session as db_session
+from service.errors import APIError
+from service.models import Mailing, Segment
+
+# (key of the preview, label, explanation): the numbers a campaign manager sees before sending.
+PREVIEW_LINES = [
+    ("contacts", "Contacts", "match and may be mailed"),
+    ("addresses", "Addresses", "distinct e-mail addresses among them"),
+    ("recipients", "Recipients", "get the mail, after one copy per address"),
+    ("collapsed", "Collapsed", "contacts left out because another contact at their address gets it"),
+    ("excluded", "Excluded", "match, but unsubscribed or bounced"),
+]
+
+REPRESENTATIVES = {
+    "most_recently_updated": "The most recently updated contact",
+    "oldest": "The oldest contact (added first)",
+    "prefer_non_empty": "A contact with a value in a field",
+}
+
+
+def representative_from(values: Mapping[str, str]) -> str | dict[str, Any]:
+    """The representative rule chosen on a form (or in a page's query)."""
+    rule = values.get("representative") or "most_recently_updated"
+    if rule == "prefer_non_empty":
+        return {"rule": rule, "field": values.get("representative_field", "")}
+    return rule
+
+
+def representative_choice(rule: Any) -> tuple[str, str]:
+    """A stored or chosen rule as the form shows it: (rule name, field)."""
+    if isinstance(rule, dict):
+        return str(rule.get("rule", "")), str(rule.get("field") or "")
+    return str(rule or "most_recently_updated"), ""
+
+
+def counts_of(audience: Audience) -> Preview:
+    with current_engine().connect() as conn:
+        return preview(conn, audience)
+
+
+def own_segment(segment_id: int) -> Segment:
+    try:
+        return audiences.own_segment(db_session(), g.account.id, segment_id)
+    except APIError:
+        abort(404)
+
+
+def own_mailing(mailing_id: int) -> Mailing:
+    try:
+        return audiences.own_mailing(db_session(), g.account.id, mailing_id)
+    except APIError:
+        abort(404)

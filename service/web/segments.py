@@ -1,0 +1,152 @@
+"""Segment pages: the list, the builder with its live preview, a segment's page and send list."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import g, jsonify, redirect, request, url_for
+
+from segments.collapse import Audience
+from segments.rules import OPERATORS, STATUSES, Catalog, RuleError
+from service import audiences
+from service.accounts import links_of
+from service.api.csv_stream import csv_response
+from service.db import current_engine
+from service.db import session as db_session
+from service.errors import APIError
+from service.web.charts import shared_chart_svg
+from service.web.pages import page
+from service.web.previews import (
+    PREVIEW_LINES,
+    REPRESENTATIVES,
+    counts_of,
+    own_segment,
+    representative_choice,
+    representative_from,
+)
+
+EVERYONE = '{"all": []}'
+MAX_NAME = 200
+
+BUILTIN_LABELS = {
+    "email": "E-mail address",
+    "email_domain": "E-mail domain",
+    "status": "Status",
+    "created_at": "Added on",
+    "updated_at": "Last updated",
+}
+
+# How the builder names each operator; the operators a field offers come from rules.OPERATORS.
+OPERATOR_LABELS = {
+    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
+    "contains": "contains", "starts_with": "starts with", "ends_with": "ends with",
+    "gt": "is above / after", "gte": "is at least / on or after", "lt": "is below / before",
+    "lte": "is at most / on or before", "between": "is between",
+    "is_empty": "is empty", "is_not_empty": "has a value",
+    "within_last_days": "within the last … days", "more_than_days_ago": "more than … days ago",
+}
+
+
+def builder_catalog(catalog: Catalog) -> dict[str, Any]:
+    """What the builder's drop-downs offer: every field with its kind, and the operators per kind."""
+    labels = {f"external_id.{link.name}": f"{link.label} (ID in “{link.name}”)"
+              for link in links_of(db_session(), g.account.id)}
+    fields = [{"name": name, "kind": catalog.kind_of(name),
+               "label": BUILTIN_LABELS.get(name) or labels.get(name) or f"{name} ({catalog.kind_of(name)})"}
+              for name in catalog.names()]
+    # The account's own fields first: they are what campaign managers segment by most.
+    fields.sort(key=lambda f: f["name"] in BUILTIN_LABELS or f["name"].startswith("external_id."))
+    return {"fields": fields, "operators": OPERATORS, "operator_labels": OPERATOR_LABELS,
+            "statuses": STATUSES}
+
+
+def _preview_options(values: Any) -> dict[str, Any]:
+    """The collapse options of a preview (the opt-in and the representative), from a form or JSON."""
+    opted_in = values.get("allow_shared_address") in (True, "yes", "true")
+    return {"allow_shared_address": opted_in, "representative": representative_from(values)}
+
+
+def segment_list():  # type: ignore[no-untyped-def]
+    return page("segments/list.html", segments=audiences.segments_of(db_session(), g.account.id))
+
+
+def new_segment():  # type: ignore[no-untyped-def]
+    session = db_session()
+    catalog = audiences.catalog_of(session, g.account.id)
+    name, rules_text, error = "", EVERYONE, None
+    if request.method == "POST":
+        name, rules_text = request.form.get("name", "").strip(), request.form.get("rules", EVERYONE)
+        try:
+            rules = json.loads(rules_text)
+        except ValueError:
+            rules, error = None, "The rules are not valid JSON."
+        if error is None and not name:
+            error = "Give the segment a name."
+        elif error is None and len(name) > MAX_NAME:
+            error = f"A name has at most {MAX_NAME} characters."
+        if error is None:
+            try:
+                segment = audiences.create_segment(session, account=g.account, name=name, rules=rules)
+            except (RuleError, APIError) as problem:
+                error = problem.message if isinstance(problem, APIError) else str(problem)
+            else:
+                return redirect(url_for("web.segment_page", segment_id=segment.id))
+    counts = None
+    try:
+        counts = counts_of(audiences.rules_audience(session, g.account, json.loads(rules_text)))
+    except (ValueError, RuleError):
+        pass  # the error above says what is wrong; the preview waits for valid rules
+    return page("segments/new.html", 400 if error else 200, name=name, rules_text=rules_text,
+                error=error, builder=builder_catalog(catalog), counts=counts,
+                chart=shared_chart_svg(counts.shared if counts else {}), preview_lines=PREVIEW_LINES,
+                representatives=REPRESENTATIVES, fields=list(catalog.fields))
+
+
+def preview_rules():  # type: ignore[no-untyped-def]
+    """The builder's live preview of rules not saved yet: JSON in, counts and the chart out.
+
+    A POST (with the form's CSRF token in a header) because the rule tree can be long, and so
+    that another site cannot make a signed-in browser run queries.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error={"where": "body", "message": "expected a JSON object"}), 400
+    try:
+        audience = audiences.rules_audience(db_session(), g.account, body.get("rules"),
+                                            **_preview_options(body))
+    except RuleError as problem:
+        return jsonify(error={"where": problem.where, "message": str(problem)}), 400
+    counts = counts_of(audience)
+    return jsonify(preview=counts.to_json(), chart=str(shared_chart_svg(counts.shared)))
+
+
+def _audience_from_query(segment_id: int) -> tuple[Audience, str | None]:
+    """The segment's audience with the page's options; with the defaults when they are wrong."""
+    segment = own_segment(segment_id)
+    session = db_session()
+    try:
+        return audiences.segment_audience(session, g.account, segment, **_preview_options(request.args)), None
+    except RuleError as problem:
+        return audiences.segment_audience(session, g.account, segment), str(problem)
+
+
+def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
+    segment = own_segment(segment_id)
+    audience, error = _audience_from_query(segment_id)
+    counts = counts_of(audience)
+    rule, field = representative_choice(None if error else representative_from(request.args))
+    catalog = audiences.catalog_of(db_session(), g.account.id)
+    labels = {f["name"]: f["label"] for f in builder_catalog(catalog)["fields"]}
+    return page("segments/show.html", 400 if error else 200, segment=segment, counts=counts,
+                chart=shared_chart_svg(counts.shared), preview_lines=PREVIEW_LINES, error=error,
+                representatives=REPRESENTATIVES, fields=list(catalog.fields), chosen_rule=rule,
+                chosen_field=field, opted_in=audience.allow_shared_address, field_labels=labels,
+                operator_labels=OPERATOR_LABELS)
+
+
+def segment_csv(segment_id: int):  # type: ignore[no-untyped-def]
+    """The send list as the page shows it (same opt-in and representative), streamed."""
+    audience, _ = _audience_from_query(segment_id)
+    return csv_response(audiences.send_list_rows(current_engine(), audience),
+                        f"segment-{segment_id}-recipients.csv")
