@@ -8,7 +8,6 @@ Run with `make bench` (or BENCH_ROWS=100000 for a quick look).
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,9 @@ from benchmarks.setup_account import fresh_account, import_settings, new_job
 from importer.pipeline import run_import
 
 NOTHING_LOST = ("created", "updated", "unchanged", "skipped", "merged_in_file", "rejected")
+# Run a command and print the peak resident memory (KB) of it and its children (the worker too).
+MEASURE = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+           "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def _import(engine, account, path: Path) -> dict:  # type: ignore[no-untyped-def]
@@ -80,12 +82,20 @@ def test_peak_memory_of_cli_import(benchmark, tmp_path, contacts_file, bench_row
                        capture_output=True)
     maps = [arg for column, field in MAPPING.items() for arg in ("--map", f"{column}={field}")]
 
+    command = [*safeguard, "import", str(contacts_file), "--account", "bench", "--link", "crm",
+               "--id-column", "KlantNr", *maps]
+    peak_kb = []
+
     def run() -> None:
-        subprocess.run([*safeguard, "import", str(contacts_file), "--account", "bench", "--link", "crm",
-                        "--id-column", "KlantNr", *maps], env=env, check=True, capture_output=True)
+        # Measured by a small launcher of its own: this process's other children (the row checkers
+        # of the benchmarks before) were started while it held a million-row import in memory,
+        # and a child's peak counts what it shared with its parent before it became a new program.
+        launched = subprocess.run([sys.executable, "-c", MEASURE, *command], env=env, check=True,
+                                  capture_output=True, text=True)
+        peak_kb.append(int(launched.stdout.split()[-1]))
 
     benchmark.pedantic(run, rounds=1, iterations=1)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mb = peak_kb[0] / 1024
     benchmark.extra_info["peak_memory_mb"] = round(peak_mb)
     print(f"\npeak memory of safeguard import ({bench_rows} rows): {peak_mb:.0f} MB")
     assert peak_mb <= 400

@@ -45,9 +45,8 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
         conn.execute(
             text(
                 f"INSERT INTO {e} (account_id, link_id, contact_id, value, merged) "
-                f"SELECT :account, :link, coalesce(p.new_id, p.target_id), s.match_value, FALSE "
-                f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
-                "WHERE p.action = 'create' OR (p.action = 'update' AND p.attach = 1)"
+                f"SELECT :account, :link, coalesce(p.new_id, p.target_id), p.match_value, FALSE "
+                f"FROM {PLAN} p WHERE p.action = 'create' OR (p.action = 'update' AND p.attach = 1)"
             ),
             params,
         )

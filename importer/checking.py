@@ -1,8 +1,9 @@
 """Checking a file's rows in batches: in this process, or in a second one while this one writes.
 
-Reading and checking rows (Python) and staging them (the database driver) each take about half
-of an import's first phase. For a large file a worker process checks while the importing process
-stages, so the two halves overlap on a machine with two cores.
+Checking rows (Python) takes most of an import's first phase; staging them (the database driver)
+the rest. For a large file a worker process reads the file and shares the checking: it checks
+most batches itself and passes the others on as read, for the importing process to check
+between staging batches, so that both cores are busy and the file is parsed once.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import pickle
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 from importer.addresses import AddressValidator
 from importer.reading import FileFormat, FileUnreadable, read_rows
@@ -24,9 +26,25 @@ from importer.stage import batched
 
 BATCH_ROWS = 10_000
 WORKER_MIN_BYTES = 8 * 1024 * 1024  # smaller files are checked faster than a process starts
+# Of every 5 batches the worker checks 3 and passes 2 on: the importing process also stages every
+# batch, so it takes the smaller part (3 of 5 balanced the two processes' CPU time on two cores).
+WORKER_SHARE = (3, 5)
 
 # A checked batch: its staged rows, its rejections, and how many data rows it had.
 CheckedBatch = tuple[list[tuple], list[Rejection], int]
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the worker and the importer share a file's batches."""
+
+    batch_rows: int
+    worker_batches: int  # of every `cycle` batches, the first `worker_batches` are the worker's
+    cycle: int
+
+    def worker_checks(self, index: int) -> bool:
+        """Tell whether the worker checks the batch with this index (the importer the rest)."""
+        return index % self.cycle < self.worker_batches
 
 
 @dataclass(frozen=True)
@@ -66,8 +84,15 @@ def checked_batches(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
 
 
 def _here(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
-    checker = make_row_checker(job.settings, job.account, job.columns, stats, AddressValidator())
+    check = _batch_checker(job, stats)
     for batch in batched(data_records(job.path, job.fmt), BATCH_ROWS):
+        yield check(batch)
+
+
+def _batch_checker(job: CheckJob, stats: RowStats) -> Callable[[list], CheckedBatch]:
+    checker = make_row_checker(job.settings, job.account, job.columns, stats, AddressValidator())
+
+    def check(batch: list[tuple[int, list[str]]]) -> CheckedBatch:
         staged, rejected = [], []
         for row_no, cells in batch:
             checked = checker(row_no, cells)
@@ -75,7 +100,9 @@ def _here(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
                 staged.append(checked)
             else:
                 rejected.append(checked)  # type: ignore[arg-type]
-        yield staged, rejected, len(batch)
+        return staged, rejected, len(batch)
+
+    return check
 
 
 def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
@@ -87,23 +114,30 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     assert worker.stdin is not None and worker.stdout is not None
+
+    def receive() -> tuple[str, object]:
+        try:
+            return pickle.load(worker.stdout)  # type: ignore[arg-type]
+        except EOFError:
+            raise RuntimeError("the row checker stopped without a word") from None
+
     try:
-        pickle.dump(job, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((job, Split(BATCH_ROWS, *WORKER_SHARE)), worker.stdin,
+                    protocol=pickle.HIGHEST_PROTOCOL)
         worker.stdin.close()
+        check = _batch_checker(job, stats)
+        # The batches come in file order: checked by the worker, or as read, to check here.
         while True:
-            try:
-                kind, payload = pickle.load(worker.stdout)
-            except EOFError:
-                raise RuntimeError("the row checker stopped without a word") from None
+            kind, payload = receive()
             if kind == "batch":
-                yield payload
+                yield payload  # type: ignore[misc]
+            elif kind == "records":
+                yield check(payload)  # type: ignore[arg-type]
             elif kind == "done":
-                stats.typo_domains.update(payload)
+                stats.typo_domains.update(payload)  # type: ignore[arg-type]
                 return
-            elif kind == "unreadable":
-                raise FileUnreadable(payload)
             else:
-                raise RuntimeError(f"the row checker failed: {payload}")
+                _raise_for(kind, payload)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -111,11 +145,17 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         worker.stdout.close()
 
 
+def _raise_for(kind: str, payload: object) -> NoReturn:
+    if kind == "unreadable":
+        raise FileUnreadable(payload)
+    raise RuntimeError(f"the row checker failed: {payload}")
+
+
 def serve_checks() -> None:
-    """The worker's side: read a CheckJob on stdin, write the checked batches to stdout."""
+    """The worker's side: read a CheckJob and a Split on stdin, write the batches to stdout."""
     gc.disable()  # short-lived tuples only; see pipeline.run_import
     out = sys.stdout.buffer
-    job = pickle.load(sys.stdin.buffer)
+    job, split = pickle.load(sys.stdin.buffer)
     stats = RowStats()
 
     def send(item: tuple) -> None:
@@ -123,8 +163,12 @@ def serve_checks() -> None:
         out.flush()
 
     try:
-        for batch in _here(job, stats):
-            send(("batch", batch))
+        check = _batch_checker(job, stats)
+        for index, batch in enumerate(batched(data_records(job.path, job.fmt), split.batch_rows)):
+            if split.worker_checks(index):
+                send(("batch", check(batch)))
+            else:
+                send(("records", batch))
         send(("done", Counter(stats.typo_domains)))
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)

@@ -60,12 +60,16 @@ class StageTable:
             cursor.close()
 
     def finish_loading(self) -> None:
-        """Index the match key and give the planner statistics."""
+        """Index the match key and give the planner statistics (before merging: see there)."""
         self.conn.exec_driver_sql(f"CREATE INDEX {STAGE}_match ON {STAGE} (match_value)")
         self.conn.exec_driver_sql(f"ANALYZE {STAGE}")
 
     def merge_repeated_keys(self) -> int:
-        """Merge rows that share a match key into the first of them; return rows merged away."""
+        """Merge rows that share a match key into the first of them; return rows merged away.
+
+        Call it after `finish_loading`: the match key's index gives the keys in order, so finding
+        the repeated ones is one pass over the index rather than a sort of the whole file.
+        """
         return self.merge_groups(
             f"SELECT row_no, match_value AS group_key FROM {STAGE} WHERE match_value IN "
             f"(SELECT match_value FROM {STAGE} GROUP BY match_value HAVING count(*) > 1)"

@@ -1,4 +1,5 @@
-"""Large files are checked in a worker process: same results, same errors as in-process checks."""
+"""Large files are read by a worker process and checked by it and the importer together: same
+results, same errors as in-process checks."""
 
 import pytest
 
@@ -27,9 +28,11 @@ def test_worker_and_in_process_checks_give_the_same_import(make_tenant, post_imp
     fields = {"first_name": "text", "birth_date": "date"}
     here, there = (make_tenant(name, "external_id", links={"crm": None}, fields=fields)
                    for name in ("here", "there"))
-    rows = _rows(25_000)  # more than two batches
+    rows = _rows(25_000)
     in_process = post_import(here, rows, SETTINGS).json
     monkeypatch.setattr(checking, "WORKER_MIN_BYTES", 0)
+    # Small batches, so that both the worker and the importer check several of them.
+    monkeypatch.setattr(checking, "BATCH_ROWS", 1_000)
     in_worker = post_import(there, rows, SETTINGS).json
     assert in_worker["status"] == in_process["status"] == "succeeded"
     assert in_worker["report"] == in_process["report"]
@@ -52,4 +55,20 @@ def test_a_file_the_worker_cannot_read_fails_the_import_and_changes_nothing(
     job = response.json
     assert job["status"] == "failed", job
     assert "row" in job["error"] and "utf-8" in job["error"].lower()
+    assert contacts_of(tenant.id) == []
+
+
+def test_an_unreadable_row_in_a_batch_for_the_importer_fails_the_import(make_tenant, post_import,
+                                                                        contacts_of, monkeypatch):
+    """The bad row falls in a batch that the worker passes on for the importer to check."""
+    monkeypatch.setattr(checking, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(checking, "BATCH_ROWS", 1_000)
+    tenant = make_tenant("acme", "external_id", links={"crm": None},
+                         fields={"first_name": "text", "birth_date": "date"})
+    rows = "\r\n".join(";".join(r) for r in _rows(3_500)).encode("utf-8")
+    broken = rows + b"\r\n99999;late@example.nl;\xff\xfe\xfa;01-01-2000\r\n" + rows.split(b"\r\n", 1)[1]
+    response = post_import(tenant, broken, {**SETTINGS, "encoding": "utf-8", "delimiter": ";"})
+    job = response.json
+    assert job["status"] == "failed", job
+    assert "row 3502" in job["error"] and "utf-8" in job["error"].lower()
     assert contacts_of(tenant.id) == []
