@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from segments.rules import RuleError
@@ -87,6 +88,16 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(OperationalError)
+    def on_database_busy(error: OperationalError):  # type: ignore[no-untyped-def]
+        # SQLite's busy timeout ran out behind a long write: worth a retry, not a 500.
+        if "database is locked" not in str(error.orig):
+            return on_unexpected(error)
+        response = error_response(503, "busy", "the database is busy with a long write (an import "
+                                               "or a dedup change); try again in a moment")
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

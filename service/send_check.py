@@ -9,6 +9,7 @@ now. So any number of processes on any number of hosts can check overlapping bat
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -74,6 +75,22 @@ def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
               contact_ids: Sequence[int] | None = None, addresses: Sequence[str] | None = None,
               idempotency_key: str | None = None, fingerprint: str = "") -> dict[str, Any]:
     """Check a batch (contact ids or addresses) and claim what may be sent, in one transaction."""
+    # A batch makes tens of thousands of small objects that all live until the answer is sent;
+    # the cyclic garbage collector would scan the whole heap several times meanwhile (a quarter
+    # of a 10,000-contact check) and find nothing to free.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_check(engine, audience, mailing_id, contact_ids, addresses, idempotency_key,
+                          fingerprint)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids: Sequence[int] | None,
+               addresses: Sequence[str] | None, idempotency_key: str | None, fingerprint: str
+               ) -> dict[str, Any]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():

@@ -43,10 +43,13 @@ class SharedSecretSessions(SecureCookieSessionInterface):
 
 def shared_secret(app: Flask) -> str:
     """The stored key, made by whichever process asks first."""
-    with Session(app.extensions["safeguard.engine"]) as session:
+    engine = app.extensions["safeguard.engine"]
+    with Session(engine) as session:
         found = session.get(AppSecret, SECRET_NAME)
         if found is not None:
             return found.value
+    # A writer from the start (SQLite): one that read first could not wait for another writer.
+    with Session(engine.execution_options(sqlite_immediate=True)) as session:
         session.add(AppSecret(name=SECRET_NAME, value=secrets.token_hex(32)))
         try:
             session.commit()
