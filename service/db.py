@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
@@ -118,14 +118,7 @@ def current_engine() -> Engine:
 
 
 def session() -> Session:
-    """This request's database session (one per request, closed at its end).
-
-    On SQLite a request that may write takes the write lock when it begins: a transaction that
-    reads first and writes later cannot wait for another writer (an import being applied, a
-    dedup change) and would fail at once; this way it queues on the busy timeout.
-    """
+    """This request's database session (one per request, closed at its end)."""
     if "db_session" not in g:
-        writes = request.method not in ("GET", "HEAD", "OPTIONS")
-        g.db_session = Session(current_engine().execution_options(sqlite_immediate=writes),
-                               expire_on_commit=False)
+        g.db_session = Session(current_engine(), expire_on_commit=False)
     return g.db_session

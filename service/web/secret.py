@@ -11,8 +11,8 @@ import os
 import secrets
 import threading
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -30,7 +30,16 @@ def init_app(app: Flask) -> None:
 
 
 class SharedSecretSessions(SecureCookieSessionInterface):
-    """Cookie sessions whose key is read from the database on first use."""
+    """Cookie sessions whose key is read from the database on first use.
+
+    The API authenticates by key and has no session: its requests never need the key (and so
+    never wait for the database to store it).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return None  # Flask gives the request an empty session that is never saved
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.extensions.get("safeguard.secret_loaded"):
