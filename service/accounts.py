@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from importer.settings import BUILTIN_FIELDS, AccountInfo, LinkInfo
 from importer.values import FIELD_TYPES
+from service.db import insert_unique
 from service.errors import APIError
 from service.models import (
     DEDUP_MODES,
@@ -63,13 +63,7 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
             raise APIError(400, "invalid_request",
                            f"id_pattern is not a valid regular expression: {error}") from None
     link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)
-    session.add(link)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise APIError(409, "conflict", f"this account has a link named '{name}' already") from None
-    return link
+    return insert_unique(session, link, f"this account has a link named '{name}' already")
 
 
 def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
@@ -81,13 +75,7 @@ def create_field(session: Session, *, account: Account, name: str, type: str) ->
     if name in BUILTIN_FIELDS:
         raise APIError(409, "conflict", f"'{name}' is a built-in field")
     field = ContactField(account_id=account.id, name=name, type=type)
-    session.add(field)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise APIError(409, "conflict", f"this account has a field named '{name}' already") from None
-    return field
+    return insert_unique(session, field, f"this account has a field named '{name}' already")
 
 
 def account_public(session: Session, account: Account) -> AccountPublic:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from segments.collapse import Audience, check_personalized_by, recipients
@@ -18,8 +17,9 @@ from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Catalog, Rule, RuleError, mentions_status, parse_rules
 from service.accounts import fields_of, links_of
+from service.db import insert_unique, owned
 from service.errors import APIError, not_found
-from service.models import MAX_ID, Account, LedgerEntry, Mailing, Segment, utcnow
+from service.models import Account, LedgerEntry, Mailing, Segment, utcnow
 
 ACTIVE_STATES = ("claimed", "sent")
 
@@ -33,13 +33,13 @@ def catalog_of(session: Session, account_id: int) -> Catalog:
 def create_segment(session: Session, *, account: Account, name: str, rules: Any) -> Segment:
     parse_rules(rules, catalog_of(session, account.id))  # a bad rule is a 400 before it is stored
     segment = Segment(account_id=account.id, name=name, rules=rules)
-    return _insert(session, segment, f"this account has a segment named '{name}' already")
+    return insert_unique(session, segment, f"this account has a segment named '{name}' already")
 
 
 def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:
     """The account's segment, or 404 (also for another account's segment)."""
-    segment = session.get(Segment, segment_id)
-    if segment is None or segment.account_id != account_id:
+    segment = owned(session, Segment, segment_id, account_id)
+    if segment is None:
         raise not_found("segment")
     return segment
 
@@ -89,8 +89,7 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
     catalog = catalog_of(session, account.id)
     for where, ids in (("include", include), ("exclude", exclude)):
         for i, segment_id in enumerate(ids):
-            found = session.get(Segment, segment_id) if 0 < segment_id <= MAX_ID else None
-            if found is None or found.account_id != account.id:
+            if owned(session, Segment, segment_id, account.id) is None:
                 raise APIError(400, "invalid_request", f"{where}[{i}]: no segment {segment_id} "
                                                        "in this account")
     _personalisation(catalog, allow_shared_address, personalized_by)
@@ -98,13 +97,13 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
     mailing = Mailing(account_id=account.id, name=name, include=include, exclude=exclude,
                       allow_shared_address=allow_shared_address, personalized_by=personalized_by,
                       representative=rule.to_json())
-    return _insert(session, mailing, f"this account has a mailing named '{name}' already")
+    return insert_unique(session, mailing, f"this account has a mailing named '{name}' already")
 
 
 def own_mailing(session: Session, account_id: int, mailing_id: int) -> Mailing:
     """The account's mailing, or 404 (also for another account's mailing)."""
-    mailing = session.get(Mailing, mailing_id)
-    if mailing is None or mailing.account_id != account_id:
+    mailing = owned(session, Mailing, mailing_id, account_id)
+    if mailing is None:
         raise not_found("mailing")
     return mailing
 
@@ -143,15 +142,6 @@ def claimed_count(session: Session, mailing_id: int) -> int:
         LedgerEntry.mailing_id == mailing_id, LedgerEntry.state.in_(ACTIVE_STATES)  # type: ignore[attr-defined]
     )).one()
 
-
-def _insert(session: Session, row: Any, conflict: str) -> Any:
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise APIError(409, "conflict", conflict) from None
-    return row
 
 
 def send_list_rows(engine: Engine, audience: Audience) -> Iterator[list[str]]:

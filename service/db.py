@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from segments.sqlite import prepare_connection as prepare_for_segments
+from service.errors import APIError
+from service.models import MAX_ID
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+Row = TypeVar("Row", bound=Any)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -122,3 +127,23 @@ def session() -> Session:
     if "db_session" not in g:
         g.db_session = Session(current_engine(), expire_on_commit=False)
     return g.db_session
+
+
+def insert_unique(session: Session, row: Row, conflict: str) -> Row:
+    """Store a new row; a unique constraint refusing it is a 409 with the `conflict` message."""
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise APIError(409, "conflict", conflict) from None
+    return row
+
+
+def owned(session: Session, model: type[Row], row_id: int, account_id: int) -> Row | None:
+    """The account's row of `model` with this id; None for another account's, or for an id
+    beyond what the database stores (it must not reach SQL)."""
+    if not 0 < row_id <= MAX_ID:
+        return None
+    row = session.get(model, row_id)
+    return row if row is not None and row.account_id == account_id else None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from service.db import insert_unique
 from service.errors import APIError
 from service.models import Account, User
 
@@ -39,13 +39,7 @@ def create_user(session: Session, *, account: Account, email: str, password: str
                        f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password),
                 is_admin=is_admin)
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise APIError(409, "conflict", f"a user with the address {email} exists already") from None
-    return user
+    return insert_unique(session, user, f"a user with the address {email} exists already")
 
 
 def find_user(session: Session, email: str) -> User | None:

@@ -15,7 +15,7 @@ from service.accounts import fields_of
 from service.api import api
 from service.api.csv_stream import csv_response
 from service.api.routing import endpoint
-from service.db import current_engine, session
+from service.db import current_engine, owned, session
 from service.errors import APIError, not_found
 from service.models import ImportJob, ImportPublic, InspectionPublic
 
@@ -69,8 +69,8 @@ def create_import():  # type: ignore[no-untyped-def]
 
 
 def _own_job(import_id: int) -> ImportJob:
-    job = session().get(ImportJob, import_id)
-    if job is None or job.account_id != g.account.id:
+    job = owned(session(), ImportJob, import_id, g.account.id)
+    if job is None:
         raise not_found("import")
     return job
 

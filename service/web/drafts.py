@@ -20,6 +20,7 @@ from sqlmodel import Session
 from importer.reading import Inspection, inspect_file
 from importer.settings import parse_settings
 from service import import_jobs
+from service.db import owned
 from service.models import Account, ImportDraft, ImportJob, utcnow
 
 ENCODINGS = {
@@ -86,8 +87,8 @@ def forget_stale(session: Session, account_id: int) -> None:
 
 def own_draft(session: Session, draft_id: int) -> ImportDraft:
     """The signed-in account's draft; 404 for anyone else's."""
-    draft = session.get(ImportDraft, draft_id)
-    if draft is None or draft.account_id != g.account.id:
+    draft = owned(session, ImportDraft, draft_id, g.account.id)
+    if draft is None:
         abort(404)
     return draft
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from service import import_jobs
 from service.api.csv_stream import csv_response
-from service.db import current_engine
+from service.db import current_engine, owned
 from service.db import session as db_session
 from service.models import ImportJob
 from service.web import drafts
@@ -45,8 +45,8 @@ REASONS = {
 
 def own_job(import_id: int) -> ImportJob:
     """The signed-in account's import; 404 for anyone else's."""
-    job = db_session().get(ImportJob, import_id)
-    if job is None or job.account_id != g.account.id:
+    job = owned(db_session(), ImportJob, import_id, g.account.id)
+    if job is None:
         abort(404)
     return job
 
