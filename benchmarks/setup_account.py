@@ -7,8 +7,8 @@ from sqlmodel import Session
 
 from benchmarks.generate import FIELDS, MAPPING
 from importer.settings import AccountInfo, ImportSettings, parse_settings
-from service.accounts import account_info, create_account, create_field, create_link
 from service.db import make_engine, upgrade_database
+from service.domain.accounts import account_info, create_account, create_field, create_link
 from service.models import ImportJob
 
 

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
-from service.auth import create_key
+from service.domain.api_keys import create_key
 from service.models import Account
 
 CLIENTS = 8

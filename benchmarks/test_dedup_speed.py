@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from service import dedup
 from service.db import make_engine
+from service.domain import dedup_change
 from service.models import Account
 
 state: dict[str, dict] = {}
@@ -49,7 +49,7 @@ def _dialect(loaded: Loaded) -> str:
 def test_preview_to_email(benchmark, loaded):  # type: ignore[no-untyped-def]
     def run() -> dict:
         with Session(loaded.engine) as session:
-            return dedup.preview(session, loaded.account, to="email")
+            return dedup_change.preview(session, loaded.account, to="email")
 
     impact = benchmark.pedantic(run, rounds=3, warmup_rounds=1)
     assert impact["contacts_before"] == state[_dialect(loaded)]["before"]
@@ -61,7 +61,7 @@ def test_preview_to_email(benchmark, loaded):  # type: ignore[no-untyped-def]
 def test_apply(benchmark, loaded):  # type: ignore[no-untyped-def]
     def run() -> dict:
         with Session(loaded.engine, expire_on_commit=False) as session:
-            return dedup.apply(loaded.engine, session, loaded.account, to="email")
+            return dedup_change.apply(loaded.engine, session, loaded.account, to="email")
 
     change = benchmark.pedantic(run, rounds=1)
     expected = state[_dialect(loaded)]["impact"]
@@ -73,7 +73,7 @@ def test_apply(benchmark, loaded):  # type: ignore[no-untyped-def]
 
 def test_undo(benchmark, loaded):  # type: ignore[no-untyped-def]
     change_id = state[_dialect(loaded)]["change"]
-    undone = benchmark.pedantic(lambda: dedup.undo(loaded.engine, loaded.account, change_id), rounds=1)
+    undone = benchmark.pedantic(lambda: dedup_change.undo(loaded.engine, loaded.account, change_id), rounds=1)
     assert undone["restored"] == state[_dialect(loaded)]["impact"]["merged_away"]
     assert loaded.count() == state[_dialect(loaded)]["before"]
     benchmark.extra_info["restored"] = undone["restored"]

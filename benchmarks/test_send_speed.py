@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from service import create_app
-from service.auth import create_key
+from service.domain.api_keys import create_key
 from service.models import Account
 
 # One segment per kind of rule, each planned differently (see benchmarks/README.md).

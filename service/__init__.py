@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
 
-from service import config, db, import_jobs
-from service.errors import register_error_handlers
+from service import background, config, db, web
+from service.api import api
+from service.http_errors import register_error_handlers
 from service.models import MAX_ID
 
 
 class StoredId(IntegerConverter):
     """An id in a URL: a number beyond what the database stores is a 404, not a query error."""
 
-    def __init__(self, url_map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 
@@ -27,14 +28,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     db.init_app(app)
-    import_jobs.init_app(app)
+    background.init_app(app)
     register_error_handlers(app)
     # Before the blueprints: their rules take the converter when they are registered.
     app.url_map.converters["int"] = StoredId
-
-    from service import web
-    from service.api import api
-
     app.register_blueprint(api)
     web.init_app(app, exempt=[api])
     return app

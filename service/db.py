@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from segments.sqlite import prepare_connection as prepare_for_segments
-from service.errors import APIError
+from service.errors import Conflict
 from service.models import MAX_ID
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -130,13 +130,13 @@ def session() -> Session:
 
 
 def insert_unique(session: Session, row: Row, conflict: str) -> Row:
-    """Store a new row; a unique constraint refusing it is a 409 with the `conflict` message."""
+    """Store a new row; a unique constraint refusing it is a Conflict with the `conflict` message."""
     session.add(row)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise APIError(409, "conflict", conflict) from None
+        raise Conflict(conflict) from None
     return row
 
 

@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from service import create_app
-from service.accounts import create_account, create_field, create_link
-from service.auth import create_key
 from service.cli import Context, main
 from service.db import upgrade_database
+from service.domain.accounts import create_account, create_field, create_link
+from service.domain.api_keys import create_key
 
 TABLES = ("dedup_survivors", "dedup_merges", "dedup_changes",
           "import_drafts", "users", "check_requests", "send_ledger", "mailings", "segments",

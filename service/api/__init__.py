@@ -1,8 +1,6 @@
-"""The HTTP API under /api/v1."""
+"""The HTTP API under /api/v1: one module per area registers its endpoints on the blueprint."""
 
-from flask import Blueprint
+from service.api import account, contacts, dedup, imports, mailings, openapi, segments
+from service.api.routing import api
 
-api = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# The endpoint modules register their views on `api` when imported.
-from service.api import account, contacts, dedup, imports, mailings, openapi, segments  # noqa: E402,F401
+__all__ = ["api", "account", "contacts", "dedup", "imports", "mailings", "openapi", "segments"]

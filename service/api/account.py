@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import g
 
-from service import accounts
-from service.api import api
-from service.api.routing import endpoint, json_body
+from service.api.routing import api, endpoint, json_body
 from service.db import session
+from service.domain import accounts
 from service.models import (
     AccountPublic,
     FieldCreate,

@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import g, request
 from sqlmodel import select
 
-from service.api import api
-from service.api.routing import endpoint, page_args
-from service.contacts import contact_public, find_contacts
+from service.api.routing import api, endpoint, page_args
 from service.db import session
-from service.errors import APIError, not_found
+from service.domain.contacts import contact_public, find_contacts
+from service.errors import InvalidInput, NotFound
 from service.models import Contact, ContactList, ContactPublic
 
 PAGE_LIMIT = 1000
@@ -24,7 +23,7 @@ def list_contacts():  # type: ignore[no-untyped-def]
     external = {k.removeprefix("external_id."): v for k, v in request.args.items()
                 if k.startswith("external_id.")}
     if len(external) > 1:
-        raise APIError(400, "invalid_request", "give one external_id.<link> at a time")
+        raise InvalidInput("give one external_id.<link> at a time", part="external_id")
     cursor, limit = page_args(maximum=PAGE_LIMIT)
     contacts, next_cursor = find_contacts(
         session(), g.account.id, address=request.args.get("address"),
@@ -40,5 +39,5 @@ def get_contact(contact_id: int):  # type: ignore[no-untyped-def]
         select(Contact).where(Contact.id == contact_id, Contact.account_id == g.account.id)
     ).first()
     if contact is None:
-        raise not_found("contact")
+        raise NotFound("contact")
     return contact_public(session(), contact).model_dump(mode="json")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import g, request
 
-from service import dedup
-from service.api import api
-from service.api.routing import endpoint, json_body
+from service.api.routing import api, endpoint, json_body
 from service.db import current_engine, session
+from service.domain import dedup_change
 from service.models import DedupApply, DedupUndo
 
 
@@ -15,7 +14,7 @@ from service.models import DedupApply, DedupUndo
           scope="manage", query={"to": "email or external_id", "link": "with to=external_id: the link",
                                  "representative": "with to=email: which contact of an address survives"})
 def preview():  # type: ignore[no-untyped-def]
-    return dedup.preview(session(), g.account, to=request.args.get("to", ""),
+    return dedup_change.preview(session(), g.account, to=request.args.get("to", ""),
                          link=request.args.get("link"), representative=request.args.get("representative"))
 
 
@@ -23,7 +22,7 @@ def preview():  # type: ignore[no-untyped-def]
           "an address, when to email)", scope="admin", body=DedupApply)
 def apply():  # type: ignore[no-untyped-def]
     body = json_body(DedupApply)
-    return dedup.apply(current_engine(), session(), g.account, to=body.to, link=body.link,
+    return dedup_change.apply(current_engine(), session(), g.account, to=body.to, link=body.link,
                        representative=body.representative)
 
 
@@ -31,10 +30,10 @@ def apply():  # type: ignore[no-untyped-def]
           scope="admin", body=DedupUndo)
 def undo():  # type: ignore[no-untyped-def]
     body = json_body(DedupUndo)
-    return dedup.undo(current_engine(), g.account, body.change_id)
+    return dedup_change.undo(current_engine(), g.account, body.change_id)
 
 
 @endpoint(api, "/dedup/changes", "GET", summary="The account's dedup changes, latest first",
           scope="manage")
 def changes():  # type: ignore[no-untyped-def]
-    return {"changes": dedup.history(session(), g.account.id)}
+    return {"changes": dedup_change.history(session(), g.account.id)}

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-
 from flask import g, request
-from sqlalchemy import Engine
 
-from service import audiences, send_check
-from service.api import api
-from service.api.csv_stream import csv_response
-from service.api.routing import endpoint, json_body, page_args
+from service.api.routing import api, endpoint, json_body, page_args
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
-from service.contacts import as_utc
 from service.db import current_engine, session
-from service.errors import APIError
+from service.domain import ledger, mailings, send_check
+from service.downloads import csv_response
+from service.errors import InvalidInput
 from service.models import (
     CheckBody,
     CheckResponse,
@@ -39,14 +33,14 @@ def _public(mailing: Mailing) -> dict:
 
 
 def _own(mailing_id: int) -> Mailing:
-    return audiences.own_mailing(session(), g.account.id, mailing_id)
+    return mailings.own_mailing(session(), g.account.id, mailing_id)
 
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
           scope="manage", body=MailingCreate, response=MailingPublic, status=201)
 def create_mailing():  # type: ignore[no-untyped-def]
     body = json_body(MailingCreate)
-    mailing = audiences.create_mailing(
+    mailing = mailings.create_mailing(
         session(), account=g.account, name=body.name, include=body.include, exclude=body.exclude,
         allow_shared_address=body.allow_shared_address, personalized_by=body.personalized_by,
         representative=body.representative)
@@ -56,7 +50,7 @@ def create_mailing():  # type: ignore[no-untyped-def]
 @endpoint(api, "/mailings", "GET", summary="The account's mailings", scope="manage",
           response=MailingList)
 def list_mailings():  # type: ignore[no-untyped-def]
-    return {"mailings": [_public(m) for m in audiences.mailings_of(session(), g.account.id)]}
+    return {"mailings": [_public(m) for m in mailings.mailings_of(session(), g.account.id)]}
 
 
 @endpoint(api, "/mailings/<int:mailing_id>", "GET", summary="One mailing", scope="manage",
@@ -70,15 +64,15 @@ def get_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
           scope="manage", response=MailingPreviewPublic)
 def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
     mailing = _own(mailing_id)
-    audience = audiences.mailing_audience(session(), g.account, mailing)
-    return preview_answer(audience, claimed=audiences.claimed_count(session(), mailing.id))
+    audience = mailings.mailing_audience(session(), g.account, mailing)
+    return preview_answer(audience, claimed=ledger.claimed_count(session(), mailing.id))
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
           scope="manage", query=RECIPIENTS_QUERY, response=RecipientList)
 def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
-    audience = audiences.mailing_audience(session(), g.account, _own(mailing_id))
+    audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
 
 
@@ -90,13 +84,12 @@ def check(mailing_id: int):  # type: ignore[no-untyped-def]
     raw = request.get_json(silent=True)
     body = json_body(CheckBody)
     if (body.contacts is None) == (body.addresses is None):
-        raise APIError(400, "invalid_request", 'send either "contacts" (ids) or "addresses", not both')
+        raise InvalidInput('send either "contacts" (ids) or "addresses", not both', part="body")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH:
-        raise APIError(400, "invalid_request",
-                       f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_LENGTH} characters")
+        raise InvalidInput(f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_LENGTH} characters")
     mailing = _own(mailing_id)
-    audience = audiences.mailing_audience(session(), g.account, mailing)
+    audience = mailings.mailing_audience(session(), g.account, mailing)
     session().close()  # the check runs in a transaction of its own; hold no second connection
     return send_check.run_check(
         current_engine(), audience, mailing.id, contact_ids=body.contacts,
@@ -126,38 +119,15 @@ def confirm(mailing_id: int):  # type: ignore[no-untyped-def]
           scope="manage", response=LedgerPublic,
           query={"format": "json (default, paged) or csv (streamed)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 10000"})
-def ledger(mailing_id: int):  # type: ignore[no-untyped-def]
+def mailing_ledger(mailing_id: int):  # type: ignore[no-untyped-def]
     mailing = _own(mailing_id)
     kind = request.args.get("format", "json")
     if kind == "csv":
-        return csv_response(_ledger_rows(current_engine(), mailing.id),
+        return csv_response(ledger.ledger_rows(current_engine(), mailing.id),
                             f"mailing-{mailing.id}-ledger.csv")
     if kind != "json":
-        raise APIError(400, "invalid_request", "format must be json or csv")
+        raise InvalidInput("format must be json or csv", part="format")
     cursor, limit = page_args(default=1000, maximum=10_000)
-    rows = session().connection().execute(
-        send_check.ledger_query(mailing.id, after=cursor, limit=limit + 1)).all()
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    entries = [{"contact": r.contact_id, "address_key": r.address_key, "state": r.state,
-                "claimed_at": _utc(r.claimed_at), "sent_at": _utc(r.sent_at),
-                "released_at": _utc(r.released_at)} for r in rows[:limit]]
+    entries, next_cursor = ledger.ledger_page(session(), mailing.id, after=cursor, limit=limit)
     return LedgerPublic.model_validate({"entries": entries, "next_cursor": next_cursor}
                                        ).model_dump(mode="json")
-
-
-def _ledger_rows(engine: Engine, mailing_id: int) -> Iterator[list[str]]:
-    yield ["contact", "address_key", "state", "claimed_at", "sent_at", "released_at"]
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            send_check.ledger_query(mailing_id))
-        for row in result:
-            yield [str(row.contact_id), row.address_key, row.state,
-                   *(_stamp(v) for v in (row.claimed_at, row.sent_at, row.released_at))]
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else as_utc(moment)
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "" if moment is None else as_utc(moment).isoformat()

@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from service.api import api
-from service.api.routing import ENDPOINTS, Endpoint
+from service.api.routing import ENDPOINTS, Endpoint, api
 from service.models import ErrorBody
 
 SCOPE_NOTE = {None: "any key", "manage": "a manage (or admin) key", "send": "a send key",

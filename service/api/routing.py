@@ -1,4 +1,5 @@
-"""Declaring API endpoints once: the route, its scope, and the models the OpenAPI document shows."""
+"""The API's blueprint and its endpoints, each declared once (the route, its scope, and the models
+the OpenAPI document shows); reading a request's JSON body and query parameters."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any, TypeVar
 from flask import Blueprint, request
 from pydantic import BaseModel
 
-from service.auth import requires
-from service.errors import APIError
+from service.api.auth import requires
+from service.errors import InvalidInput
 from service.models import MAX_ID
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -32,6 +33,7 @@ class Endpoint:
     content_type: str = "application/json"
 
 
+api = Blueprint("api", __name__, url_prefix="/api/v1")
 ENDPOINTS: list[Endpoint] = []
 
 
@@ -53,7 +55,7 @@ def json_body(model: type[Model]) -> Model:
     """Parse and validate the request's JSON body as `model` (400 when it is not)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise APIError(400, "invalid_json", "the request body must be a JSON object")
+        raise InvalidInput("the request body must be a JSON object", code="invalid_json", part="body")
     return model.model_validate(data)
 
 
@@ -63,10 +65,9 @@ def page_args(default: int = 100, maximum: int = 1000) -> tuple[int, int]:
         limit = int(request.args.get("limit", default))
         cursor = int(request.args.get("cursor", 0))
     except ValueError:
-        raise APIError(400, "invalid_request", "limit and cursor must be whole numbers") from None
+        raise InvalidInput("limit and cursor must be whole numbers") from None
     if not 1 <= limit <= maximum or cursor < 0:
-        raise APIError(400, "invalid_request",
-                       f"limit must be from 1 to {maximum}, and cursor 0 or more")
+        raise InvalidInput(f"limit must be from 1 to {maximum}, and cursor 0 or more")
     return min(cursor, MAX_ID), limit  # past the largest id: an empty page
 
 
@@ -77,5 +78,5 @@ def query_flag(name: str) -> bool:
     """A yes/no query parameter (true/false, 1/0, yes/no; absent is false)."""
     value = request.args.get(name, "").strip().lower()
     if value not in FLAG_WORDS:
-        raise APIError(400, "invalid_request", f"{name} must be true or false")
+        raise InvalidInput(f"{name} must be true or false")
     return FLAG_WORDS[value]

@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import g, request
 
 from segments.collapse import Audience
-from service import audiences
-from service.api import api
-from service.api.routing import endpoint, json_body, query_flag
+from service.api.routing import api, endpoint, json_body, query_flag
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import session
+from service.domain.segments import create_segment, own_segment, segment_audience, segments_of
 from service.models import PreviewPublic, RecipientList, Segment, SegmentCreate, SegmentList, SegmentPublic
 
 COLLAPSE_QUERY = {
@@ -25,28 +24,28 @@ def _public(segment: Segment) -> dict:
 
 @endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
           scope="manage", body=SegmentCreate, response=SegmentPublic, status=201)
-def create_segment():  # type: ignore[no-untyped-def]
+def post_segment():  # type: ignore[no-untyped-def]
     body = json_body(SegmentCreate)
-    segment = audiences.create_segment(session(), account=g.account, name=body.name, rules=body.rules)
+    segment = create_segment(session(), account=g.account, name=body.name, rules=body.rules)
     return _public(segment), 201
 
 
 @endpoint(api, "/segments", "GET", summary="The account's segments", scope="manage",
           response=SegmentList)
 def list_segments():  # type: ignore[no-untyped-def]
-    return {"segments": [_public(s) for s in audiences.segments_of(session(), g.account.id)]}
+    return {"segments": [_public(s) for s in segments_of(session(), g.account.id)]}
 
 
 @endpoint(api, "/segments/<int:segment_id>", "GET", summary="One segment", scope="manage",
           response=SegmentPublic)
 def get_segment(segment_id: int):  # type: ignore[no-untyped-def]
-    return _public(audiences.own_segment(session(), g.account.id, segment_id))
+    return _public(own_segment(session(), g.account.id, segment_id))
 
 
 def _audience(segment_id: int) -> Audience:
-    segment = audiences.own_segment(session(), g.account.id, segment_id)
+    segment = own_segment(session(), g.account.id, segment_id)
     names = [n.strip() for n in request.args.get("personalized_by", "").split(",") if n.strip()]
-    return audiences.segment_audience(
+    return segment_audience(
         session(), g.account, segment,
         allow_shared_address=query_flag("allow_shared_address"),
         personalized_by=names,

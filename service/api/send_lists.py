@@ -7,12 +7,12 @@ from typing import Any
 from flask import request
 
 from segments.collapse import Audience, preview, recipients_query
-from service.api.csv_stream import csv_response
 from service.api.routing import page_args
-from service.audiences import send_list_rows
-from service.contacts import contacts_public
 from service.db import current_engine, session
-from service.errors import APIError
+from service.domain.contacts import contacts_public
+from service.domain.segments import send_list_rows
+from service.downloads import csv_response
+from service.errors import InvalidInput
 from service.models import RecipientList
 
 RECIPIENTS_QUERY = {
@@ -33,7 +33,7 @@ def recipients_answer(audience: Audience, filename: str):  # type: ignore[no-unt
     if kind == "csv":
         return csv_response(send_list_rows(current_engine(), audience), filename)
     if kind != "json":
-        raise APIError(400, "invalid_request", "format must be json or csv")
+        raise InvalidInput("format must be json or csv", part="format")
     cursor, limit = page_args(default=1000, maximum=10_000)
     rows = session().connection().execute(
         recipients_query(audience, after=cursor, limit=limit + 1)).all()

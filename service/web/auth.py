@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import g, redirect, request, session, url_for
 
-from service import users
 from service.db import session as db_session
+from service.domain import users
 from service.models import Account, User
 from service.web.pages import page
 

@@ -1,7 +1,7 @@
 """The dedup-rule page: the account's rule, the impact preview of a change (every user), and
 apply and undo with a confirmation (admin users, support staff, only).
 
-The engine (service.dedup) does the work; this module turns its APIError and RuleError into a
+The domain (service.domain.dedup_change) does the work; this module says its errors as a
 message on the page, never a JSON body or a stack trace.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 from flask import flash, g, redirect, request, url_for
 from markupsafe import Markup, escape
 
-from segments.rules import RuleError
-from service import dedup
-from service.accounts import fields_of, links_of
 from service.db import current_engine
 from service.db import session as db_session
-from service.errors import APIError
+from service.domain import dedup_change
+from service.domain.accounts import fields_of, links_of
+from service.errors import DomainError, InvalidInput
+from service.http_errors import in_words, status_of
 from service.models import Account
 from service.web.pages import page
 
@@ -45,7 +45,8 @@ def _representative(choices: dict[str, str]) -> Any:
     rule = choices["representative"] or "most_recently_updated"
     if rule == "prefer_non_empty":
         if not choices["prefer_field"]:
-            raise RuleError("representative", "choose the field whose value makes a contact survive")
+            raise InvalidInput("representative: choose the field whose value makes a contact survive",
+                               part="representative")
         return {"rule": rule, "field": choices["prefer_field"]}
     return rule
 
@@ -53,14 +54,15 @@ def _representative(choices: dict[str, str]) -> Any:
 def _preview(account: Account, choices: dict[str, str]) -> dict[str, Any]:
     to = target_of(account)
     if to == "external_id":
-        return dedup.preview(db_session(), account, to=to, link=choices["link"])
-    return dedup.preview(db_session(), account, to=to, representative=_representative(choices))
+        return dedup_change.preview(db_session(), account, to=to, link=choices["link"])
+    return dedup_change.preview(db_session(), account, to=to, representative=_representative(choices))
 
 
-def _message(error: APIError | RuleError) -> tuple[str, int]:
-    if isinstance(error, APIError):
-        return error.message[:1].upper() + error.message[1:] + ".", error.status
-    return f"The representative rule cannot be used: {str(error).removeprefix(error.where + ': ')}.", 400
+def _message(error: DomainError) -> tuple[str, int]:
+    if isinstance(error, InvalidInput) and (error.part or "").startswith("representative"):
+        reason = error.message.removeprefix(f"{error.part}: ")
+        return f"The representative rule cannot be used: {reason}.", 400
+    return in_words(error.message), status_of(error)
 
 
 def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: str | None = None,
@@ -69,7 +71,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
     # Read afresh: apply and undo close the request's session and change the account.
     account = session.get(Account, g.account.id)
     g.account = account
-    history = dedup.history(session, account.id)
+    history = dedup_change.history(session, account.id)
     undoable = next((change["change_id"] for change in history if change["undone_at"] is None), None)
     return page("dedup/page.html", status, to=target_of(account), links=links_of(session, account.id),
                 fields=fields_of(session, account.id), representatives=REPRESENTATIVES,
@@ -84,7 +86,7 @@ def dedup_page():  # type: ignore[no-untyped-def]
         return _render()
     try:
         preview = _preview(g.account, _choices())
-    except (APIError, RuleError) as error:
+    except DomainError as error:
         message, status = _message(error)
         return _render(status, error=message)
     return _render(preview=preview)
@@ -111,9 +113,10 @@ def dedup_apply():  # type: ignore[no-untyped-def]
             return _render(400, preview=_preview(account, choices), choices=choices,
                            confirm_error="Tick “I have read the preview” to apply the change.")
         to = target_of(account)
-        result = dedup.apply(current_engine(), db_session(), account, to=to, link=choices["link"] or None,
-                             representative=_representative(choices) if to == "email" else None)
-    except (APIError, RuleError) as error:
+        result = dedup_change.apply(current_engine(), db_session(), account, to=to,
+                                    link=choices["link"] or None,
+                                    representative=_representative(choices) if to == "email" else None)
+    except DomainError as error:
         message, status = _message(error)
         return _render(status, error=message, choices=choices)
     merged = f"; {_contacts(result['merged'])} merged away" if to == "email" else ""
@@ -132,8 +135,8 @@ def dedup_undo():  # type: ignore[no-untyped-def]
     if request.form.get("confirm") != "yes":
         return _render(400, confirm_error=f"Tick “Undo change {change_id}” to undo it.")
     try:
-        result = dedup.undo(current_engine(), g.account, int(change_id))
-    except APIError as error:
+        result = dedup_change.undo(current_engine(), g.account, int(change_id))
+    except DomainError as error:
         message, status = _message(error)
         return _render(status, error=message)
     flash(f"Change {change_id} is undone: {_contacts(result['restored'])} restored, and contacts "

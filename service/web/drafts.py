@@ -13,14 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import abort, current_app, g, url_for
+from flask import abort, g, url_for
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from importer.reading import Inspection, inspect_file
 from importer.settings import parse_settings
-from service import import_jobs
+from service import background
 from service.db import owned
+from service.domain import imports
 from service.models import Account, ImportDraft, ImportJob, utcnow
 
 ENCODINGS = {
@@ -100,15 +101,6 @@ def inspect(draft: ImportDraft, settings: dict[str, Any] | None = None) -> Inspe
                         has_header=chosen.get("has_header"))
 
 
-def estimate_rows(path: Path, inspection: Inspection) -> int:
-    """Guess the number of rows from the file size and the preview (for the progress bar only)."""
-    rows = inspection.sample_rows
-    if not rows or inspection.format.compressed:
-        return max(len(rows), 1)
-    per_row = max(sum(len(inspection.format.delimiter.join(r)) + 1 for r in rows) / len(rows), 1)
-    return max(int(path.stat().st_size / per_row), 1)
-
-
 def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
     """Store changed settings; the dry run of the old ones no longer tells what will happen.
 
@@ -127,7 +119,7 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
     A dry run works on a copy: a job removes its file when it ends, and the real import still
     needs the upload. The draft records the job before the job starts: on SQLite, a write that
     lands between the job's first read and its first write would fail the job's transaction.
-    Raises APIError when the file or the settings cannot be used.
+    Raises InvalidInput when the file or the settings cannot be used.
     """
     raw = {**draft.settings, "dry_run": dry_run}
     source = Path(draft.path)
@@ -135,7 +127,7 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
     if dry_run:
         shutil.copyfile(source, path)
     try:
-        job = import_jobs.create_job(session, account=account, settings=parse_settings(raw),
+        job = imports.create_job(session, account=account, settings=parse_settings(raw),
                                      raw_settings=raw, path=path, filename=draft.filename)
     except Exception:
         if dry_run:
@@ -147,7 +139,7 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
         draft.import_id = job.id
     session.add(draft)
     session.commit()
-    import_jobs.submit(current_app._get_current_object(), job.id, path)  # type: ignore[attr-defined]
+    background.submit(job.id, path)
     return job
 
 

@@ -8,8 +8,8 @@ from flask import g
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
-from service.accounts import links_of
 from service.db import session as db_session
+from service.domain.accounts import links_of
 from service.models import Contact, ImportJob
 from service.web.pages import page
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import abort, current_app, g, redirect, request, url_for
 
 from importer.reading import FileUnreadable, inspect_file
-from service import import_jobs
-from service.accounts import account_info, fields_of, links_of
 from service.db import session as db_session
-from service.errors import APIError
+from service.domain import imports
+from service.domain.accounts import account_info, fields_of, links_of
+from service.errors import DomainError, InvalidInput
+from service.http_errors import in_words
 from service.models import ImportDraft
+from service.uploads import save_upload
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
 from service.web.pages import page
@@ -37,8 +39,8 @@ def upload():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return page("imports/upload.html", titles=titles, error=None)
     try:
-        path = import_jobs.save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
-    except APIError:
+        path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
+    except InvalidInput:
         return page("imports/upload.html", 400, titles=titles, error="Choose a file to upload.")
     try:
         inspection = inspect_file(path)
@@ -48,7 +50,7 @@ def upload():  # type: ignore[no-untyped-def]
     drafts.forget_stale(db_session(), g.account.id)
     upload_name = request.files["file"].filename or path.name
     draft = ImportDraft(account_id=g.account.id, user_id=g.user.id, filename=upload_name, path=str(path),
-                        estimated_rows=drafts.estimate_rows(path, inspection))
+                        estimated_rows=imports.estimate_rows(path, inspection))
     session = db_session()
     session.add(draft)
     session.commit()
@@ -181,8 +183,8 @@ def fields(draft_id: int):  # type: ignore[no-untyped-def]
             drafts.save_settings(session, draft, mapping=mapping, create_fields=create)
             try:
                 drafts.start_job(session, draft, g.account, dry_run=True)
-            except APIError as problem:
-                error = problem.message
+            except DomainError as problem:
+                error = in_words(problem.message)
             else:
                 return redirect(url_for("web.review", draft_id=draft.id))
     else:
@@ -206,15 +208,15 @@ def review(draft_id: int):  # type: ignore[no-untyped-def]
     if draft.dry_run_id is None:
         return redirect(url_for("web.fields", draft_id=draft.id))
     session = db_session()
-    dry_run = import_jobs.settle_if_dead(session, own_job(draft.dry_run_id))
+    dry_run = imports.settle_if_dead(session, own_job(draft.dry_run_id))
     error = None
     if request.method == "POST":
         if dry_run.status != "succeeded":
             abort(400)
         try:
             job = drafts.start_job(session, draft, g.account, dry_run=False)
-        except APIError as problem:
-            error = problem.message
+        except DomainError as problem:
+            error = in_words(problem.message)
         else:
             return redirect(url_for("web.report", import_id=job.id))
     links = {link.name: link for link in links_of(session, g.account.id)}

@@ -3,20 +3,15 @@ and a mailing's page with its preview, send list and send-ledger counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-
 from flask import g, redirect, request, url_for
-from sqlalchemy import Engine, func, select
 
-from segments.rules import RuleError
-from service import audiences, send_check
-from service.api.csv_stream import csv_response
-from service.contacts import as_utc
 from service.db import current_engine
 from service.db import session as db_session
-from service.errors import APIError
-from service.models import LedgerEntry
+from service.domain import ledger, mailings
+from service.domain.segments import catalog_of, segments_of, send_list_rows
+from service.downloads import csv_response
+from service.errors import DomainError, InvalidInput
+from service.http_errors import in_words
 from service.web.charts import shared_chart_svg
 from service.web.pages import page
 from service.web.previews import (
@@ -38,8 +33,8 @@ LEDGER_STATES = (
 
 def mailing_list():  # type: ignore[no-untyped-def]
     session = db_session()
-    names = {s.id: s.name for s in audiences.segments_of(session, g.account.id)}
-    return page("mailings/list.html", mailings=audiences.mailings_of(session, g.account.id),
+    names = {s.id: s.name for s in segments_of(session, g.account.id)}
+    return page("mailings/list.html", mailings=mailings.mailings_of(session, g.account.id),
                 segment_names=names)
 
 
@@ -49,8 +44,8 @@ def _ids(name: str) -> list[int]:
 
 def new_mailing():  # type: ignore[no-untyped-def]
     session = db_session()
-    segments = audiences.segments_of(session, g.account.id)
-    fields = list(audiences.catalog_of(session, g.account.id).fields)
+    segments = segments_of(session, g.account.id)
+    fields = list(catalog_of(session, g.account.id).fields)
     form = request.form
     error = None
     if request.method == "POST":
@@ -67,14 +62,14 @@ def new_mailing():  # type: ignore[no-untyped-def]
             error = "A segment cannot be both sent to and left out."
         else:
             try:
-                mailing = audiences.create_mailing(
+                mailing = mailings.create_mailing(
                     session, account=g.account, name=name, include=include, exclude=exclude,
                     allow_shared_address=opted_in, personalized_by=form.getlist("personalized_by"),
                     representative=representative_from(form))
-            except RuleError as problem:
+            except InvalidInput as problem:
                 error = _in_words(problem)
-            except APIError as problem:
-                error = problem.message
+            except DomainError as problem:
+                error = in_words(problem.message)
             else:
                 return redirect(url_for("web.mailing_page", mailing_id=mailing.id))
     rule, field = representative_choice(representative_from(form) if form else None)
@@ -85,56 +80,32 @@ def new_mailing():  # type: ignore[no-untyped-def]
                 representatives=REPRESENTATIVES)
 
 
-def _in_words(problem: RuleError) -> str:
-    if problem.where == "personalized_by":
+def _in_words(problem: InvalidInput) -> str:
+    if problem.part == "personalized_by":
         return ("Personal copies by field apply only when each contact gets its own copy: "
                 "turn on the opt-in, or clear the fields.")
-    return str(problem)
-
-
-def ledger_counts(mailing_id: int) -> dict[str, int]:
-    """Ledger entries per state, counted in the database."""
-    rows = db_session().execute(
-        select(LedgerEntry.state, func.count()).where(LedgerEntry.mailing_id == mailing_id)
-        .group_by(LedgerEntry.state)).all()
-    counts = {state: 0 for state, _, _ in LEDGER_STATES}
-    counts.update({state: int(n) for state, n in rows})
-    return counts
+    return problem.message
 
 
 def mailing_page(mailing_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
     mailing = own_mailing(mailing_id)
-    counts = counts_of(audiences.mailing_audience(session, g.account, mailing))
-    segments = {s.id: s for s in audiences.segments_of(session, g.account.id)}
+    counts = counts_of(mailings.mailing_audience(session, g.account, mailing))
+    segments = {s.id: s for s in segments_of(session, g.account.id)}
     rule, field = representative_choice(mailing.representative)
     return page("mailings/show.html", mailing=mailing, counts=counts, chart=shared_chart_svg(counts.shared),
-                preview_lines=PREVIEW_LINES, claimed=audiences.claimed_count(session, mailing.id),
-                ledger=ledger_counts(mailing.id), ledger_states=LEDGER_STATES, segments=segments,
+                preview_lines=PREVIEW_LINES, claimed=ledger.claimed_count(session, mailing.id),
+                ledger=ledger.state_counts(session, mailing.id), ledger_states=LEDGER_STATES,
+                segments=segments,
                 representative=REPRESENTATIVES.get(rule, rule), representative_field=field)
 
 
 def mailing_csv(mailing_id: int):  # type: ignore[no-untyped-def]
-    audience = audiences.mailing_audience(db_session(), g.account, own_mailing(mailing_id))
-    return csv_response(audiences.send_list_rows(current_engine(), audience),
+    audience = mailings.mailing_audience(db_session(), g.account, own_mailing(mailing_id))
+    return csv_response(send_list_rows(current_engine(), audience),
                         f"mailing-{mailing_id}-recipients.csv")
 
 
 def ledger_csv(mailing_id: int):  # type: ignore[no-untyped-def]
     mailing = own_mailing(mailing_id)
-    return csv_response(_ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")
-
-
-def _ledger_rows(engine: Engine, mailing_id: int) -> Iterator[list[str]]:
-    # Streamed after the request's session is closed: a connection of its own.
-    yield ["contact", "address_key", "state", "claimed_at", "sent_at", "released_at"]
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            send_check.ledger_query(mailing_id))
-        for row in result:
-            yield [str(row.contact_id), row.address_key, row.state,
-                   *(_stamp(v) for v in (row.claimed_at, row.sent_at, row.released_at))]
-
-
-def _stamp(moment: datetime | None) -> str:
-    return "" if moment is None else as_utc(moment).isoformat()
+    return csv_response(ledger.ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")

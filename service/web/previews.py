@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, g
+from flask import g
 
 from segments.collapse import Audience, Preview, preview
-from service import audiences
 from service.db import current_engine
 from service.db import session as db_session
-from service.errors import APIError
+from service.domain import mailings
+from service.domain import segments as segment_domain
 from service.models import Mailing, Segment
 
 # (key of the preview, label, explanation): the numbers a campaign manager sees before sending.
@@ -52,14 +52,10 @@ def counts_of(audience: Audience) -> Preview:
 
 
 def own_segment(segment_id: int) -> Segment:
-    try:
-        return audiences.own_segment(db_session(), g.account.id, segment_id)
-    except APIError:
-        abort(404)
+    """The signed-in account's segment; NotFound (the 404 page) for anyone else's."""
+    return segment_domain.own_segment(db_session(), g.account.id, segment_id)
 
 
 def own_mailing(mailing_id: int) -> Mailing:
-    try:
-        return audiences.own_mailing(db_session(), g.account.id, mailing_id)
-    except APIError:
-        abort(404)
+    """The signed-in account's mailing; NotFound (the 404 page) for anyone else's."""
+    return mailings.own_mailing(db_session(), g.account.id, mailing_id)

@@ -3,16 +3,12 @@ words that say what each count and each rejection reason means."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from flask import Response, g, jsonify
 
-from flask import abort, g, jsonify
-from sqlalchemy import Engine
-from sqlmodel import Session
-
-from service import import_jobs
-from service.api.csv_stream import csv_response
-from service.db import current_engine, owned
+from service.db import current_engine
 from service.db import session as db_session
+from service.domain import imports
+from service.downloads import csv_response
 from service.models import ImportJob
 from service.web import drafts
 from service.web.pages import page
@@ -44,17 +40,14 @@ REASONS = {
 
 
 def own_job(import_id: int) -> ImportJob:
-    """The signed-in account's import; 404 for anyone else's."""
-    job = owned(db_session(), ImportJob, import_id, g.account.id)
-    if job is None:
-        abort(404)
-    return job
+    """The signed-in account's import; NotFound (the 404 page) for anyone else's."""
+    return imports.own_import(db_session(), g.account.id, import_id)
 
 
 def report(import_id: int):  # type: ignore[no-untyped-def]
     """Step 7, and the page of any import: live progress while it runs, then the report."""
     session = db_session()
-    job = import_jobs.settle_if_dead(session, own_job(import_id))
+    job = imports.settle_if_dead(session, own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
     return page("imports/report.html", job=job, draft=draft,
                 steps=drafts.steps(draft, 7) if draft and draft.import_id == job.id else None,
@@ -64,18 +57,12 @@ def report(import_id: int):  # type: ignore[no-untyped-def]
 def progress(import_id: int):  # type: ignore[no-untyped-def]
     """A small JSON answer for the progress bar (the page's session, not an API key)."""
     session = db_session()
-    job = import_jobs.settle_if_dead(session, own_job(import_id))
+    job = imports.settle_if_dead(session, own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
     return jsonify(status=job.status, phase=job.phase, rows_done=job.rows_done,
                    estimated_rows=draft.estimated_rows if draft else None)
 
 
-def rejected_csv(import_id: int):  # type: ignore[no-untyped-def]
+def rejected_csv(import_id: int) -> Response:
     job = own_job(import_id)
-    return csv_response(_rejected_rows(current_engine(), job), f"import-{job.id}-rejected.csv")
-
-
-def _rejected_rows(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
-    # The response streams after the request's session is closed: a session of its own.
-    with Session(engine) as stream_session:
-        yield from import_jobs.rejected_rows_csv(stream_session, job)
+    return csv_response(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv")

@@ -8,13 +8,20 @@ from typing import Any
 from flask import g, jsonify, redirect, request, url_for
 
 from segments.collapse import Audience
-from segments.rules import OPERATORS, STATUSES, Catalog, RuleError
-from service import audiences
-from service.accounts import links_of
-from service.api.csv_stream import csv_response
+from segments.rules import OPERATORS, STATUSES, Catalog
 from service.db import current_engine
 from service.db import session as db_session
-from service.errors import APIError
+from service.domain.accounts import links_of
+from service.domain.segments import (
+    catalog_of,
+    create_segment,
+    rules_audience,
+    segment_audience,
+    segments_of,
+    send_list_rows,
+)
+from service.downloads import csv_response
+from service.errors import DomainError, InvalidInput
 from service.web.charts import shared_chart_svg
 from service.web.pages import page
 from service.web.previews import (
@@ -68,12 +75,12 @@ def _preview_options(values: Any) -> dict[str, Any]:
 
 
 def segment_list():  # type: ignore[no-untyped-def]
-    return page("segments/list.html", segments=audiences.segments_of(db_session(), g.account.id))
+    return page("segments/list.html", segments=segments_of(db_session(), g.account.id))
 
 
 def new_segment():  # type: ignore[no-untyped-def]
     session = db_session()
-    catalog = audiences.catalog_of(session, g.account.id)
+    catalog = catalog_of(session, g.account.id)
     name, rules_text, error = "", EVERYONE, None
     if request.method == "POST":
         name, rules_text = request.form.get("name", "").strip(), request.form.get("rules", EVERYONE)
@@ -87,15 +94,15 @@ def new_segment():  # type: ignore[no-untyped-def]
             error = f"A name has at most {MAX_NAME} characters."
         if error is None:
             try:
-                segment = audiences.create_segment(session, account=g.account, name=name, rules=rules)
-            except (RuleError, APIError) as problem:
-                error = problem.message if isinstance(problem, APIError) else str(problem)
+                segment = create_segment(session, account=g.account, name=name, rules=rules)
+            except DomainError as problem:
+                error = problem.message
             else:
                 return redirect(url_for("web.segment_page", segment_id=segment.id))
     counts = None
     try:
-        counts = counts_of(audiences.rules_audience(session, g.account, json.loads(rules_text)))
-    except (ValueError, RuleError):
+        counts = counts_of(rules_audience(session, g.account, json.loads(rules_text)))
+    except (ValueError, InvalidInput):
         pass  # the error above says what is wrong; the preview waits for valid rules
     return page("segments/new.html", 400 if error else 200, name=name, rules_text=rules_text,
                 error=error, builder=builder_catalog(catalog), counts=counts,
@@ -113,10 +120,10 @@ def preview_rules():  # type: ignore[no-untyped-def]
     if not isinstance(body, dict):
         return jsonify(error={"where": "body", "message": "expected a JSON object"}), 400
     try:
-        audience = audiences.rules_audience(db_session(), g.account, body.get("rules"),
+        audience = rules_audience(db_session(), g.account, body.get("rules"),
                                             **_preview_options(body))
-    except RuleError as problem:
-        return jsonify(error={"where": problem.where, "message": str(problem)}), 400
+    except InvalidInput as problem:
+        return jsonify(error={"where": problem.part, "message": problem.message}), 400
     counts = counts_of(audience)
     return jsonify(preview=counts.to_json(), chart=str(shared_chart_svg(counts.shared)))
 
@@ -126,9 +133,9 @@ def _audience_from_query(segment_id: int) -> tuple[Audience, str | None]:
     segment = own_segment(segment_id)
     session = db_session()
     try:
-        return audiences.segment_audience(session, g.account, segment, **_preview_options(request.args)), None
-    except RuleError as problem:
-        return audiences.segment_audience(session, g.account, segment), str(problem)
+        return segment_audience(session, g.account, segment, **_preview_options(request.args)), None
+    except InvalidInput as problem:
+        return segment_audience(session, g.account, segment), problem.message
 
 
 def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
@@ -136,7 +143,7 @@ def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
     audience, error = _audience_from_query(segment_id)
     counts = counts_of(audience)
     rule, field = representative_choice(None if error else representative_from(request.args))
-    catalog = audiences.catalog_of(db_session(), g.account.id)
+    catalog = catalog_of(db_session(), g.account.id)
     labels = {f["name"]: f["label"] for f in builder_catalog(catalog)["fields"]}
     return page("segments/show.html", 400 if error else 200, segment=segment, counts=counts,
                 chart=shared_chart_svg(counts.shared), preview_lines=PREVIEW_LINES, error=error,
@@ -148,5 +155,5 @@ def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
 def segment_csv(segment_id: int):  # type: ignore[no-untyped-def]
     """The send list as the page shows it (same opt-in and representative), streamed."""
     audience, _ = _audience_from_query(segment_id)
-    return csv_response(audiences.send_list_rows(current_engine(), audience),
+    return csv_response(send_list_rows(current_engine(), audience),
                         f"segment-{segment_id}-recipients.csv")

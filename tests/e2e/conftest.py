@@ -19,8 +19,8 @@ import pytest
 from sqlmodel import Session
 from werkzeug.serving import make_server
 
+from service.domain.users import create_user
 from service.models import Account
-from service.users import create_user
 
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
 

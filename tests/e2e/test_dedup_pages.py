@@ -6,8 +6,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlmodel import Session
 
+from service.domain.users import create_user
 from service.models import Account
-from service.users import create_user
 from tests.e2e.conftest import WebUser
 
 ROWS = [["KlantNr", "E-mail", "first_name"],

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from service.dedup import hold_account_for_change
+from service.domain.dedup_change import hold_account_for_change
 
 WAIT = 1.0  # long enough to see that a request waits, short enough for the suite
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlmodel import Session
 
+from service.domain.users import create_user
 from service.models import Account
-from service.users import create_user
 
 ROWS = [["KlantNr", "E-mail", "first_name"],
         ["K1", "jan@home.nl", "Jan"],

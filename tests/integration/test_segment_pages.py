@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 from sqlmodel import Session
 
+from service.domain.users import create_user
 from service.models import Account
-from service.users import create_user
 from service.web.charts import shared_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"

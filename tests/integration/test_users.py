@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from service.domain.users import create_user
 from service.models import Account
-from service.users import create_user
 
 
 def _users(engine) -> list[tuple]:  # type: ignore[no-untyped-def]

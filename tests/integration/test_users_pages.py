@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from service.domain.users import create_user
 from service.models import Account, ImportDraft, utcnow
-from service.users import create_user
 
 
 def _csrf(response) -> str:  # type: ignore[no-untyped-def]

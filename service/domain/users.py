@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.db import insert_unique
-from service.errors import APIError
+from service.errors import InvalidInput
 from service.models import Account, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -33,10 +33,9 @@ def create_user(session: Session, *, account: Account, email: str, password: str
     """
     email = normalized_email(email)
     if "@" not in email or len(email) > 320:
-        raise APIError(400, "invalid_request", f"'{email}' is not an e-mail address")
+        raise InvalidInput(f"'{email}' is not an e-mail address")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise APIError(400, "invalid_request",
-                       f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password),
                 is_admin=is_admin)
     return insert_unique(session, user, f"a user with the address {email} exists already")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from service import users
-from service.cli_context import Context, account_named, pass_context
-from service.errors import APIError
+from service.cli.context import Context, account_named, pass_context
+from service.domain import users
 
 
 @click.group("users")
@@ -27,9 +26,6 @@ def users_create(ctx: Context, account: str, email: str, password: str | None, i
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with ctx.session() as session:
-        try:
-            user = users.create_user(session, account=account_named(session, account), email=email,
-                                     password=password, is_admin=is_admin)
-        except APIError as error:
-            raise click.ClickException(error.message) from None
+        user = users.create_user(session, account=account_named(session, account), email=email,
+                                 password=password, is_admin=is_admin)
         click.echo(f"{'admin ' if user.is_admin else ''}user {user.email} (account {account})")

@@ -18,8 +18,8 @@ from segments.compiler import RuleCompiler
 from segments.merge import merge_by_address, preview_merge, undo_merge
 from segments.representative import parse_representative
 from segments.tables import contacts, external_ids
-from service.audiences import catalog_of
-from service.errors import APIError
+from service.domain.segments import catalog_of, rules_checked
+from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Account, DedupChange, Link, utcnow
 
 # The advisory lock's class: (CHANGE_LOCK, account id) is held while a change is applied.
@@ -47,10 +47,10 @@ def wait_for_change(conn: Connection, account_id: int) -> None:
 
 def _link(session: Session, account_id: int, name: str | None) -> Link:
     if not name:
-        raise APIError(400, "invalid_request", "to external_id needs the link whose IDs identify contacts")
+        raise InvalidInput("to external_id needs the link whose IDs identify contacts", part="link")
     link = session.scalars(select(Link).where(Link.account_id == account_id, Link.name == name)).first()
     if link is None:
-        raise APIError(400, "invalid_request", f"this account has no link named '{name}'")
+        raise InvalidInput(f"this account has no link named '{name}'", part="link")
     return link
 
 
@@ -63,16 +63,17 @@ def preview(session: Session, account: Account, *, to: str, link: str | None = N
         found = _link(session, account.id, link)
         return {"to": to, "link": found.name, **_without_ids(conn, account.id, found.id)}
     catalog = catalog_of(session, account.id)
-    rule = parse_representative(representative, catalog)
+    with rules_checked():
+        rule = parse_representative(representative, catalog)
     impact = preview_merge(conn, account.id, rule, RuleCompiler(catalog, utcnow()))
     return {"to": to, "representative": rule.to_json(), **impact.to_json()}
 
 
 def _check_target(account: Account, to: str) -> None:
     if to not in ("email", "external_id"):
-        raise APIError(400, "invalid_request", "to must be email or external_id")
+        raise InvalidInput("to must be email or external_id", part="to")
     if account.dedup_mode == to:
-        raise APIError(409, "conflict", f"the account deduplicates by {to} already")
+        raise Conflict(f"the account deduplicates by {to} already")
 
 
 def _without_ids(conn: Connection, account_id: int, link_id: int) -> dict[str, Any]:
@@ -93,7 +94,8 @@ def apply(engine: Engine, session: Session, account: Account, *, to: str, link: 
     _check_target(account, to)
     link_id = _link(session, account.id, link).id if to == "external_id" else None
     catalog = catalog_of(session, account.id)
-    rule = parse_representative(representative, catalog)
+    with rules_checked():
+        rule = parse_representative(representative, catalog)
     session.close()
     now = utcnow()
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
@@ -101,7 +103,7 @@ def apply(engine: Engine, session: Session, account: Account, *, to: str, link: 
         current = conn.execute(select(accounts_table.c.dedup_mode).where(
             accounts_table.c.id == account.id)).scalar_one()
         if current == to:  # another change got there first
-            raise APIError(409, "conflict", f"the account deduplicates by {to} already")
+            raise Conflict(f"the account deduplicates by {to} already")
         change_id = conn.execute(changes.insert().values(
             account_id=account.id, from_mode=current, to_mode=to, link_id=link_id,
             representative=rule.to_json(), merged=0, created_at=now).returning(changes.c.id)).scalar_one()
@@ -122,20 +124,20 @@ def undo(engine: Engine, account: Account, change_id: int) -> dict[str, Any]:
         change = conn.execute(select(changes).where(changes.c.id == change_id,
                                                     changes.c.account_id == account.id)).mappings().first()
         if change is None:
-            raise APIError(404, "not_found", "dedup change not found")
+            raise NotFound("dedup change")
         if change["undone_at"] is not None:
-            raise APIError(409, "conflict", f"change {change_id} was undone already")
+            raise Conflict(f"change {change_id} was undone already")
         latest = conn.execute(select(func.max(changes.c.id)).where(
             changes.c.account_id == account.id, changes.c.undone_at.is_(None))).scalar_one()
         if latest != change_id:
-            raise APIError(409, "conflict", f"undo change {latest} first: it came after {change_id}")
+            raise Conflict(f"undo change {latest} first: it came after {change_id}")
         try:
             with conn.begin_nested():
                 conn.execute(update(accounts_table).where(accounts_table.c.id == account.id)
                              .values(dedup_mode=change["from_mode"]))
                 restored = undo_merge(conn, account.id, change_id, change["from_mode"])
         except IntegrityError:
-            raise APIError(409, "conflict", "contacts now share addresses, which the previous rule "
+            raise Conflict("contacts now share addresses, which the previous rule "
                                             "(email) does not allow; change to email with a merge "
                                             "instead of undoing") from None
         conn.execute(update(changes).where(changes.c.id == change_id).values(undone_at=utcnow()))

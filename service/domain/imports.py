@@ -1,4 +1,4 @@
-"""Import jobs: accept an upload, run it (in the request or in the background), report on it."""
+"""Import jobs: check an upload and its settings, run the job to its end, report on it."""
 
 from __future__ import annotations
 
@@ -7,25 +7,21 @@ import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, current_app
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
-from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
 from importer.pipeline import ImportResult, run_import
-from importer.reading import FileUnreadable, inspect_file, suggest_mapping
+from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
-from service.accounts import account_info
-from service.errors import APIError
+from service.db import owned
+from service.domain.accounts import account_info
+from service.errors import InvalidInput, NotFound
 from service.models import (
     Account,
     ContactField,
@@ -41,35 +37,28 @@ STALE_AFTER = timedelta(minutes=15)  # a job on another host with no heartbeat f
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def init_app(app: Flask) -> None:
-    app.extensions["safeguard.imports"] = ThreadPoolExecutor(
-        max_workers=app.config["IMPORT_WORKERS"], thread_name_prefix="import"
-    )
-    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
-
-
 def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def save_upload(upload: FileStorage | None, upload_dir: str) -> Path:
-    """Store an uploaded file under a unique name; 400 when there is none."""
-    if upload is None or not upload.filename:
-        raise APIError(400, "missing_file", "send the file as the multipart part 'file'")
-    path = Path(upload_dir) / f"{uuid.uuid4().hex}-{secure_filename(upload.filename) or 'upload'}"
-    upload.save(path)
-    return path
 
 
 def parse_settings_text(raw: str | None) -> ImportSettings:
     try:
         data = json.loads(raw) if raw else {}
     except json.JSONDecodeError as error:
-        raise APIError(400, "invalid_settings", f"settings is not valid JSON: {error}") from None
+        raise InvalidInput(f"settings is not valid JSON: {error}", code="invalid_settings") from None
     try:
         return parse_settings(data)
     except SettingsError as error:
-        raise APIError(400, "invalid_settings", str(error)) from None
+        raise InvalidInput(str(error), code="invalid_settings") from None
+
+
+def estimate_rows(path: Path, inspection: Inspection) -> int:
+    """Guess the number of rows from the file size and the preview (for the progress bar only)."""
+    rows = inspection.sample_rows
+    if not rows or inspection.format.compressed:
+        return max(len(rows), 1)
+    per_row = max(sum(len(inspection.format.delimiter.join(r)) + 1 for r in rows) / len(rows), 1)
+    return max(int(path.stat().st_size / per_row), 1)
 
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
@@ -90,24 +79,14 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
             raw_settings = {**raw_settings, "mapping": suggested}
         check_against(settings, info, inspection.columns)
     except FileUnreadable as error:
-        raise APIError(400, "unreadable_file", str(error)) from None
+        raise InvalidInput(str(error), code="unreadable_file") from None
     except SettingsError as error:
-        raise APIError(400, "invalid_settings", str(error)) from None
+        raise InvalidInput(str(error), code="invalid_settings") from None
     job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
                     dry_run=settings.dry_run, columns=inspection.columns, worker=this_worker())
     session.add(job)
     session.commit()
     return job
-
-
-def submit(app: Flask, job_id: int, path: Path) -> None:
-    """Run the job in the background, in this process."""
-    app.extensions["safeguard.imports"].submit(_run_in_app, app, job_id, path)
-
-
-def _run_in_app(app: Flask, job_id: int, path: Path) -> None:
-    with app.app_context():
-        run_job(current_app.extensions["safeguard.engine"], job_id, path)
 
 
 def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> ImportJob:  # type: ignore[no-untyped-def]
@@ -180,6 +159,14 @@ def _record_failure(engine: Engine, job_id: int, message: str) -> None:
             status="failed", phase="done", error=message, finished_at=utcnow()))
 
 
+def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
+    """The account's import job; NotFound also for another account's."""
+    job = owned(session, ImportJob, import_id, account_id)
+    if job is None:
+        raise NotFound("import")
+    return job
+
+
 def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:
     """Mark a queued or running job failed when the process that ran it is gone."""
     if job.status not in ("queued", "running"):
@@ -230,11 +217,15 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def rejected_rows_csv(session: Session, job: ImportJob) -> Iterator[list[str]]:
-    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order."""
+def rejected_rows_csv(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
+    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order.
+
+    It reads in a session of its own, so that it can be streamed after a request has ended.
+    """
     yield ["row", "reason", "detail", *[spreadsheet_safe(c) for c in job.columns or []]]
     query = (select(ImportRejection).where(ImportRejection.import_id == job.id)
              .order_by(ImportRejection.row).execution_options(yield_per=2000))
-    for rejection in session.exec(query):
-        yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),
-               *[spreadsheet_safe(c) for c in rejection.cells]]
+    with Session(engine) as session:
+        for rejection in session.exec(query):
+            yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),
+                   *[spreadsheet_safe(c) for c in rejection.cells]]

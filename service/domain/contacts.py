@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError
 from sqlmodel import Session, select
 
 from importer.addresses import AddressValidator, address_key
-from service.errors import APIError
+from service.errors import InvalidInput
 from service.models import Contact, ContactPublic, ExternalId, Link
 
 
@@ -35,7 +35,7 @@ def find_contacts(session: Session, account_id: int, *, address: str | None,
             select(Link).where(Link.account_id == account_id, Link.name == link_name)
         ).first()
         if link is None:
-            raise APIError(400, "invalid_request", f"this account has no link named '{link_name}'")
+            raise InvalidInput(f"this account has no link named '{link_name}'")
         query = query.where(Contact.id.in_(  # type: ignore[union-attr]
             select(ExternalId.contact_id).where(ExternalId.link_id == link.id,
                                                 ExternalId.value == value)

@@ -7,10 +7,8 @@ from typing import Any
 
 import click
 
-from segments.rules import RuleError
-from service import dedup
-from service.cli_context import Context, account_named, pass_context
-from service.errors import APIError
+from service.cli.context import Context, account_named, pass_context
+from service.domain import dedup_change
 
 
 @click.group("dedup")
@@ -37,11 +35,8 @@ def _target_options(command):  # type: ignore[no-untyped-def]
 def dedup_preview(ctx: Context, account: str, to: str, link: str | None, representative: str | None) -> None:
     """Print what the change would do (nothing is changed)."""
     with ctx.session() as session:
-        try:
-            _echo(dedup.preview(session, account_named(session, account), to=to, link=link,
-                                representative=representative))
-        except (APIError, RuleError) as error:
-            raise click.ClickException(getattr(error, "message", str(error))) from None
+        _echo(dedup_change.preview(session, account_named(session, account), to=to, link=link,
+                                   representative=representative))
 
 
 @dedup_group.command("apply")
@@ -51,17 +46,14 @@ def dedup_preview(ctx: Context, account: str, to: str, link: str | None, represe
 def dedup_apply(ctx: Context, account: str, to: str, link: str | None, representative: str | None,
                 yes: bool) -> None:
     """Change the dedup rule; to email, contacts that share an address are merged (undoable)."""
-    engine = ctx.app.extensions["safeguard.engine"]
     with ctx.session() as session:
-        try:
-            found = account_named(session, account)
-            if not yes:
-                impact = dedup.preview(session, found, to=to, link=link, representative=representative)
-                click.echo(json.dumps(impact, indent=2, default=str), err=True)
-                click.confirm(f"Change account '{account}' to {to} dedup?", abort=True, err=True)
-            _echo(dedup.apply(engine, session, found, to=to, link=link, representative=representative))
-        except (APIError, RuleError) as error:
-            raise click.ClickException(getattr(error, "message", str(error))) from None
+        found = account_named(session, account)
+        if not yes:
+            impact = dedup_change.preview(session, found, to=to, link=link, representative=representative)
+            click.echo(json.dumps(impact, indent=2, default=str), err=True)
+            click.confirm(f"Change account '{account}' to {to} dedup?", abort=True, err=True)
+        _echo(dedup_change.apply(ctx.engine, session, found, to=to, link=link,
+                                 representative=representative))
 
 
 @dedup_group.command("undo")
@@ -70,10 +62,6 @@ def dedup_apply(ctx: Context, account: str, to: str, link: str | None, represent
 @pass_context
 def dedup_undo(ctx: Context, account: str, change_id: int) -> None:
     """Undo a change: the previous rule, and every contact it merged away."""
-    engine = ctx.app.extensions["safeguard.engine"]
     with ctx.session() as session:
         found = account_named(session, account)
-    try:
-        _echo(dedup.undo(engine, found, change_id))
-    except APIError as error:
-        raise click.ClickException(error.message) from None
+    _echo(dedup_change.undo(ctx.engine, found, change_id))

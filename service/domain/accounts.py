@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from importer.settings import BUILTIN_FIELDS, AccountInfo, LinkInfo
 from importer.values import FIELD_TYPES
 from service.db import insert_unique
-from service.errors import APIError
+from service.errors import Conflict, InvalidInput
 from service.models import (
     DEDUP_MODES,
     FIELD_NAME_PATTERN,
@@ -27,9 +27,9 @@ BUILTIN_TYPES = {"email": "text", "status": "text", "created_at": "date", "updat
 
 def create_account(session: Session, *, name: str, dedup_mode: str = "email") -> Account:
     if dedup_mode not in DEDUP_MODES:
-        raise APIError(400, "invalid_request", f"dedup_mode must be one of {', '.join(DEDUP_MODES)}")
+        raise InvalidInput(f"dedup_mode must be one of {', '.join(DEDUP_MODES)}", part="dedup_mode")
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
-        raise APIError(409, "conflict", f"an account named '{name}' exists already")
+        raise Conflict(f"an account named '{name}' exists already")
     account = Account(name=name, dedup_mode=dedup_mode)
     session.add(account)
     session.commit()
@@ -54,26 +54,26 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
                 id_pattern: str | None = None) -> Link:
     # Checked here too (not only by LinkCreate) because the command line comes this way.
     if not re.fullmatch(LINK_NAME_PATTERN, name) or len(name) > 50:
-        raise APIError(400, "invalid_request",
-                       f"'{name}' is not a valid link name (lower-case letters, digits and _; at most 50)")
+        raise InvalidInput(f"'{name}' is not a valid link name (lower-case letters, digits and _; "
+                           "at most 50)", part="name")
     if id_pattern is not None:
         try:
             re.compile(id_pattern)
         except re.error as error:
-            raise APIError(400, "invalid_request",
-                           f"id_pattern is not a valid regular expression: {error}") from None
+            raise InvalidInput(f"id_pattern is not a valid regular expression: {error}",
+                               part="id_pattern") from None
     link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)
     return insert_unique(session, link, f"this account has a link named '{name}' already")
 
 
 def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
     if type not in FIELD_TYPES:
-        raise APIError(400, "invalid_request", f"type must be one of {', '.join(FIELD_TYPES)}")
+        raise InvalidInput(f"type must be one of {', '.join(FIELD_TYPES)}", part="type")
     if not re.fullmatch(FIELD_NAME_PATTERN, name) or len(name) > 63:
-        raise APIError(400, "invalid_request", f"'{name}' is not a valid field name "
-                       "(a letter, then letters, digits or _; at most 63)")
+        raise InvalidInput(f"'{name}' is not a valid field name "
+                           "(a letter, then letters, digits or _; at most 63)", part="name")
     if name in BUILTIN_FIELDS:
-        raise APIError(409, "conflict", f"'{name}' is a built-in field")
+        raise Conflict(f"'{name}' is a built-in field")
     field = ContactField(account_id=account.id, name=name, type=type)
     return insert_unique(session, field, f"this account has a field named '{name}' already")
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from service import accounts, create_app
+from service import create_app
 from service.db import upgrade_if_embedded
+from service.domain.accounts import find_account
 from service.models import Account
 
 
@@ -14,17 +17,21 @@ class Context:
     """The app, made on first use so that `--help` needs no database."""
 
     def __init__(self) -> None:
-        self._app = None
+        self._app: Flask | None = None
 
     @property
-    def app(self):  # type: ignore[no-untyped-def]
+    def app(self) -> Flask:
         if self._app is None:
             self._app = create_app()
             upgrade_if_embedded(self._app.config["DATABASE_URL"])
         return self._app
 
+    @property
+    def engine(self) -> Engine:
+        return self.app.extensions["safeguard.engine"]
+
     def session(self) -> Session:
-        return Session(self.app.extensions["safeguard.engine"], expire_on_commit=False)
+        return Session(self.engine, expire_on_commit=False)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -32,7 +39,7 @@ pass_context = click.make_pass_decorator(Context, ensure=True)
 
 def account_named(session: Session, name: str) -> Account:
     """The account of that name, or a clear error for the command line."""
-    account = accounts.find_account(session, name)
+    account = find_account(session, name)
     if account is None:
         raise click.ClickException(f"no account named '{name}'")
     return account

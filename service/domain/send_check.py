@@ -25,13 +25,13 @@ from segments.batch import batch_query
 from segments.collapse import Audience
 from segments.tables import contacts
 from segments.values import one_of
-from service.contacts import lookup_key
-from service.dedup import wait_for_change
-from service.errors import APIError
+from service.domain.contacts import lookup_key
+from service.domain.dedup_change import wait_for_change
+from service.domain.ledger import ACTIVE_STATES
+from service.errors import Conflict
 from service.models import MAX_ID, CheckRequest, LedgerEntry, utcnow
 
 MAX_BATCH = 10_000
-ACTIVE_STATES = ("claimed", "sent")
 # Deadlocks between workers claiming overlapping batches, and serialization failures, are safe
 # to retry: the transaction rolled back whole.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
@@ -129,8 +129,8 @@ def _reserve_key(conn: Connection, mailing_id: int, key: str, fingerprint: str) 
     earlier = conn.execute(select(check_requests.c.body_hash, check_requests.c.response).where(
         check_requests.c.mailing_id == mailing_id, check_requests.c.idempotency_key == key)).one()
     if earlier.body_hash != fingerprint:
-        raise APIError(409, "idempotency_conflict",
-                       "this Idempotency-Key was already used for this mailing with a different body")
+        raise Conflict("this Idempotency-Key was already used for this mailing with a different body",
+                       code="idempotency_conflict")
     return earlier.response
 
 
@@ -290,12 +290,3 @@ def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *, to
             one_of(ledger.c.contact_id, sorted({i for i in contact_ids if 0 < i <= MAX_ID}),
                    conn.dialect.name)))
         return result.rowcount
-
-
-def ledger_query(mailing_id: int, *, after: int = 0, limit: int | None = None) -> Any:
-    """The mailing's ledger in the order of the claims."""
-    query = select(ledger.c.id, ledger.c.contact_id, ledger.c.address_key, ledger.c.state,
-                   ledger.c.claimed_at, ledger.c.sent_at, ledger.c.released_at).where(
-        ledger.c.mailing_id == mailing_id, ledger.c.id > after).order_by(ledger.c.id)
-    return query if limit is None else query.limit(limit)
-

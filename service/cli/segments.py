@@ -9,10 +9,8 @@ import click
 from sqlmodel import Session, select
 
 from segments.collapse import Audience, preview
-from segments.rules import RuleError
-from service import audiences
-from service.cli_context import Context, account_named, pass_context
-from service.errors import APIError
+from service.cli.context import Context, account_named, pass_context
+from service.domain.segments import create_segment, segment_audience, send_list_rows
 from service.models import Account, Segment
 
 
@@ -43,12 +41,8 @@ def _audience(session: Session, account: Account, segment_ref: str, allow_shared
     segment = session.exec(query).first()
     if segment is None:
         raise click.ClickException(f"no segment '{segment_ref}' in account '{account.name}'")
-    try:
-        return audiences.segment_audience(
-            session, account, segment, allow_shared_address=allow_shared_address,
-            personalized_by=list(personalized_by), representative=representative)
-    except RuleError as error:
-        raise click.ClickException(str(error)) from None
+    return segment_audience(session, account, segment, allow_shared_address=allow_shared_address,
+                            personalized_by=list(personalized_by), representative=representative)
 
 
 @segments_group.command("create")
@@ -63,11 +57,8 @@ def segments_create(ctx: Context, name: str, account_name: str, rules: str) -> N
     except ValueError as error:
         raise click.ClickException(f"--rules is not valid JSON: {error}") from None
     with ctx.session() as session:
-        try:
-            segment = audiences.create_segment(session, account=account_named(session, account_name),
-                                               name=name, rules=tree)
-        except (APIError, RuleError) as error:
-            raise click.ClickException(getattr(error, "message", str(error))) from None
+        segment = create_segment(session, account=account_named(session, account_name), name=name,
+                                 rules=tree)
         click.echo(f"segment {segment.id} ({segment.name})")
 
 
@@ -98,7 +89,7 @@ def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_
                              representative)
     writer = csv.writer(output)
     count = -1  # the header is not a recipient
-    for row in audiences.send_list_rows(ctx.app.extensions["safeguard.engine"], audience):
+    for row in send_list_rows(ctx.engine, audience):
         writer.writerow(row)
         count += 1
     if output.name != "<stdout>":

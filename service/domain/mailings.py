@@ -1,0 +1,73 @@
+"""Mailings of an account: include segments minus exclude segments, and the audience they make.
+
+A mailing's settings never change after it is made: the send ledger's slots depend on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from segments.collapse import Audience
+from segments.compiler import RuleCompiler
+from segments.representative import RepresentativeRule, parse_representative
+from segments.rules import Rule, parse_rules
+from service.db import insert_unique, owned
+from service.domain.segments import catalog_of, personalisation, rules_checked
+from service.errors import InvalidInput, NotFound
+from service.models import Account, Mailing, Segment, utcnow
+
+
+def create_mailing(session: Session, *, account: Account, name: str, include: list[int],
+                   exclude: list[int], allow_shared_address: bool, personalized_by: list[str],
+                   representative: Any) -> Mailing:
+    catalog = catalog_of(session, account.id)
+    for where, ids in (("include", include), ("exclude", exclude)):
+        for i, segment_id in enumerate(ids):
+            if owned(session, Segment, segment_id, account.id) is None:
+                raise InvalidInput(f"{where}[{i}]: no segment {segment_id} in this account",
+                                   part=f"{where}[{i}]")
+    with rules_checked():
+        personalisation(catalog, allow_shared_address, personalized_by)
+        rule: RepresentativeRule = parse_representative(representative, catalog)
+    mailing = Mailing(account_id=account.id, name=name, include=include, exclude=exclude,
+                      allow_shared_address=allow_shared_address, personalized_by=personalized_by,
+                      representative=rule.to_json())
+    return insert_unique(session, mailing, f"this account has a mailing named '{name}' already")
+
+
+def own_mailing(session: Session, account_id: int, mailing_id: int) -> Mailing:
+    """The account's mailing; NotFound also for another account's mailing."""
+    mailing = owned(session, Mailing, mailing_id, account_id)
+    if mailing is None:
+        raise NotFound("mailing")
+    return mailing
+
+
+def mailings_of(session: Session, account_id: int) -> list[Mailing]:
+    return list(session.exec(select(Mailing).where(Mailing.account_id == account_id)
+                             .order_by(Mailing.id)))
+
+
+def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Audience:
+    """Whom the mailing reaches: its include segments minus its exclude segments, never a
+    contact that unsubscribed or bounced, whatever the segments' rules say."""
+    catalog = catalog_of(session, account.id)
+    segments = {s.id: s for s in session.exec(
+        select(Segment).where(Segment.id.in_(mailing.include + mailing.exclude)))}  # type: ignore[union-attr]
+
+    def rules(ids: list[int]) -> tuple[Rule, ...]:
+        return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids)
+
+    with rules_checked():
+        return Audience(
+            account_id=account.id,
+            dedup_mode=account.dedup_mode,
+            compiler=RuleCompiler(catalog, utcnow()),
+            include=rules(mailing.include),
+            exclude=rules(mailing.exclude),
+            allow_shared_address=mailing.allow_shared_address,
+            personalized_by=tuple(mailing.personalized_by),
+            representative=parse_representative(mailing.representative, catalog),
+        )

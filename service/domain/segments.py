@@ -1,0 +1,113 @@
+"""Segments of an account, and the audiences (who is reached, how it collapses) that rules make.
+
+The segment engine knows nothing of the database's models; this module reads what it needs
+(the account's fields and links, a segment's rules) and hands it over. A rule the engine
+refuses is an InvalidInput naming the part of the tree that is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from segments.collapse import Audience, check_personalized_by, recipients
+from segments.compiler import RuleCompiler
+from segments.representative import parse_representative
+from segments.rules import Catalog, RuleError, mentions_status, parse_rules
+from service.db import insert_unique, owned
+from service.domain.accounts import fields_of, links_of
+from service.errors import InvalidInput, NotFound
+from service.models import Account, Segment, utcnow
+
+BOOLEAN_TEXT = {"1": "true", "0": "false"}
+
+
+@contextmanager
+def rules_checked() -> Iterator[None]:
+    """Say the engine's RuleError as the domain's InvalidInput, naming the part that is wrong."""
+    try:
+        yield
+    except RuleError as error:
+        raise InvalidInput(str(error), part=error.where) from None
+
+
+def catalog_of(session: Session, account_id: int) -> Catalog:
+    """What the account's rules may name: its fields and its links."""
+    return Catalog(fields={f.name: f.type for f in fields_of(session, account_id)},
+                   links={link.name: link.id for link in links_of(session, account_id)})
+
+
+def create_segment(session: Session, *, account: Account, name: str, rules: Any) -> Segment:
+    with rules_checked():  # a bad rule is refused before it is stored
+        parse_rules(rules, catalog_of(session, account.id))
+    segment = Segment(account_id=account.id, name=name, rules=rules)
+    return insert_unique(session, segment, f"this account has a segment named '{name}' already")
+
+
+def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:
+    """The account's segment; NotFound also for another account's segment."""
+    segment = owned(session, Segment, segment_id, account_id)
+    if segment is None:
+        raise NotFound("segment")
+    return segment
+
+
+def segments_of(session: Session, account_id: int) -> list[Segment]:
+    return list(session.exec(select(Segment).where(Segment.account_id == account_id)
+                             .order_by(Segment.id)))
+
+
+def segment_audience(session: Session, account: Account, segment: Segment, *,
+                     allow_shared_address: bool = False, personalized_by: list[str] | None = None,
+                     representative: Any = None) -> Audience:
+    """Whom the segment reaches, collapsed as asked."""
+    return rules_audience(session, account, segment.rules, allow_shared_address=allow_shared_address,
+                          personalized_by=personalized_by, representative=representative)
+
+
+def rules_audience(session: Session, account: Account, rules: Any, *,
+                   allow_shared_address: bool = False, personalized_by: list[str] | None = None,
+                   representative: Any = None) -> Audience:
+    """Whom a rule tree reaches, saved as a segment or not (the builder's live preview)."""
+    catalog = catalog_of(session, account.id)
+    with rules_checked():
+        rule = parse_rules(rules, catalog)
+        return Audience(
+            account_id=account.id,
+            dedup_mode=account.dedup_mode,
+            compiler=RuleCompiler(catalog, utcnow()),
+            include=(rule,),
+            status_ruled=mentions_status(rule),
+            allow_shared_address=allow_shared_address,
+            personalized_by=personalisation(catalog, allow_shared_address, personalized_by or []),
+            representative=parse_representative(representative, catalog),
+        )
+
+
+def personalisation(catalog: Catalog, allow_shared_address: bool, names: list[str]) -> tuple[str, ...]:
+    """The fields that make one copy per combination at an address; only with the opt-in."""
+    if names and not allow_shared_address:
+        raise RuleError("personalized_by", "applies only with allow_shared_address: true "
+                                           "(without the opt-in every address gets one copy)")
+    return check_personalized_by(names, catalog)
+
+
+def send_list_rows(engine: Engine, audience: Audience) -> Iterator[list[str]]:
+    """The send list as CSV rows: a header, then each recipient with the account's fields.
+
+    It reads on a connection of its own, so that it can be streamed after a request has ended.
+    """
+    fields = audience.compiler.catalog.fields
+    names = list(fields)
+    booleans = [i for i, name in enumerate(names, start=3) if fields[name] == "boolean"]
+    yield ["id", "email", "status", *names]
+    with engine.connect() as conn:
+        for row in recipients(conn, audience, names):
+            cells = ["" if value is None else str(value) for value in row]
+            for i in booleans:  # SQLite reads JSON booleans as 1 and 0
+                cells[i] = BOOLEAN_TEXT.get(cells[i], cells[i])
+            yield cells
