@@ -23,6 +23,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
 
+from importer.vocabulary import IMPORTABLE_BUILTINS
+
 SAMPLE_SIZE = 64 * 1024  # bytes of (decompressed) file that detection looks at
 DELIMITERS = (",", ";", "\t", "|")
 MAX_CELL_SIZE = 10 * 1024 * 1024  # characters; csv's default of 128 KiB is too small for notes fields
@@ -404,7 +406,6 @@ def column_names(header: Sequence[str]) -> list[str]:
 
 # email and status can always be imported, so they are suggested even when `field_names` leaves them
 # out; the aliases are normalised e-mail headers seen in Dutch and English exports.
-_BUILTIN_FIELDS = ("email", "status")
 _EMAIL_ALIASES = ("emailadres", "emailadress", "emailaddress", "mail", "mailadres")
 
 
@@ -418,7 +419,7 @@ def suggest_mapping(columns: list[str], field_names: Iterable[str]) -> dict[str,
     Each field is suggested for one column at most: the first exact match, else the first alias
     ("E-mailadres", "mail" for email). Columns without a match are left out.
     """
-    fields = {name: name for name in _BUILTIN_FIELDS}
+    fields = {name: name for name in IMPORTABLE_BUILTINS}
     for name in field_names:
         fields.setdefault(_normalise(name), name)
     aliases = dict.fromkeys(_EMAIL_ALIASES, "email")

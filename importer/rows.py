@@ -21,19 +21,6 @@ from importer.values import InvalidValue, Value, parse_status, value_parser
 MAX_NUMBER = 2**63  # numbers must be smaller than this, either way
 MEMO_LIMIT = 100_000  # parsed cells remembered per column
 
-REASONS = (
-    "malformed_row",
-    "missing_key",
-    "missing_email",
-    "invalid_email",
-    "invalid_external_id",
-    "invalid_value",
-    "address_conflict",
-    "id_conflict",
-    "ambiguous_address",
-)
-
-
 @dataclass(frozen=True)
 class Rejection:
     row: int

@@ -6,11 +6,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from importer.values import FIELD_TYPES
+from importer.vocabulary import (
+    BUILTIN_FIELDS,
+    IMPORTABLE_BUILTINS,
+    SERVICE_SET_FIELDS,
+    FieldType,
+    ImportMode,
+    MatchBy,
+)
 
-MODES = ("upsert", "create_only", "update_only")
-BUILTIN_FIELDS = ("email", "status", "created_at", "updated_at")
-IMPORTABLE_BUILTINS = ("email", "status")
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 
@@ -38,17 +42,17 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class MatchRule:
-    by: str  # "email" or "external_id"
+    by: MatchBy
     link: str | None = None
     column: str | None = None
 
 
 @dataclass(frozen=True)
 class ImportSettings:
-    match: MatchRule = MatchRule("email")
+    match: MatchRule = MatchRule(MatchBy.EMAIL)
     mapping: dict[str, str] = field(default_factory=dict)  # column -> field
     create_fields: dict[str, str] = field(default_factory=dict)  # field -> type
-    mode: str = "upsert"
+    mode: ImportMode = ImportMode.UPSERT
     empty_clears: bool = False
     dry_run: bool = False
     delimiter: str | None = None
@@ -58,7 +62,7 @@ class ImportSettings:
 
     @property
     def by_external_id(self) -> bool:
-        return self.match.by == "external_id"
+        return self.match.by == MatchBy.EXTERNAL_ID
 
 
 def parse_settings(raw: Any) -> ImportSettings:
@@ -76,7 +80,7 @@ def parse_settings(raw: Any) -> ImportSettings:
         match=_parse_match(raw.get("match", {"by": "email"})),
         mapping=_string_map(raw.get("mapping", {}), "mapping"),
         create_fields=_string_map(raw.get("create_fields", {}), "create_fields"),
-        mode=_choice(raw.get("mode", "upsert"), MODES, "mode"),
+        mode=ImportMode(_choice(raw.get("mode", "upsert"), tuple(ImportMode), "mode")),
         empty_clears=_flag(raw.get("empty_clears", False), "empty_clears"),
         dry_run=_flag(raw.get("dry_run", False), "dry_run"),
         delimiter=_optional_delimiter(raw.get("delimiter")),
@@ -104,13 +108,13 @@ def check_against(settings: ImportSettings, account: AccountInfo, columns: list[
                 f"create_fields: '{name}' is not a valid field name "
                 "(a letter, then letters, digits or _; at most 63)"
             )
-        if type_ not in FIELD_TYPES:
+        if type_ not in tuple(FieldType):
             raise SettingsError(
-                f"create_fields: type of '{name}' must be one of {', '.join(FIELD_TYPES)}"
+                f"create_fields: type of '{name}' must be one of {', '.join(FieldType)}"
             )
     targets: dict[str, str] = {}
     for column, field_name in settings.mapping.items():
-        if field_name in ("created_at", "updated_at"):
+        if field_name in SERVICE_SET_FIELDS:
             raise SettingsError(f"mapping: '{field_name}' is set by the service and cannot be imported")
         if (field_name not in IMPORTABLE_BUILTINS and field_name not in account.fields
                 and field_name not in settings.create_fields):
@@ -124,7 +128,7 @@ def check_against(settings: ImportSettings, account: AccountInfo, columns: list[
             )
         targets[field_name] = column
     match = settings.match
-    if match.by == "email":
+    if match.by == MatchBy.EMAIL:
         if "email" not in targets:
             raise SettingsError("matching by e-mail address needs a column mapped to the field 'email'")
         return
@@ -138,15 +142,15 @@ def check_against(settings: ImportSettings, account: AccountInfo, columns: list[
 def _parse_match(raw: Any) -> MatchRule:
     if not isinstance(raw, dict):
         raise SettingsError('match must be an object such as {"by": "email"}')
-    by = _choice(raw.get("by", "email"), ("email", "external_id"), "match.by")
-    if by == "email":
-        return MatchRule("email")
+    by = MatchBy(_choice(raw.get("by", "email"), tuple(MatchBy), "match.by"))
+    if by == MatchBy.EMAIL:
+        return MatchRule(by)
     link, column = raw.get("link"), raw.get("column")
     if not isinstance(link, str) or not link:
         raise SettingsError("match by external_id needs 'link': the name of the linked system")
     if not isinstance(column, str) or not column:
         raise SettingsError("match by external_id needs 'column': the column that holds the link's ID")
-    return MatchRule("external_id", link, column)
+    return MatchRule(by, link, column)
 
 
 def _string_map(raw: Any, name: str) -> dict[str, str]:

@@ -14,8 +14,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Protocol
 
-FIELD_TYPES = ("text", "number", "date", "boolean")
-STATUSES = ("active", "unsubscribed", "bounced")
+from importer.vocabulary import ContactStatus, FieldType
 
 Value = str | int | float | bool
 Parser = Callable[[str], Value]
@@ -157,11 +156,11 @@ _PARSERS: dict[str, _TypeParser] = {
     "date": _parse_date,
     "boolean": _parse_boolean,
 }
-assert tuple(_PARSERS) == FIELD_TYPES
+assert tuple(_PARSERS) == tuple(FieldType)
 
 
 def _unknown_type(field_type: str) -> ValueError:
-    return ValueError(f"unknown field type {field_type!r}; expected one of {', '.join(FIELD_TYPES)}")
+    return ValueError(f"unknown field type {field_type!r}; expected one of {', '.join(FieldType)}")
 
 
 # --- public ---------------------------------------------------------------------------------------
@@ -171,7 +170,7 @@ def parse_value(text: str, field_type: str, *, date_format: str | None = None) -
     """Parse trimmed, non-empty cell text as a value of `field_type`.
 
     Raise InvalidValue when the text is not such a value, and a plain ValueError when `field_type`
-    is not one of FIELD_TYPES (a programming error, not a problem with the file).
+    is not a FieldType (a programming error, not a problem with the file).
     """
     try:
         parse = _PARSERS[field_type]
@@ -194,6 +193,6 @@ def value_parser(field_type: str, *, date_format: str | None = None) -> Parser:
 def parse_status(text: str) -> str:
     """Parse a contact status, ignoring case and surrounding white space."""
     status = text.strip().lower()
-    if status not in STATUSES:
-        raise InvalidValue(f"'{text}' is not a valid status ({', '.join(STATUSES)} expected)")
+    if status not in tuple(ContactStatus):
+        raise InvalidValue(f"'{text}' is not a valid status ({', '.join(ContactStatus)} expected)")
     return status

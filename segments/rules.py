@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
 
-STATUSES = ("active", "unsubscribed", "bounced")
+from importer.vocabulary import ContactStatus
+
 EXTERNAL_ID_PREFIX = "external_id."
 
 # The kinds of values a rule can test, and the operators each kind allows.
@@ -29,9 +30,9 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "status": _EQUALITY,
     "external_id": _EQUALITY + _TEXT_MATCH + _EMPTINESS,
 }
-ALL_OPERATORS = tuple(dict.fromkeys(op for ops in OPERATORS.values() for op in ops))
 
-# Built-in fields and their kinds; account fields bring their own type (text, number, date, boolean).
+# The built-in fields (importer.vocabulary.BUILTIN_FIELDS) as rules compare them, and the address's
+# domain; account fields bring their own type (text, number, date, boolean).
 BUILTIN_KINDS = {
     "email": "text",
     "email_domain": "text",
@@ -217,8 +218,8 @@ def _scalar(kind: str, value: Any, where: str) -> Any:
             raise RuleError(where, "expected true or false")
         return value
     if kind == "status":
-        if value not in STATUSES:
-            raise RuleError(where, f"expected one of {', '.join(STATUSES)}")
+        if value not in tuple(ContactStatus):
+            raise RuleError(where, f"expected one of {', '.join(ContactStatus)}")
         return value
     if kind == "date":
         return _date(value, where)

@@ -9,7 +9,8 @@ one row and a segment read any field with one JSON lookup.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,13 +24,64 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-DEDUP_MODES = ("email", "external_id")
-SCOPES = ("manage", "send", "admin")
-IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
+from importer.vocabulary import ContactStatus, DedupMode, FieldType
+
 LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 # Ids are 32-bit integers in PostgreSQL: a larger number names nothing (and must not reach SQL).
 MAX_ID = 2**31 - 1
+
+
+
+class Scope(StrEnum):
+    """What an API key may do: campaign managers, the mailing system, support staff."""
+
+    MANAGE = "manage"
+    SEND = "send"
+    ADMIN = "admin"
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ImportPhase(StrEnum):
+    QUEUED = "queued"
+    READING = "reading"
+    APPLYING = "applying"
+    DONE = "done"
+
+
+class LedgerState(StrEnum):
+    """A clearance in the send ledger: claimed by a check, then sent or released."""
+
+    CLAIMED = "claimed"
+    SENT = "sent"
+    RELEASED = "released"
+
+
+# The states that hold an address (or a contact) for a mailing.
+ACTIVE_STATES = (LedgerState.CLAIMED, LedgerState.SENT)
+
+
+class Verdict(StrEnum):
+    SEND = "send"
+    SKIP = "skip"
+
+
+class SkipReason(StrEnum):
+    """Why a check skips a recipient, in the order the reasons are tried (DESIGN.md)."""
+
+    UNKNOWN_CONTACT = "unknown_contact"
+    NOT_IN_MAILING = "not_in_mailing"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    ALREADY_CLAIMED = "already_claimed"
+    DUPLICATE_ADDRESS = "duplicate_address"
+
 
 # JSONB in PostgreSQL: compact, comparable by value, and indexable.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -232,7 +284,7 @@ class Mailing(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-ACTIVE_CLEARANCE = text("state IN ('claimed', 'sent')")
+ACTIVE_CLEARANCE = text(f"state IN ({', '.join(repr(str(state)) for state in ACTIVE_STATES)})")
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -349,7 +401,7 @@ class LinkPublic(SQLModel):
 class FieldCreate(SQLModel):
     name: str = Field(min_length=1, max_length=63, schema_extra={"pattern": FIELD_NAME_PATTERN},
                       description="a letter, then letters, digits or _")
-    type: Literal["text", "number", "date", "boolean"] = Field(description="the values' type")
+    type: FieldType = Field(description="the values' type")
 
 
 class FieldPublic(SQLModel):
@@ -362,14 +414,14 @@ class FieldPublic(SQLModel):
 class AccountPublic(SQLModel):
     id: int
     name: str
-    dedup_mode: str
+    dedup_mode: DedupMode
     links: list[LinkPublic]
     fields: list[FieldPublic]
 
 
 class ImportProgress(SQLModel):
     rows_done: int
-    phase: str
+    phase: ImportPhase
 
 
 class ImportReport(SQLModel):
@@ -392,7 +444,7 @@ class ImportWarning(SQLModel):
 
 class ImportPublic(SQLModel):
     id: int
-    status: str
+    status: ImportStatus
     filename: str
     dry_run: bool
     settings: dict[str, Any]
@@ -418,7 +470,7 @@ class ContactPublic(SQLModel):
     id: int
     email: str
     address_key: str
-    status: str
+    status: ContactStatus
     fields: dict[str, Any]
     external_ids: dict[str, str]
     merged_external_ids: dict[str, list[str]]
@@ -510,8 +562,8 @@ class CheckBody(SQLModel):
 class CheckResult(SQLModel):
     address: str | None = Field(default=None, description="when the check was by address")
     contact: int | None
-    verdict: Literal["send", "skip"]
-    reason: str | None = None
+    verdict: Verdict
+    reason: SkipReason | None = None
     duplicate_of: int | None = None
 
 
@@ -534,7 +586,7 @@ class Confirmed(SQLModel):
 class LedgerEntryPublic(SQLModel):
     contact: int
     address_key: str
-    state: Literal["claimed", "sent", "released"]
+    state: LedgerState
     claimed_at: datetime
     sent_at: datetime | None = None
     released_at: datetime | None = None
@@ -546,7 +598,7 @@ class LedgerPublic(SQLModel):
 
 
 class DedupApply(SQLModel):
-    to: Literal["email", "external_id"]
+    to: DedupMode
     link: str | None = Field(default=None, description="to external_id: the link whose IDs identify contacts")
     representative: str | dict[str, Any] | None = Field(
         default=None,

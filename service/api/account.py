@@ -13,6 +13,7 @@ from service.models import (
     FieldPublic,
     LinkCreate,
     LinkPublic,
+    Scope,
 )
 
 
@@ -23,7 +24,7 @@ def get_account():  # type: ignore[no-untyped-def]
 
 
 @endpoint(api, "/links", "POST", summary="Add a linked system with its own ID namespace",
-          scope="manage", body=LinkCreate, response=LinkPublic, status=201)
+          scope=Scope.MANAGE, body=LinkCreate, response=LinkPublic, status=201)
 def create_link():  # type: ignore[no-untyped-def]
     body = json_body(LinkCreate)
     link = accounts.create_link(session(), account=g.account, name=body.name, label=body.label,
@@ -32,7 +33,7 @@ def create_link():  # type: ignore[no-untyped-def]
 
 
 @endpoint(api, "/fields", "POST", summary="Add a typed contact field",
-          scope="manage", body=FieldCreate, response=FieldPublic, status=201)
+          scope=Scope.MANAGE, body=FieldCreate, response=FieldPublic, status=201)
 def create_field():  # type: ignore[no-untyped-def]
     body = json_body(FieldCreate)
     field = accounts.create_field(session(), account=g.account, name=body.name, type=body.type)

@@ -9,13 +9,13 @@ from service.api.routing import api, endpoint, page_args
 from service.db import session
 from service.domain.contacts import contact_public, find_contacts
 from service.errors import InvalidInput, NotFound
-from service.models import Contact, ContactList, ContactPublic
+from service.models import Contact, ContactList, ContactPublic, Scope
 
 PAGE_LIMIT = 1000
 
 
 @endpoint(api, "/contacts", "GET", summary="Find contacts by address or external ID",
-          scope="manage", response=ContactList,
+          scope=Scope.MANAGE, response=ContactList,
           query={"address": "an e-mail address (compared by its address key)",
                  "external_id.<link>": "an ID of the named link (merged IDs included)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 1000"})
@@ -33,7 +33,7 @@ def list_contacts():  # type: ignore[no-untyped-def]
 
 
 @endpoint(api, "/contacts/<int:contact_id>", "GET", summary="One contact with its fields and IDs",
-          scope="manage", response=ContactPublic)
+          scope=Scope.MANAGE, response=ContactPublic)
 def get_contact(contact_id: int):  # type: ignore[no-untyped-def]
     contact = session().exec(
         select(Contact).where(Contact.id == contact_id, Contact.account_id == g.account.id)

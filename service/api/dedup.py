@@ -7,11 +7,11 @@ from flask import g, request
 from service.api.routing import api, endpoint, json_body
 from service.db import current_engine, session
 from service.domain import dedup_change
-from service.models import DedupApply, DedupUndo
+from service.models import DedupApply, DedupUndo, Scope
 
 
 @endpoint(api, "/dedup/preview", "GET", summary="What changing the dedup rule would do",
-          scope="manage", query={"to": "email or external_id", "link": "with to=external_id: the link",
+          scope=Scope.MANAGE, query={"to": "email or external_id", "link": "with to=external_id: the link",
                                  "representative": "with to=email: which contact of an address survives"})
 def preview():  # type: ignore[no-untyped-def]
     return dedup_change.preview(session(), g.account, to=request.args.get("to", ""),
@@ -19,7 +19,7 @@ def preview():  # type: ignore[no-untyped-def]
 
 
 @endpoint(api, "/dedup/apply", "POST", summary="Change the dedup rule (merging contacts that share "
-          "an address, when to email)", scope="admin", body=DedupApply)
+          "an address, when to email)", scope=Scope.ADMIN, body=DedupApply)
 def apply():  # type: ignore[no-untyped-def]
     body = json_body(DedupApply)
     return dedup_change.apply(current_engine(), session(), g.account, to=body.to, link=body.link,
@@ -27,13 +27,13 @@ def apply():  # type: ignore[no-untyped-def]
 
 
 @endpoint(api, "/dedup/undo", "POST", summary="Undo the latest change: the mode and every merged contact",
-          scope="admin", body=DedupUndo)
+          scope=Scope.ADMIN, body=DedupUndo)
 def undo():  # type: ignore[no-untyped-def]
     body = json_body(DedupUndo)
     return dedup_change.undo(current_engine(), g.account, body.change_id)
 
 
 @endpoint(api, "/dedup/changes", "GET", summary="The account's dedup changes, latest first",
-          scope="manage")
+          scope=Scope.MANAGE)
 def changes():  # type: ignore[no-untyped-def]
     return {"changes": dedup_change.history(session(), g.account.id)}

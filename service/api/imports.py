@@ -15,14 +15,14 @@ from service.domain import imports
 from service.domain.accounts import fields_of
 from service.downloads import csv_response
 from service.errors import InvalidInput
-from service.models import ImportJob, ImportPublic, InspectionPublic
+from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
 from service.uploads import save_upload
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 
 
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
-          scope="manage", multipart=FILE_PART, response=InspectionPublic)
+          scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic)
 def inspect() -> dict[str, Any]:
     path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
     try:
@@ -44,7 +44,7 @@ def inspect() -> dict[str, Any]:
 
 
 @endpoint(api, "/imports", "POST", summary="Import a file (202, or 200 with ?wait=true)",
-          scope="manage",
+          scope=Scope.MANAGE,
           multipart={**FILE_PART, "settings": "the import settings as a JSON string"},
           query={"wait": "true: answer when the import is done"},
           response=ImportPublic, status=202)
@@ -72,7 +72,7 @@ def _own_job(import_id: int) -> ImportJob:
 
 
 @endpoint(api, "/imports/<int:import_id>", "GET", summary="An import's status, progress and report",
-          scope="manage", response=ImportPublic)
+          scope=Scope.MANAGE, response=ImportPublic)
 def get_import(import_id: int) -> dict[str, Any]:
     job = imports.settle_if_dead(session(), _own_job(import_id))
     return imports.job_public(job).model_dump(mode="json")
@@ -80,7 +80,7 @@ def get_import(import_id: int) -> dict[str, Any]:
 
 @endpoint(api, "/imports/<int:import_id>/rejected.csv", "GET",
           summary="The rejected rows with their row number and reason, safe for spreadsheets",
-          scope="manage", content_type="text/csv")
+          scope=Scope.MANAGE, content_type="text/csv")
 def rejected_csv(import_id: int) -> Response:
     job = _own_job(import_id)
     return csv_response(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv")

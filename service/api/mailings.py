@@ -16,6 +16,7 @@ from service.models import (
     Confirmed,
     ContactIds,
     LedgerPublic,
+    LedgerState,
     Mailing,
     MailingCreate,
     MailingList,
@@ -23,6 +24,7 @@ from service.models import (
     MailingPublic,
     RecipientList,
     Released,
+    Scope,
 )
 
 IDEMPOTENCY_KEY_LENGTH = 200
@@ -37,7 +39,7 @@ def _own(mailing_id: int) -> Mailing:
 
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
-          scope="manage", body=MailingCreate, response=MailingPublic, status=201)
+          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201)
 def create_mailing():  # type: ignore[no-untyped-def]
     body = json_body(MailingCreate)
     mailing = mailings.create_mailing(
@@ -47,13 +49,13 @@ def create_mailing():  # type: ignore[no-untyped-def]
     return _public(mailing), 201
 
 
-@endpoint(api, "/mailings", "GET", summary="The account's mailings", scope="manage",
+@endpoint(api, "/mailings", "GET", summary="The account's mailings", scope=Scope.MANAGE,
           response=MailingList)
 def list_mailings():  # type: ignore[no-untyped-def]
     return {"mailings": [_public(m) for m in mailings.mailings_of(session(), g.account.id)]}
 
 
-@endpoint(api, "/mailings/<int:mailing_id>", "GET", summary="One mailing", scope="manage",
+@endpoint(api, "/mailings/<int:mailing_id>", "GET", summary="One mailing", scope=Scope.MANAGE,
           response=MailingPublic)
 def get_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
     return _public(_own(mailing_id))
@@ -61,7 +63,7 @@ def get_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings/<int:mailing_id>/preview", "GET",
           summary="The mailing's counts, and how many clearances it holds",
-          scope="manage", response=MailingPreviewPublic)
+          scope=Scope.MANAGE, response=MailingPreviewPublic)
 def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
     mailing = _own(mailing_id)
     audience = mailings.mailing_audience(session(), g.account, mailing)
@@ -70,7 +72,7 @@ def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
-          scope="manage", query=RECIPIENTS_QUERY, response=RecipientList)
+          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, response=RecipientList)
 def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
     audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
@@ -78,7 +80,7 @@ def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings/<int:mailing_id>/check", "POST",
           summary="Before a send: which of these recipients may get the mailing (claims them)",
-          scope="send", body=CheckBody, response=CheckResponse,
+          scope=Scope.SEND, body=CheckBody, response=CheckResponse,
           query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"})
 def check(mailing_id: int):  # type: ignore[no-untyped-def]
     raw = request.get_json(silent=True)
@@ -98,25 +100,26 @@ def check(mailing_id: int):  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings/<int:mailing_id>/release", "POST",
           summary="Release claims (delivery failed before sending): the address is free again",
-          scope="send", body=ContactIds, response=Released)
+          scope=Scope.SEND, body=ContactIds, response=Released)
 def release(mailing_id: int):  # type: ignore[no-untyped-def]
     body = json_body(ContactIds)
     mailing = _own(mailing_id)
     return {"released": send_check.set_state(current_engine(), mailing.id, body.contacts,
-                                             to="released")}
+                                             to=LedgerState.RELEASED)}
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/confirm", "POST",
-          summary="Confirm claims as sent", scope="send", body=ContactIds, response=Confirmed)
+          summary="Confirm claims as sent", scope=Scope.SEND, body=ContactIds, response=Confirmed)
 def confirm(mailing_id: int):  # type: ignore[no-untyped-def]
     body = json_body(ContactIds)
     mailing = _own(mailing_id)
-    return {"confirmed": send_check.set_state(current_engine(), mailing.id, body.contacts, to="sent")}
+    return {"confirmed": send_check.set_state(current_engine(), mailing.id, body.contacts,
+                                              to=LedgerState.SENT)}
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/ledger", "GET",
           summary="Who was cleared, sent to and released: JSON pages or the whole ledger as CSV",
-          scope="manage", response=LedgerPublic,
+          scope=Scope.MANAGE, response=LedgerPublic,
           query={"format": "json (default, paged) or csv (streamed)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 10000"})
 def mailing_ledger(mailing_id: int):  # type: ignore[no-untyped-def]

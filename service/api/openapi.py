@@ -7,10 +7,10 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from service.api.routing import ENDPOINTS, Endpoint, api
-from service.models import ErrorBody
+from service.models import ErrorBody, Scope
 
-SCOPE_NOTE = {None: "any key", "manage": "a manage (or admin) key", "send": "a send key",
-              "admin": "an admin key"}
+SCOPE_NOTE = {None: "any key", Scope.MANAGE: "a manage (or admin) key", Scope.SEND: "a send key",
+              Scope.ADMIN: "an admin key"}
 
 
 def openapi_document() -> dict[str, Any]:

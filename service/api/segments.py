@@ -9,7 +9,15 @@ from service.api.routing import api, endpoint, json_body, query_flag
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import session
 from service.domain.segments import create_segment, own_segment, segment_audience, segments_of
-from service.models import PreviewPublic, RecipientList, Segment, SegmentCreate, SegmentList, SegmentPublic
+from service.models import (
+    PreviewPublic,
+    RecipientList,
+    Scope,
+    Segment,
+    SegmentCreate,
+    SegmentList,
+    SegmentPublic,
+)
 
 COLLAPSE_QUERY = {
     "allow_shared_address": "true: each contact at a shared address counts (the opt-in)",
@@ -23,20 +31,20 @@ def _public(segment: Segment) -> dict:
 
 
 @endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
-          scope="manage", body=SegmentCreate, response=SegmentPublic, status=201)
+          scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201)
 def post_segment():  # type: ignore[no-untyped-def]
     body = json_body(SegmentCreate)
     segment = create_segment(session(), account=g.account, name=body.name, rules=body.rules)
     return _public(segment), 201
 
 
-@endpoint(api, "/segments", "GET", summary="The account's segments", scope="manage",
+@endpoint(api, "/segments", "GET", summary="The account's segments", scope=Scope.MANAGE,
           response=SegmentList)
 def list_segments():  # type: ignore[no-untyped-def]
     return {"segments": [_public(s) for s in segments_of(session(), g.account.id)]}
 
 
-@endpoint(api, "/segments/<int:segment_id>", "GET", summary="One segment", scope="manage",
+@endpoint(api, "/segments/<int:segment_id>", "GET", summary="One segment", scope=Scope.MANAGE,
           response=SegmentPublic)
 def get_segment(segment_id: int):  # type: ignore[no-untyped-def]
     return _public(own_segment(session(), g.account.id, segment_id))
@@ -55,13 +63,13 @@ def _audience(segment_id: int) -> Audience:
 
 @endpoint(api, "/segments/<int:segment_id>/preview", "GET",
           summary="How many contacts, addresses and recipients the segment reaches",
-          scope="manage", query=COLLAPSE_QUERY, response=PreviewPublic)
+          scope=Scope.MANAGE, query=COLLAPSE_QUERY, response=PreviewPublic)
 def preview_segment(segment_id: int):  # type: ignore[no-untyped-def]
     return preview_answer(_audience(segment_id))
 
 
 @endpoint(api, "/segments/<int:segment_id>/recipients", "GET",
           summary="The segment's send list: JSON pages or the whole list as CSV",
-          scope="manage", query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
+          scope=Scope.MANAGE, query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
 def segment_recipients(segment_id: int):  # type: ignore[no-untyped-def]
     return recipients_answer(_audience(segment_id), f"segment-{segment_id}-recipients.csv")

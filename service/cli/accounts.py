@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from importer.values import FIELD_TYPES
-from service.cli.context import Context, account_named, pass_context
+from importer.vocabulary import DedupMode, FieldType
+from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain.accounts import create_account, create_field, create_link
 from service.domain.api_keys import create_key
-from service.models import DEDUP_MODES, SCOPES
+from service.models import Scope
 
 
 @click.group("accounts")
@@ -18,7 +18,7 @@ def accounts_group() -> None:
 
 @accounts_group.command("create")
 @click.argument("name")
-@click.option("--dedup", type=click.Choice(DEDUP_MODES), default="email",
+@click.option("--dedup", type=choice_of(DedupMode), default="email",
               show_default=True, help="How imports deduplicate contacts.")
 @pass_context
 def accounts_create(ctx: Context, name: str, dedup: str) -> None:
@@ -35,7 +35,7 @@ def keys_group() -> None:
 
 @keys_group.command("create")
 @click.argument("account")
-@click.option("--scope", type=click.Choice(SCOPES), required=True)
+@click.option("--scope", type=choice_of(Scope), required=True)
 @pass_context
 def keys_create(ctx: Context, account: str, scope: str) -> None:
     """Create an API key; it is printed once, alone on standard output."""
@@ -70,7 +70,7 @@ def fields_group() -> None:
 @fields_group.command("create")
 @click.argument("account")
 @click.argument("name")
-@click.argument("type", type=click.Choice(FIELD_TYPES))
+@click.argument("type", type=choice_of(FieldType))
 @pass_context
 def fields_create(ctx: Context, account: str, name: str, type: str) -> None:
     """Add a field to an account."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import click
 from flask import Flask
 from sqlalchemy import Engine
@@ -43,3 +45,8 @@ def account_named(session: Session, name: str) -> Account:
     if account is None:
         raise click.ClickException(f"no account named '{name}'")
     return account
+
+
+def choice_of(words: type[StrEnum]) -> click.Choice:
+    """A choice among a vocabulary's values (click would offer the members' names instead)."""
+    return click.Choice([word.value for word in words])

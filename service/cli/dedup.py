@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from service.cli.context import Context, account_named, pass_context
+from importer.vocabulary import DedupMode
+from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import dedup_change
 
 
@@ -25,7 +26,7 @@ def _target_options(command):  # type: ignore[no-untyped-def]
                            help="To email: which contact of an address survives "
                                 "(most_recently_updated, oldest, or the rule as JSON).")(command)
     command = click.option("--link", default=None, help="To external_id: the link whose IDs count.")(command)
-    command = click.option("--to", "to", type=click.Choice(["email", "external_id"]), required=True)(command)
+    command = click.option("--to", "to", type=choice_of(DedupMode), required=True)(command)
     return click.argument("account")(command)
 
 

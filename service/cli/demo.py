@@ -8,11 +8,12 @@ import secrets
 import click
 from sqlmodel import Session
 
+from importer.vocabulary import DedupMode
 from service.cli.context import Context, pass_context
 from service.domain.accounts import create_account, create_field, create_link, find_account
 from service.domain.api_keys import create_key
 from service.domain.users import create_user, find_user
-from service.models import Account
+from service.models import Account, Scope
 
 DEMO_ACCOUNT = "demo"
 DEMO_USER = "demo@example.com"
@@ -30,11 +31,11 @@ def demo(ctx: Context) -> None:
             click.echo("demo account exists already (keys are shown only when made)", err=True)
             _demo_user(session, existing)
             return
-        account = create_account(session, name=DEMO_ACCOUNT, dedup_mode="external_id")
+        account = create_account(session, name=DEMO_ACCOUNT, dedup_mode=DedupMode.EXTERNAL_ID)
         create_link(session, account=account, name="crm", label="Customer number")
         for name, type_ in DEMO_FIELDS:
             create_field(session, account=account, name=name, type=type_)
-        key = create_key(session, account=account, scope="manage")
+        key = create_key(session, account=account, scope=Scope.MANAGE)
         password = secrets.token_urlsafe(12)
         create_user(session, account=account, email=DEMO_USER, password=password)
         click.echo(json.dumps({"account": DEMO_ACCOUNT, "manage_key": key, "user": DEMO_USER,

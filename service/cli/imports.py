@@ -11,8 +11,9 @@ from typing import Any
 import click
 
 from importer.reading import FileUnreadable, inspect_file
-from importer.settings import MODES, SettingsError, parse_settings
-from service.cli.context import Context, account_named, pass_context
+from importer.settings import SettingsError, parse_settings
+from importer.vocabulary import ImportMode
+from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
 from service.models import ImportJob
 
@@ -29,7 +30,7 @@ REPORT_COUNTS = ("rows", "created", "created_shared_address", "updated", "unchan
               help="Map a column to a field (default: columns named like fields).")
 @click.option("--create-field", "new_fields", multiple=True, metavar="FIELD=TYPE",
               help="Create a field for this import.")
-@click.option("--mode", type=click.Choice(MODES), default="upsert", show_default=True)
+@click.option("--mode", type=choice_of(ImportMode), default="upsert", show_default=True)
 @click.option("--empty-clears", is_flag=True, help="An empty cell clears the field.")
 @click.option("--delimiter", default=None)
 @click.option("--encoding", default=None)

@@ -6,12 +6,11 @@ import re
 
 from sqlmodel import Session, select
 
-from importer.settings import BUILTIN_FIELDS, AccountInfo, LinkInfo
-from importer.values import FIELD_TYPES
+from importer.settings import AccountInfo, LinkInfo
+from importer.vocabulary import BUILTIN_FIELDS, DedupMode, FieldType
 from service.db import insert_unique
 from service.errors import Conflict, InvalidInput
 from service.models import (
-    DEDUP_MODES,
     FIELD_NAME_PATTERN,
     LINK_NAME_PATTERN,
     Account,
@@ -22,12 +21,10 @@ from service.models import (
     LinkPublic,
 )
 
-BUILTIN_TYPES = {"email": "text", "status": "text", "created_at": "date", "updated_at": "date"}
-
 
 def create_account(session: Session, *, name: str, dedup_mode: str = "email") -> Account:
-    if dedup_mode not in DEDUP_MODES:
-        raise InvalidInput(f"dedup_mode must be one of {', '.join(DEDUP_MODES)}", part="dedup_mode")
+    if dedup_mode not in tuple(DedupMode):
+        raise InvalidInput(f"dedup_mode must be one of {', '.join(DedupMode)}", part="dedup_mode")
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
         raise Conflict(f"an account named '{name}' exists already")
     account = Account(name=name, dedup_mode=dedup_mode)
@@ -67,8 +64,8 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
 
 
 def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
-    if type not in FIELD_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(FIELD_TYPES)}", part="type")
+    if type not in tuple(FieldType):
+        raise InvalidInput(f"type must be one of {', '.join(FieldType)}", part="type")
     if not re.fullmatch(FIELD_NAME_PATTERN, name) or len(name) > 63:
         raise InvalidInput(f"'{name}' is not a valid field name "
                            "(a letter, then letters, digits or _; at most 63)", part="name")
@@ -79,7 +76,7 @@ def create_field(session: Session, *, account: Account, name: str, type: str) ->
 
 
 def account_public(session: Session, account: Account) -> AccountPublic:
-    builtins = [FieldPublic(name=n, type=t, builtin=True) for n, t in BUILTIN_TYPES.items()]
+    builtins = [FieldPublic(name=name, type=type_, builtin=True) for name, type_ in BUILTIN_FIELDS.items()]
     return AccountPublic(
         id=account.id,
         name=account.name,

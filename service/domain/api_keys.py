@@ -8,10 +8,10 @@ import secrets
 from sqlmodel import Session, select
 
 from service.errors import Forbidden, NotAuthenticated
-from service.models import Account, ApiKey
+from service.models import Account, ApiKey, Scope
 
 # What each scope may do: `admin` is support staff, who may also do what campaign managers do.
-GRANTS = {"manage": {"manage"}, "send": {"send"}, "admin": {"admin", "manage"}}
+GRANTS = {Scope.MANAGE: {Scope.MANAGE}, Scope.SEND: {Scope.SEND}, Scope.ADMIN: {Scope.ADMIN, Scope.MANAGE}}
 KEY_PREFIX = "sg_"
 
 

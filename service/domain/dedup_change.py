@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from importer.vocabulary import DedupMode
 from segments.compiler import RuleCompiler
 from segments.merge import merge_by_address, preview_merge, undo_merge
 from segments.representative import parse_representative
@@ -70,7 +71,7 @@ def preview(session: Session, account: Account, *, to: str, link: str | None = N
 
 
 def _check_target(account: Account, to: str) -> None:
-    if to not in ("email", "external_id"):
+    if to not in tuple(DedupMode):
         raise InvalidInput("to must be email or external_id", part="to")
     if account.dedup_mode == to:
         raise Conflict(f"the account deduplicates by {to} already")

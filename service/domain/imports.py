@@ -26,8 +26,10 @@ from service.models import (
     Account,
     ContactField,
     ImportJob,
+    ImportPhase,
     ImportPublic,
     ImportRejection,
+    ImportStatus,
     utcnow,
 )
 
@@ -99,7 +101,7 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> Imp
         account = session.get(Account, job.account_id)
         assert account is not None
         info = account_info(session, account)
-        job.status, job.phase, job.started_at = "running", "reading", utcnow()
+        job.status, job.phase, job.started_at = ImportStatus.RUNNING, ImportPhase.READING, utcnow()
         job.heartbeat_at, job.worker = job.started_at, this_worker()
         session.commit()
     settings = parse_settings(job.settings)
@@ -140,8 +142,8 @@ def _record_success(conn: Connection, job_id: int, account_id: int, settings: Im
                     links: dict, result: ImportResult) -> None:
     """Inside the import's own transaction: the job's report, new fields, the link last used."""
     conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-        status="succeeded", phase="done", rows_done=result.report["rows"], report=result.report,
-        warnings=result.warnings, finished_at=utcnow(), heartbeat_at=utcnow()))
+        status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE, rows_done=result.report["rows"],
+        report=result.report, warnings=result.warnings, finished_at=utcnow(), heartbeat_at=utcnow()))
     if settings.dry_run:
         return
     now = utcnow()
@@ -156,7 +158,7 @@ def _record_success(conn: Connection, job_id: int, account_id: int, settings: Im
 def _record_failure(engine: Engine, job_id: int, message: str) -> None:
     with engine.begin() as conn:
         conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            status="failed", phase="done", error=message, finished_at=utcnow()))
+            status=ImportStatus.FAILED, phase=ImportPhase.DONE, error=message, finished_at=utcnow()))
 
 
 def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
@@ -169,7 +171,7 @@ def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
 
 def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:
     """Mark a queued or running job failed when the process that ran it is gone."""
-    if job.status not in ("queued", "running"):
+    if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         return job
     host, _, pid = (job.worker or "").rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
@@ -178,7 +180,7 @@ def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:
         last_sign = job.heartbeat_at or job.created_at
         dead = utcnow() - last_sign > STALE_AFTER
     if dead:
-        job.status, job.phase, job.finished_at = "failed", "done", utcnow()
+        job.status, job.phase, job.finished_at = ImportStatus.FAILED, ImportPhase.DONE, utcnow()
         job.error = "the import was interrupted before it finished; nothing was imported"
         session.add(job)
         session.commit()

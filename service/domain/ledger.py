@@ -13,11 +13,9 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from service.domain.contacts import as_utc
-from service.models import LedgerEntry
+from service.models import ACTIVE_STATES, LedgerEntry, LedgerState
 
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
-ACTIVE_STATES = ("claimed", "sent")
-STATES = ("claimed", "sent", "released")
 CSV_HEADER = ["contact", "address_key", "state", "claimed_at", "sent_at", "released_at"]
 
 
@@ -56,7 +54,7 @@ def state_counts(session: Session, mailing_id: int) -> dict[str, int]:
     """Ledger entries per state, counted in the database."""
     rows = session.execute(select(ledger.c.state, func.count()).where(ledger.c.mailing_id == mailing_id)
                            .group_by(ledger.c.state)).all()
-    counts = dict.fromkeys(STATES, 0)
+    counts = dict.fromkeys(tuple(LedgerState), 0)
     counts.update({state: int(n) for state, n in rows})
     return counts
 

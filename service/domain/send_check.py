@@ -21,17 +21,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
 
+from importer.vocabulary import ContactStatus
 from segments.batch import batch_query
 from segments.collapse import Audience
 from segments.tables import contacts
 from segments.values import one_of
 from service.domain.contacts import lookup_key
 from service.domain.dedup_change import wait_for_change
-from service.domain.ledger import ACTIVE_STATES
 from service.errors import Conflict
-from service.models import MAX_ID, CheckRequest, LedgerEntry, utcnow
+from service.models import (
+    ACTIVE_STATES,
+    MAX_ID,
+    CheckRequest,
+    LedgerEntry,
+    LedgerState,
+    SkipReason,
+    Verdict,
+    utcnow,
+)
 
-MAX_BATCH = 10_000
 # Deadlocks between workers claiming overlapping batches, and serialization failures, are safe
 # to retry: the transaction rolled back whole.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
@@ -42,10 +50,12 @@ check_requests = CheckRequest.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
-class Verdict:
+class Decision:
+    """The check's answer for one recipient."""
+
     contact: int | None
-    verdict: str  # "send" or "skip"
-    reason: str | None = None
+    verdict: Verdict
+    reason: SkipReason | None = None
     duplicate_of: int | None = None
 
     def to_json(self, address: str | None = None) -> dict[str, Any]:
@@ -59,11 +69,8 @@ class Verdict:
         return answer
 
 
-SEND = "send"
-
-
-def skip(contact: int | None, reason: str, duplicate_of: int | None = None) -> Verdict:
-    return Verdict(contact, "skip", reason, duplicate_of)
+def skip(contact: int | None, reason: SkipReason, duplicate_of: int | None = None) -> Decision:
+    return Decision(contact, Verdict.SKIP, reason, duplicate_of)
 
 
 def body_hash(body: dict[str, Any]) -> str:
@@ -144,9 +151,9 @@ def _check(conn: Connection, audience: Audience, mailing_id: int,
     results, seen = [], set()
     for position, contact_id in enumerate(requested):
         if contact_id is None:
-            verdict = skip(None, "unknown_contact")
-        elif contact_id in seen and verdicts[contact_id].verdict == SEND:
-            verdict = skip(contact_id, "already_claimed")  # named twice: the first got the claim
+            verdict = skip(None, SkipReason.UNKNOWN_CONTACT)
+        elif contact_id in seen and verdicts[contact_id].verdict == Verdict.SEND:
+            verdict = skip(contact_id, SkipReason.ALREADY_CLAIMED)  # named twice: the first got the claim
         else:
             verdict = verdicts[contact_id]
         seen.add(contact_id)
@@ -154,10 +161,10 @@ def _check(conn: Connection, audience: Audience, mailing_id: int,
     return {"results": results}
 
 
-def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Verdict]:
+def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Decision]:
     storable = [i for i in ids if 0 < i <= MAX_ID]  # others cannot be contacts
     facts = {row["id"]: row for row in _facts(conn, audience, storable)}
-    verdicts = {i: skip(i, "unknown_contact") for i in ids if i not in facts}
+    verdicts = {i: skip(i, SkipReason.UNKNOWN_CONTACT) for i in ids if i not in facts}
     slots = {i: slot_of(audience, row) for i, row in facts.items()}
     holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
     batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
@@ -165,7 +172,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     for i, row in facts.items():
         verdict = _decide(i, row, slots[i], holders, holding, batch_winner)
         verdicts[i] = verdict
-        if verdict.verdict == SEND:
+        if verdict.verdict == Verdict.SEND:
             claims.append(i)
     won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i]) for i in claims])
     lost = {i for i in claims if i not in won}
@@ -177,10 +184,10 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
             holder = holders.get(slots[i])
             if holder is None:  # the loser holds a clearance under an address it has left
                 if i in lost:
-                    verdicts[i] = skip(i, "already_claimed")
+                    verdicts[i] = skip(i, SkipReason.ALREADY_CLAIMED)
                 continue
-            verdicts[i] = (skip(i, "already_claimed") if holder == i
-                           else skip(i, "duplicate_address", holder))
+            verdicts[i] = (skip(i, SkipReason.ALREADY_CLAIMED) if holder == i
+                           else skip(i, SkipReason.DUPLICATE_ADDRESS, holder))
     return verdicts
 
 
@@ -190,27 +197,27 @@ def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> list[Row
 
 
 def _eligible(row: RowMapping) -> bool:
-    return bool(row["in_audience"]) and row["status"] == "active" and not row["bounced"]
+    return bool(row["in_audience"]) and row["status"] == ContactStatus.ACTIVE and not row["bounced"]
 
 
 def _decide(contact_id: int, row: RowMapping, slot: str, holders: dict[str, int],
-            holding: set[int], batch_winner: dict[str, int]) -> Verdict:
+            holding: set[int], batch_winner: dict[str, int]) -> Decision:
     """The verdict for one contact; the reasons are tried in the contract's order."""
     if not row["in_audience"]:
-        return skip(contact_id, "not_in_mailing")
-    if row["status"] == "unsubscribed":
-        return skip(contact_id, "unsubscribed")
-    if row["status"] == "bounced" or row["bounced"]:
-        return skip(contact_id, "bounced")
+        return skip(contact_id, SkipReason.NOT_IN_MAILING)
+    if row["status"] == ContactStatus.UNSUBSCRIBED:
+        return skip(contact_id, SkipReason.UNSUBSCRIBED)
+    if row["status"] == ContactStatus.BOUNCED or row["bounced"]:
+        return skip(contact_id, SkipReason.BOUNCED)
     if contact_id in holding:
-        return skip(contact_id, "already_claimed")
+        return skip(contact_id, SkipReason.ALREADY_CLAIMED)
     holder = holders.get(slot)
     if holder is not None and holder != contact_id:
-        return skip(contact_id, "duplicate_address", holder)
+        return skip(contact_id, SkipReason.DUPLICATE_ADDRESS, holder)
     winner = batch_winner[slot]
     if winner != contact_id:  # the representative rule picked another contact of this batch
-        return skip(contact_id, "duplicate_address", winner)
-    return Verdict(contact_id, SEND)
+        return skip(contact_id, SkipReason.DUPLICATE_ADDRESS, winner)
+    return Decision(contact_id, Verdict.SEND)
 
 
 def slot_of(audience: Audience, row: RowMapping) -> str:
@@ -281,12 +288,13 @@ def _representatives_at(conn: Connection, audience: Audience, addresses: Sequenc
     return [best[key]["id"] if key in best else None for key in keys]
 
 
-def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *, to: str) -> int:
+def set_state(engine: Engine, mailing_id: int, contact_ids: Sequence[int], *,
+              to: LedgerState) -> int:
     """Move the contacts' claims (state `claimed`) to `released` or `sent`; return how many."""
-    stamp = "released_at" if to == "released" else "sent_at"
+    stamp = "released_at" if to == LedgerState.RELEASED else "sent_at"
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         result = conn.execute(update(ledger).values(state=to, **{stamp: utcnow()}).where(
-            ledger.c.mailing_id == mailing_id, ledger.c.state == "claimed",
+            ledger.c.mailing_id == mailing_id, ledger.c.state == LedgerState.CLAIMED,
             one_of(ledger.c.contact_id, sorted({i for i in contact_ids if 0 < i <= MAX_ID}),
                    conn.dialect.name)))
         return result.rowcount

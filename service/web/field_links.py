@@ -10,7 +10,6 @@ from importer.reading import suggest_mapping
 from importer.settings import AccountInfo, SettingsError, check_against, parse_settings
 
 NEW_FIELD = "__new__"  # the drop-down's value for "a new field…"
-FIELD_TYPES = ("text", "number", "date", "boolean")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from flask import g
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
+from importer.vocabulary import ContactStatus
 from service.db import session as db_session
 from service.domain.accounts import links_of
 from service.models import Contact, ImportJob
@@ -29,8 +30,8 @@ def contact_counts(session: Session, account_id: int) -> ContactCounts:
     mine = Contact.account_id == account_id
     total, unsubscribed, bounced = session.execute(select(
         func.count(),
-        func.coalesce(func.sum(case((Contact.status == "unsubscribed", 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Contact.status == "bounced", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Contact.status == ContactStatus.UNSUBSCRIBED, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Contact.status == ContactStatus.BOUNCED, 1), else_=0)), 0),
     ).where(mine)).one()
     shared_keys = (select(Contact.address_key).where(mine).group_by(Contact.address_key)
                    .having(func.count() > 1).subquery())

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import abort, current_app, g, redirect, request, url_for
 
 from importer.reading import FileUnreadable, inspect_file
+from importer.vocabulary import FieldType
 from service.db import session as db_session
 from service.domain import imports
 from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
-from service.models import ImportDraft
+from service.models import ImportDraft, ImportStatus
 from service.uploads import save_upload
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
@@ -195,7 +196,7 @@ def fields(draft_id: int):  # type: ignore[no-untyped-def]
     links = {link.name: link for link in links_of(session, g.account.id)}
     return _wizard_page("imports/fields.html", draft, 5, 400 if error else 200, rows=choices,
                         samples=samples, account_fields=account_fields,
-                        field_types=field_links.FIELD_TYPES, id_column=id_column,
+                        field_types=tuple(FieldType), id_column=id_column,
                         id_link=links.get(match.get("link", "")), error=error,
                         new_field=field_links.NEW_FIELD)
 
@@ -211,7 +212,7 @@ def review(draft_id: int):  # type: ignore[no-untyped-def]
     dry_run = imports.settle_if_dead(session, own_job(draft.dry_run_id))
     error = None
     if request.method == "POST":
-        if dry_run.status != "succeeded":
+        if dry_run.status != ImportStatus.SUCCEEDED:
             abort(400)
         try:
             job = drafts.start_job(session, draft, g.account, dry_run=False)

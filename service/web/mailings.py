@@ -12,6 +12,7 @@ from service.domain.segments import catalog_of, segments_of, send_list_rows
 from service.downloads import csv_response
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
+from service.models import LedgerState
 from service.web.charts import shared_chart_svg
 from service.web.pages import page
 from service.web.previews import (
@@ -25,9 +26,9 @@ from service.web.previews import (
 
 MAX_NAME = 200
 LEDGER_STATES = (
-    ("claimed", "Cleared", "checked and cleared for sending, not yet confirmed as sent"),
-    ("sent", "Sent", "confirmed as sent by the mailing system"),
-    ("released", "Released", "cleared, then given back (delivery failed before sending)"),
+    (LedgerState.CLAIMED, "Cleared", "checked and cleared for sending, not yet confirmed as sent"),
+    (LedgerState.SENT, "Sent", "confirmed as sent by the mailing system"),
+    (LedgerState.RELEASED, "Released", "cleared, then given back (delivery failed before sending)"),
 )
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import g, jsonify, redirect, request, url_for
 
+from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
-from segments.rules import OPERATORS, STATUSES, Catalog
+from segments.rules import OPERATORS, Catalog
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain.accounts import links_of
@@ -65,7 +66,7 @@ def builder_catalog(catalog: Catalog) -> dict[str, Any]:
     # The account's own fields first: they are what campaign managers segment by most.
     fields.sort(key=lambda f: f["name"] in BUILTIN_LABELS or f["name"].startswith("external_id."))
     return {"fields": fields, "operators": OPERATORS, "operator_labels": OPERATOR_LABELS,
-            "statuses": STATUSES}
+            "statuses": tuple(ContactStatus)}
 
 
 def _preview_options(values: Any) -> dict[str, Any]:

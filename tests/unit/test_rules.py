@@ -89,3 +89,10 @@ def test_representative_rules_parse_from_names_json_or_objects(given, rule):
 def test_bad_representative_rules_are_refused(given, words):
     with pytest.raises(RuleError, match=words):
         parse_representative(given, CATALOG)
+
+
+def test_rules_know_every_built_in_field_and_the_address_domain():
+    from importer.vocabulary import BUILTIN_FIELDS
+    from segments.rules import BUILTIN_KINDS
+
+    assert set(BUILTIN_KINDS) == {*BUILTIN_FIELDS, "email_domain"}

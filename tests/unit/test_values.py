@@ -3,18 +3,17 @@
 import pytest
 
 from importer.values import (
-    FIELD_TYPES,
-    STATUSES,
     InvalidValue,
     parse_status,
     parse_value,
     value_parser,
 )
+from importer.vocabulary import ContactStatus, FieldType
 
 
 def test_field_types_and_statuses():
-    assert FIELD_TYPES == ("text", "number", "date", "boolean")
-    assert STATUSES == ("active", "unsubscribed", "bounced")
+    assert tuple(FieldType) == ("text", "number", "date", "boolean")
+    assert tuple(ContactStatus) == ("active", "unsubscribed", "bounced")
 
 
 def test_invalid_value_is_a_value_error():
