@@ -23,7 +23,8 @@ def address_key(normalized_email: str) -> str:
 
     This is THE one function that decides whether two addresses are the same inbox; everything
     that compares addresses (import matching, the database constraint, collapse, the pre-send
-    check) must use it rather than comparing or lower-casing addresses itself.
+    check, a segment rule's value on `email` or `email_domain`, which may be a part of an address)
+    must use it rather than comparing or lower-casing addresses itself.
     """
     return normalized_email.lower()
 

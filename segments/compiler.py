@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.functions import FunctionElement
 
+from importer.addresses import address_key
 from segments.rules import (
     EXTERNAL_ID_PREFIX,
     AllOf,
@@ -115,9 +116,9 @@ class RuleCompiler:
     def _value(self, rule: Condition, c: FromClause) -> tuple[ColumnElement[Any], Any]:
         """The column to test and the value to test it against, in comparable forms."""
         if rule.field == "email":
-            return c.c.address_key, _lower(rule.value)
+            return c.c.address_key, _keyed(rule.value)
         if rule.field == "email_domain":
-            return address_domain(c.c.address_key), _lower(rule.value)
+            return address_domain(c.c.address_key), _keyed(rule.value)
         document = c.c.attributes[rule.field]
         if rule.kind == "text":
             return func.lower(document.as_string()), _lower(rule.value)
@@ -187,6 +188,13 @@ def _lower(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(v.lower() for v in value)
     return value.lower() if isinstance(value, str) else value
+
+
+def _keyed(value: Any) -> Any:
+    """A rule's value on an address (or a part of one) in the form the address keys have."""
+    if isinstance(value, tuple):
+        return tuple(address_key(v) for v in value)
+    return address_key(value) if isinstance(value, str) else value
 
 
 def _iso(value: Any) -> Any:

@@ -19,7 +19,7 @@ def lookup_key(address: str) -> str:
     try:
         return address_key(AddressValidator().normalize(address.strip()))
     except EmailNotValidError:
-        return address.strip().lower()
+        return address_key(address.strip())  # not an address: found only if stored so
 
 
 def find_contacts(session: Session, account_id: int, *, address: str | None,

@@ -7,6 +7,7 @@ from functools import cache
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from importer.addresses import address_key
 from service.db import insert_unique
 from service.errors import InvalidInput
 from service.models import Account, User
@@ -22,7 +23,7 @@ def _unknown_user_hash() -> str:
 
 def normalized_email(email: str) -> str:
     """The form a sign-in address is stored and looked up in: trimmed, lower-cased."""
-    return email.strip().lower()
+    return address_key(email.strip())
 
 
 def create_user(session: Session, *, account: Account, email: str, password: str,
