@@ -170,7 +170,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
     claims = []
     for i, row in facts.items():
-        verdict = _decide(i, row, slots[i], holders, holding, batch_winner)
+        verdict = decide(i, row, slots[i], holders, holding, batch_winner)
         verdicts[i] = verdict
         if verdict.verdict == Verdict.SEND:
             claims.append(i)
@@ -200,7 +200,7 @@ def _eligible(row: RowMapping) -> bool:
     return bool(row["in_audience"]) and row["status"] == ContactStatus.ACTIVE and not row["bounced"]
 
 
-def _decide(contact_id: int, row: RowMapping, slot: str, holders: dict[str, int],
+def decide(contact_id: int, row: RowMapping, slot: str, holders: dict[str, int],
             holding: set[int], batch_winner: dict[str, int]) -> Decision:
     """The verdict for one contact; the reasons are tried in the contract's order."""
     if not row["in_audience"]:

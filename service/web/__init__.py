@@ -45,7 +45,6 @@ for rule, view, methods in ROUTES:
 
 web.before_request(auth.require_user)
 web.register_error_handler(CSRFError, pages.csrf_refused)
-web.register_error_handler(404, pages.not_found)
 
 
 def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:

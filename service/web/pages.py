@@ -1,4 +1,6 @@
-"""What every page shares: rendering with the signed-in user, and the error pages."""
+"""What every page shares: rendering with the signed-in user, and the page for a refused form.
+
+Other errors are answered by service/http_errors.py, with the same error page."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from typing import Any
 
 from flask import g, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import NotFound
 
 
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -18,8 +19,3 @@ def csrf_refused(error: CSRFError) -> tuple[str, int]:
     return page("error.html", 400, title="The form has expired",
                 message="The form was sent without its security token, or with one that is no "
                         "longer valid. Go back, reload the page and try again.")
-
-
-def not_found(error: NotFound) -> tuple[str, int]:
-    return page("error.html", 404, title="Not found",
-                message="This page does not exist, or it belongs to another account.")

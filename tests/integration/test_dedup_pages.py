@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from sqlmodel import Session
-
-from service.domain.users import create_user
-from service.models import Account
+from page_helpers import csrf_token, signed_in
 
 ROWS = [["KlantNr", "E-mail", "first_name"],
         ["K1", "jan@home.nl", "Jan"],
@@ -18,22 +13,8 @@ BY_CRM = {"match": {"by": "external_id", "link": "crm", "column": "KlantNr"},
           "mapping": {"E-mail": "email", "first_name": "first_name"}}
 
 
-def _csrf(response) -> str:  # type: ignore[no-untyped-def]
-    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
-def _signed_in(app, engine, account_id: int, email: str, *, is_admin: bool = False):  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        create_user(session, account=session.get(Account, account_id), email=email,
-                    password="a long secret", is_admin=is_admin)
-    client = app.test_client()
-    token = _csrf(client.get("/sign-in"))
-    response = client.post("/sign-in", data={"email": email, "password": "a long secret",
-                                             "csrf_token": token})
-    assert response.status_code == 302
-    return client
 
 
 @pytest.fixture
@@ -53,7 +34,7 @@ def _count(contacts_of, tenant) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_manager_sees_the_preview_but_cannot_apply_or_undo(app, engine, client, family, contacts_of):
-    manager = _signed_in(app, engine, family.id, "anna@family.example")
+    manager = signed_in(app, engine, family.id, "anna@family.example")
     page = manager.get("/dedup")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
@@ -63,7 +44,7 @@ def test_a_manager_sees_the_preview_but_cannot_apply_or_undo(app, engine, client
     assert page.status_code == 200 and 'id="dedup-preview"' in text
     assert "jan@home.nl" in text and "<svg" in text and "first_name" in text
     assert 'id="apply-form"' not in text and "Only support staff can apply" in text
-    token = _csrf(page)
+    token = csrf_token(page)
     refused = manager.post("/dedup/apply", data={"csrf_token": token, "to": "email", "confirm": "yes"})
     assert refused.status_code == 403 and b"Only support staff" in refused.data
     refused = manager.post("/dedup/undo", data={"csrf_token": token, "change_id": "1", "confirm": "yes"})
@@ -72,11 +53,11 @@ def test_a_manager_sees_the_preview_but_cannot_apply_or_undo(app, engine, client
 
 
 def test_an_admin_applies_and_undoes_a_change(app, engine, client, family, contacts_of):
-    admin = _signed_in(app, engine, family.id, "support@family.example", is_admin=True)
+    admin = signed_in(app, engine, family.id, "support@family.example", is_admin=True)
     before = contacts_of(family.id)
     page = admin.get("/dedup?preview=1")
     assert b'id="apply-form"' in page.data
-    token = _csrf(page)
+    token = csrf_token(page)
     # Without the tick "I have read the preview": the preview again, nothing changed.
     unconfirmed = admin.post("/dedup/apply", data={"csrf_token": token, "to": "email"})
     assert unconfirmed.status_code == 400 and b"I have read the preview" in unconfirmed.data
@@ -107,7 +88,7 @@ def test_an_admin_applies_and_undoes_a_change(app, engine, client, family, conta
 
 
 def test_forms_without_their_csrf_token_are_refused(app, engine, client, family, contacts_of):
-    admin = _signed_in(app, engine, family.id, "support@family.example", is_admin=True)
+    admin = signed_in(app, engine, family.id, "support@family.example", is_admin=True)
     refused = admin.post("/dedup/apply", data={"to": "email", "confirm": "yes"})
     assert refused.status_code == 400 and b"The form has expired" in refused.data
     assert _mode(client, family) == "external_id" and _count(contacts_of, family) == 3
@@ -115,15 +96,15 @@ def test_forms_without_their_csrf_token_are_refused(app, engine, client, family,
 
 
 def test_another_accounts_change_cannot_be_undone(app, engine, client, family, make_tenant, contacts_of):
-    admin = _signed_in(app, engine, family.id, "support@family.example", is_admin=True)
-    token = _csrf(admin.get("/dedup"))
+    admin = signed_in(app, engine, family.id, "support@family.example", is_admin=True)
+    token = csrf_token(admin.get("/dedup"))
     assert admin.post("/dedup/apply", data={"csrf_token": token, "to": "email",
                                             "confirm": "yes"}).status_code == 302
     other = make_tenant("other", "email")
-    intruder = _signed_in(app, engine, other.id, "support@other.example", is_admin=True)
+    intruder = signed_in(app, engine, other.id, "support@other.example", is_admin=True)
     page = intruder.get("/dedup")
     assert b"Change 1" not in page.data
-    refused = intruder.post("/dedup/undo", data={"csrf_token": _csrf(page), "change_id": "1",
+    refused = intruder.post("/dedup/undo", data={"csrf_token": csrf_token(page), "change_id": "1",
                                                  "confirm": "yes"})
     assert refused.status_code == 404 and b"not found" in refused.data
     assert _mode(client, family) == "email" and _count(contacts_of, family) == 2
@@ -131,7 +112,7 @@ def test_another_accounts_change_cannot_be_undone(app, engine, client, family, m
 
 def test_engine_errors_show_on_the_page(app, engine, make_tenant):
     tenant = make_tenant("plain", "email", links={"crm": None})
-    admin = _signed_in(app, engine, tenant.id, "support@plain.example", is_admin=True)
+    admin = signed_in(app, engine, tenant.id, "support@plain.example", is_admin=True)
     page = admin.get("/dedup?preview=1&link=nope")
     assert page.status_code == 400 and b"no link named" in page.data and b"Traceback" not in page.data
     page = admin.get("/dedup?preview=1&link=crm")
@@ -151,7 +132,7 @@ def test_users_create_admin_makes_support_staff(cli, engine, make_tenant):
 
 
 def test_a_representative_rule_without_its_field_is_explained(app, engine, family):
-    manager = _signed_in(app, engine, family.id, "anna@family.example")
+    manager = signed_in(app, engine, family.id, "anna@family.example")
     page = manager.get("/dedup?preview=1&representative=prefer_non_empty")
     assert page.status_code == 400 and b"cannot be used: choose the field" in page.data
     page = manager.get("/dedup?preview=1&representative=prefer_non_empty&prefer_field=first_name")

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from sqlmodel import Session
+from page_helpers import csrf_token, signed_in
 
-from service.domain.users import create_user
-from service.models import Account
 from service.web.charts import shared_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -22,20 +20,8 @@ FAMILY = [["nr", "email", "first_name", "city"],
           ["K6", "kees@example.nl", "", "Delft"]]
 
 
-def _csrf(response) -> str:  # type: ignore[no-untyped-def]
-    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
-def _signed_in(app, engine, account_id: int, email: str):  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        create_user(session, account=session.get(Account, account_id), email=email, password="a long secret")
-    client = app.test_client()
-    response = client.post("/sign-in", data={"email": email, "password": "a long secret",
-                                             "csrf_token": _csrf(client.get("/sign-in"))})
-    assert response.status_code == 302
-    return client
 
 
 def _family(make_tenant, import_rows):  # type: ignore[no-untyped-def]
@@ -49,8 +35,8 @@ def _family(make_tenant, import_rows):  # type: ignore[no-untyped-def]
 def test_the_builders_preview_counts_unsaved_rules_as_the_api_counts_saved_ones(
         app, engine, client, make_tenant, import_rows):
     tenant = _family(make_tenant, import_rows)
-    web = _signed_in(app, engine, tenant.id, "anna@family.example")
-    token = _csrf(web.get("/segments/new"))
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    token = csrf_token(web.get("/segments/new"))
     rules = {"all": [{"field": "city", "op": "eq", "value": "utrecht"},
                      {"any": [{"field": "first_name", "op": "eq", "value": "anna"},
                               {"not": {"field": "email_domain", "op": "eq", "value": "home.nl"}}]}]}
@@ -71,8 +57,8 @@ def test_the_builders_preview_counts_unsaved_rules_as_the_api_counts_saved_ones(
 
 def test_the_builders_preview_names_the_wrong_part_and_needs_the_token(app, engine, make_tenant, import_rows):
     tenant = _family(make_tenant, import_rows)
-    web = _signed_in(app, engine, tenant.id, "anna@family.example")
-    token = _csrf(web.get("/segments/new"))
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    token = csrf_token(web.get("/segments/new"))
     wrong = {"all": [{"field": "city", "op": "eq", "value": "x"}, {"field": "nope", "op": "eq", "value": 1}]}
     response = web.post("/segments/preview", json={"rules": wrong}, headers={"X-CSRFToken": token})
     assert response.status_code == 400
@@ -98,8 +84,8 @@ def test_the_chart_draws_bars_in_proportion():
 
 def test_the_segment_page_shows_the_chart_and_the_send_list(app, engine, make_tenant, import_rows):
     tenant = _family(make_tenant, import_rows)
-    web = _signed_in(app, engine, tenant.id, "anna@family.example")
-    token = _csrf(web.get("/segments/new"))
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    token = csrf_token(web.get("/segments/new"))
     everyone = {"csrf_token": token, "name": "Everyone", "rules": '{"all": []}'}
     response = web.post("/segments/new", data=everyone)
     assert response.status_code == 302
@@ -118,8 +104,8 @@ def test_the_mailing_form_says_what_is_wrong(app, engine, client, make_tenant, i
     tenant = _family(make_tenant, import_rows)
     segment = client.post("/api/v1/segments", json={"name": "all", "rules": {"all": []}},
                           headers=tenant.auth()).json["id"]
-    web = _signed_in(app, engine, tenant.id, "anna@family.example")
-    token = _csrf(web.get("/mailings/new"))
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    token = csrf_token(web.get("/mailings/new"))
     cases = [({"name": "m"}, b"Choose at least one segment"),
              ({"name": "m", "include": segment, "personalized_by": "first_name"}, b"turn on the opt-in"),
              ({"name": "m", "include": segment, "representative": "prefer_non_empty",
@@ -137,7 +123,7 @@ def test_the_mailing_form_says_what_is_wrong(app, engine, client, make_tenant, i
     assert re.search(r'data-preview-count="recipients">5<', page), page
     ledger = web.get(created.headers["Location"] + "/ledger.csv").get_data(as_text=True)
     assert ledger.splitlines() == ["contact,address_key,state,claimed_at,sent_at,released_at"]
-    other = _signed_in(app, engine, make_tenant("other").id, "piet@other.example")
+    other = signed_in(app, engine, make_tenant("other").id, "piet@other.example")
     for path in (created.headers["Location"], created.headers["Location"] + "/ledger.csv",
                  created.headers["Location"] + "/recipients.csv", f"/segments/{segment}",
                  f"/segments/{segment}/recipients.csv"):

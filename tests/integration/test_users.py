@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
+from page_helpers import csrf_token
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -20,14 +20,10 @@ def _users(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
             "ORDER BY u.id")).all())
 
 
-def _csrf(response) -> str:  # type: ignore[no-untyped-def]
-    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 def _sign_in(client, email: str, password: str):  # type: ignore[no-untyped-def]
-    token = _csrf(client.get("/sign-in"))
+    token = csrf_token(client.get("/sign-in"))
     return client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
 
 
@@ -109,7 +105,7 @@ def test_sign_in_and_out(client, make_tenant, engine):
     # Signing out needs the token too.
     assert client.post("/sign-out").status_code == 400
     assert client.get("/imports/new").status_code == 200
-    assert client.post("/sign-out", data={"csrf_token": _csrf(home)}).status_code == 302
+    assert client.post("/sign-out", data={"csrf_token": csrf_token(home)}).status_code == 302
     assert client.get("/imports/new").status_code == 302
 
 
@@ -117,7 +113,7 @@ def test_sign_in_never_redirects_to_another_site(app, make_tenant, engine):
     _make_user(engine, make_tenant("acme").id)
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example/x", "javascript:alert(1)"):
         client = app.test_client()
-        token = _csrf(client.get("/sign-in"))
+        token = csrf_token(client.get("/sign-in"))
         response = client.post("/sign-in", data={"email": "anna@acme.example", "password": "a long secret",
                                                  "next": target, "csrf_token": token})
         assert response.headers["Location"] == "/", target

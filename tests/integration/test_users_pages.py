@@ -3,43 +3,24 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import timedelta
 from pathlib import Path
 
+from page_helpers import csrf_token, signed_in
 from sqlmodel import Session, select
 
-from service.domain.users import create_user
-from service.models import Account, ImportDraft, utcnow
-
-
-def _csrf(response) -> str:  # type: ignore[no-untyped-def]
-    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
-    assert found, "the page has no CSRF token"
-    return found.group(1)
-
-
-def _signed_in(app, engine, account_id: int, email: str):  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        create_user(session, account=session.get(Account, account_id), email=email,
-                    password="a long secret")
-    client = app.test_client()
-    token = _csrf(client.get("/sign-in"))
-    response = client.post("/sign-in", data={"email": email, "password": "a long secret",
-                                             "csrf_token": token})
-    assert response.status_code == 302
-    return client
+from service.models import ImportDraft, utcnow
 
 
 def _upload(client, content: bytes, name: str = "contacts.csv"):  # type: ignore[no-untyped-def]
-    token = _csrf(client.get("/imports/new"))
+    token = csrf_token(client.get("/imports/new"))
     return client.post("/imports/new", data={"csrf_token": token, "file": (io.BytesIO(content), name)},
                        content_type="multipart/form-data")
 
 
 def test_a_draft_of_another_account_is_not_found(app, engine, make_tenant):
-    mine = _signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
-    theirs = _signed_in(app, engine, make_tenant("other").id, "piet@other.example")
+    mine = signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    theirs = signed_in(app, engine, make_tenant("other").id, "piet@other.example")
     response = _upload(theirs, b"email;name\r\npiet@example.nl;Piet\r\n")
     assert response.status_code == 302
     draft_path = response.headers["Location"]
@@ -47,13 +28,13 @@ def test_a_draft_of_another_account_is_not_found(app, engine, make_tenant):
     for step in ("file", "options", "external-id", "fields", "review"):
         path = draft_path.replace("/file", f"/{step}")
         assert mine.get(path).status_code == 404, path
-        page = mine.post(path, data={"csrf_token": _csrf(mine.get("/"))})
+        page = mine.post(path, data={"csrf_token": csrf_token(mine.get("/"))})
         assert page.status_code == 404 and b"piet" not in page.data, path
 
 
 def test_an_upload_needs_a_readable_file(app, engine, make_tenant):
-    client = _signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
-    token = _csrf(client.get("/imports/new"))
+    client = signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    token = csrf_token(client.get("/imports/new"))
     response = client.post("/imports/new", data={"csrf_token": token}, content_type="multipart/form-data")
     assert response.status_code == 400 and b"Choose a file" in response.data
     response = _upload(client, b"PK\x03\x04" + bytes(200), "contacts.xlsx")
@@ -63,7 +44,7 @@ def test_an_upload_needs_a_readable_file(app, engine, make_tenant):
 
 def test_a_wizard_left_unfinished_is_forgotten_with_its_file(app, engine, make_tenant):
     tenant = make_tenant("acme")
-    client = _signed_in(app, engine, tenant.id, "anna@acme.example")
+    client = signed_in(app, engine, tenant.id, "anna@acme.example")
     assert _upload(client, b"email\r\nanna@example.nl\r\n").status_code == 302
     with Session(engine) as session:
         [old] = session.exec(select(ImportDraft)).all()
