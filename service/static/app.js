@@ -1,4 +1,5 @@
-// Small page behaviour, no library: live progress, and form fields that depend on a choice.
+// Small page behaviour, no library: live progress, form fields that depend on a choice, and
+// the segment builder.
 "use strict";
 
 function followProgress(box) {
@@ -40,21 +41,12 @@ function followProgress(box) {
   poll();
 }
 
-function toggleWith(select, target, showWhen) {
-  const update = () => target.classList.toggle("hidden", !showWhen(select.value));
-  select.addEventListener("change", update);
+// Show `target` only while `test()` holds, tested again at each change of `control`.
+function showWhen(control, target, test) {
+  const update = () => target.classList.toggle("hidden", !test());
+  control.addEventListener("change", update);
   update();
 }
-
-document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-progress-url]").forEach(followProgress);
-  document.querySelectorAll("select[data-new-field]").forEach((select) => {
-    toggleWith(select, document.getElementById(select.dataset.newField), (v) => v === "__new__");
-  });
-  document.querySelectorAll("select[data-toggles]").forEach((select) => {
-    toggleWith(select, document.getElementById(select.dataset.toggles), (v) => v !== "");
-  });
-});
 
 // --- Segment builder: the rule tree as nested groups and conditions, kept as JSON in a hidden
 // field, with a live preview. Without JavaScript the JSON field itself can be edited.
@@ -64,12 +56,6 @@ document.addEventListener("DOMContentLoaded", () => {
 // what it is (rule-field-rules-all-1-any-0), so that after drawing, the focus goes back to the
 // same control of the same node, or to the one an addition or a removal calls for. Typing a
 // value only updates the model: the box stays as it is, with its caret.
-
-function showWhen(control, target, test) {
-  const update = () => target.classList.toggle("hidden", !test());
-  control.addEventListener("change", update);
-  update();
-}
 
 const GROUPS = { all: "all of these", any: "any of these", none: "none of these", notall: "not all of these" };
 const NO_VALUE = ["is_empty", "is_not_empty"];
@@ -438,6 +424,13 @@ function ruleBuilder(root) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-progress-url]").forEach(followProgress);
+  document.querySelectorAll("select[data-new-field]").forEach((select) => {
+    showWhen(select, document.getElementById(select.dataset.newField), () => select.value === "__new__");
+  });
+  document.querySelectorAll("select[data-toggles]").forEach((select) => {
+    showWhen(select, document.getElementById(select.dataset.toggles), () => select.value !== "");
+  });
   document.querySelectorAll("select[data-toggles-value]").forEach((select) => {
     showWhen(select, document.getElementById(select.dataset.togglesTarget), () => select.value === select.dataset.togglesValue);
   });
