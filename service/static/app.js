@@ -1,4 +1,5 @@
-// Small page behaviour, no library: live progress, and form fields that depend on a choice.
+// Small page behaviour, no library: live progress, form fields that depend on a choice, and
+// the segment builder.
 "use strict";
 
 function followProgress(box) {
@@ -40,35 +41,28 @@ function followProgress(box) {
   poll();
 }
 
-function toggleWith(select, target, showWhen) {
-  const update = () => target.classList.toggle("hidden", !showWhen(select.value));
-  select.addEventListener("change", update);
-  update();
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-progress-url]").forEach(followProgress);
-  document.querySelectorAll("select[data-new-field]").forEach((select) => {
-    toggleWith(select, document.getElementById(select.dataset.newField), (v) => v === "__new__");
-  });
-  document.querySelectorAll("select[data-toggles]").forEach((select) => {
-    toggleWith(select, document.getElementById(select.dataset.toggles), (v) => v !== "");
-  });
-});
-
-// --- Segment builder: the rule tree as nested groups and conditions, kept as JSON in a hidden
-// field, with a live preview. Without JavaScript the JSON field itself can be edited.
-
+// Show `target` only while `test()` holds, tested again at each change of `control`.
 function showWhen(control, target, test) {
   const update = () => target.classList.toggle("hidden", !test());
   control.addEventListener("change", update);
   update();
 }
 
+// --- Segment builder: the rule tree as nested groups and conditions, kept as JSON in a hidden
+// field, with a live preview. Without JavaScript the JSON field itself can be edited.
+//
+// A change of shape (a field, an operator, a group's kind, a part added or removed) draws the
+// tree anew from its model. Every control's id is made from its node's path in the tree and
+// what it is (rule-field-rules-all-1-any-0), so that after drawing, the focus goes back to the
+// same control of the same node, or to the one an addition or a removal calls for. Typing a
+// value only updates the model: the box stays as it is, with its caret.
+
 const GROUPS = { all: "all of these", any: "any of these", none: "none of these", notall: "not all of these" };
 const NO_VALUE = ["is_empty", "is_not_empty"];
 const LISTS = ["in", "not_in"];
 const DAYS = ["within_last_days", "more_than_days_ago"];
+
+// The model: groups { group, parts } and conditions { field, op, value }, to and from the rules JSON.
 
 function toModel(node) {
   if (node && Array.isArray(node.all)) return { group: "all", parts: node.all.map(toModel) };
@@ -95,11 +89,47 @@ function toRules(node) {
   return { not: node.group === "none" ? { any: parts } : { all: parts } };
 }
 
+// The tree of a rules text, always a group at the top; an unreadable text starts empty.
+function treeOf(text) {
+  let tree;
+  try { tree = toModel(JSON.parse(text)); } catch (e) { tree = toModel(null); }
+  return tree.group ? tree : { group: "all", parts: [tree] };
+}
+
 // The path the server names in its messages (rules.all[1].value), for each node.
 function childPath(path, node, i) {
   const key = node.group === "all" || node.group === "notall" ? "all" : "any";
   return node.group === "none" || node.group === "notall" ? `${path}.not.${key}[${i}]` : `${path}.${key}[${i}]`;
 }
+
+// The id of a node's control: the same node and control get the same id in every drawing.
+function controlId(path, control) {
+  return `rule-${control}-${path.replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}`;
+}
+
+function scalar(kind, text) {
+  if (kind === "number") return text.trim() === "" || isNaN(Number(text)) ? text : Number(text);
+  if (kind === "boolean") return text === "true";
+  return text;
+}
+
+function defaultValue(kind, op) {
+  if (NO_VALUE.includes(op)) return undefined;
+  if (DAYS.includes(op)) return 30;
+  if (LISTS.includes(op)) return [];
+  if (op === "between") return ["", ""];
+  if (kind === "boolean") return true;
+  if (kind === "status") return "active";
+  return "";
+}
+
+function newCondition(catalog) {
+  const field = catalog.fields[0];
+  const op = catalog.operators[field.kind][0];
+  return { field: field.name, op, value: defaultValue(field.kind, op) };
+}
+
+// Elements.
 
 function el(tag, attributes = {}, children = []) {
   const element = document.createElement(tag);
@@ -115,209 +145,292 @@ function labelled(text, control) {
   return el("div", { class: "rule-control" }, [el("label", { for: control.id, text }), control]);
 }
 
+// A drop-down of [value, text] choices with one chosen.
+function choiceList(id, choices, chosen) {
+  const select = el("select", { id }, choices.map(([value, text]) => el("option", { value, text })));
+  select.value = chosen;
+  return select;
+}
+
+function button(id, text, onClick, attributes = {}) {
+  const element = el("button", { id, type: "button", text, ...attributes });
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+// A condition's value controls, by its operator and its field's kind. Each writes into the
+// node as the user types or chooses, without drawing anew.
+
+function valueControls(builder, node, path) {
+  const kind = builder.kinds[node.field];
+  const id = controlId(path, "value");
+  if (NO_VALUE.includes(node.op)) return [];
+  if (DAYS.includes(node.op)) return [daysBox(builder, node, id)];
+  if (LISTS.includes(node.op)) return [listBox(builder, node, id, kind)];
+  if (node.op === "between") return rangeBoxes(builder, node, path, kind);
+  if (kind === "boolean" || kind === "status") return [valueChoice(builder, node, id, kind)];
+  return [valueBox(builder, node, id, kind)];
+}
+
+function inputType(kind) {
+  if (kind === "number") return "number";
+  return kind === "date" || kind === "timestamp" ? "date" : "text";
+}
+
+// Keep the node's value as `read` finds it in the control after each `event`.
+function writesValue(builder, node, control, read, event = "input") {
+  control.addEventListener(event, () => { node.value = read(); builder.edited(); });
+  return control;
+}
+
+function daysBox(builder, node, id) {
+  const box = el("input", { id, type: "number", min: "0", step: "1", value: node.value ?? "" });
+  writesValue(builder, node, box, () => (box.value === "" ? box.value : parseInt(box.value, 10)));
+  return labelled("Days", box);
+}
+
+function listBox(builder, node, id, kind) {
+  const shown = (node.value || []).map(String).join(", ");
+  const box = el("input", { id, type: "text", value: shown, placeholder: "values, separated by commas" });
+  writesValue(builder, node, box, () => box.value.split(",").map((v) => v.trim()).filter((v) => v)
+    .map((v) => scalar(kind, v)));
+  return labelled("Values", box);
+}
+
+function rangeBoxes(builder, node, path, kind) {
+  const values = Array.isArray(node.value) ? node.value : ["", ""];
+  const type = inputType(kind);
+  const low = el("input", { id: controlId(path, "value"), type, value: values[0] ?? "" });
+  const high = el("input", { id: controlId(path, "value-high"), type, value: values[1] ?? "" });
+  const read = () => [scalar(kind, low.value), scalar(kind, high.value)];
+  return [labelled("From", writesValue(builder, node, low, read)),
+    labelled("To", writesValue(builder, node, high, read))];
+}
+
+function valueChoice(builder, node, id, kind) {
+  const choices = kind === "boolean" ? ["true", "false"] : builder.catalog.statuses;
+  const select = choiceList(id, choices.map((c) => [c, c]), String(node.value));
+  writesValue(builder, node, select, () => scalar(kind, select.value), "change");
+  return labelled("Value", select);
+}
+
+function valueBox(builder, node, id, kind) {
+  const type = inputType(kind);
+  const box = el("input", { id, type, value: node.value ?? "" });
+  if (type === "number") box.step = "any";
+  writesValue(builder, node, box, () => scalar(kind, box.value));
+  return labelled("Value", box);
+}
+
+// A condition's row: its field, its test, its value, and a button that removes it.
+function conditionRow(builder, node, path, remove) {
+  const { catalog, kinds } = builder;
+  const field = choiceList(controlId(path, "field"), catalog.fields.map((f) => [f.name, f.label]), node.field);
+  field.addEventListener("change", () => {
+    node.field = field.value;
+    const kind = kinds[node.field];
+    if (!catalog.operators[kind].includes(node.op)) node.op = catalog.operators[kind][0];
+    node.value = defaultValue(kind, node.op);
+    builder.reshaped();
+  });
+  const ops = catalog.operators[kinds[node.field]] || [];
+  const op = choiceList(controlId(path, "op"), ops.map((o) => [o, catalog.operator_labels[o] || o]), node.op);
+  op.addEventListener("change", () => {
+    node.op = op.value;
+    node.value = defaultValue(kinds[node.field], node.op);
+    builder.reshaped();
+  });
+  return el("div", { class: "rule-condition", "data-path": path }, [
+    labelled("Field", field),
+    labelled("Test", op),
+    ...valueControls(builder, node, path),
+    button(controlId(path, "remove"), "Remove", remove, { class: "remove", "aria-label": "Remove this condition" }),
+  ]);
+}
+
+// A group's box: how it combines its parts, the parts, and buttons to add to them.
+function groupBox(builder, node, path, remove) {
+  const kind = choiceList(controlId(path, "kind"), Object.entries(GROUPS), node.group);
+  kind.addEventListener("change", () => { node.group = kind.value; builder.reshaped(); });
+  const head = el("div", { class: "group-head" }, [el("label", { for: kind.id, text: "Contacts that match" }), kind]);
+  if (remove) head.append(button(controlId(path, "remove"), "Remove group", remove, { class: "remove" }));
+  const parts = node.parts.map((part, i) => el("li", {}, [partBox(builder, node, path, i)]));
+  const children = [head, el("ul", { class: "rule-parts" }, parts)];
+  if (!node.parts.length) {
+    // An empty "all" holds for everyone, an empty "any" for no one; "not" turns that round.
+    const everyone = node.group === "all" || node.group === "none";
+    children.push(el("p", { class: "hint", text: `No conditions yet: ${everyone ? "everyone" : "no one"}.` }));
+  }
+  const addCondition = () => addPart(builder, node, path, newCondition(builder.catalog), "field");
+  const addGroup = () => addPart(builder, node, path, { group: "any", parts: [newCondition(builder.catalog)] }, "kind");
+  children.push(el("div", { class: "group-actions" }, [
+    button(controlId(path, "add-condition"), "Add a condition", addCondition),
+    button(controlId(path, "add-group"), "Add a group", addGroup),
+  ]));
+  return el("div", { class: "rule-group", "data-path": path }, children);
+}
+
+function partBox(builder, group, path, i) {
+  const part = group.parts[i];
+  const remove = () => removePart(builder, group, path, i);
+  const partPath = childPath(path, group, i);
+  return part.group ? groupBox(builder, part, partPath, remove) : conditionRow(builder, part, partPath, remove);
+}
+
+// Add a part at the end of a group; the focus goes to the part's first control.
+function addPart(builder, group, path, part, firstControl) {
+  group.parts.push(part);
+  builder.reshaped(controlId(childPath(path, group, group.parts.length - 1), firstControl));
+}
+
+// Remove a part; the focus goes to the remove button of the part before it, or, for the
+// first part, to the group's "Add a condition".
+function removePart(builder, group, path, i) {
+  group.parts.splice(i, 1);
+  builder.reshaped(i > 0 ? controlId(childPath(path, group, i - 1), "remove") : controlId(path, "add-condition"));
+}
+
+// Draw the tree anew and give the focus to the control with `focusId`, if there is one.
+function render(builder, focusId) {
+  builder.root.replaceChildren(groupBox(builder, builder.tree, "rules", null));
+  const target = focusId && document.getElementById(focusId);
+  if (target) target.focus();
+}
+
+// The id of the builder's control that has the focus, if one has.
+function focusedId(root) {
+  const active = document.activeElement;
+  return active && active.id && root.contains(active) ? active.id : null;
+}
+
+// The live preview: the rules and the collapse options to the server, its counts and chart back.
+
+function schedulePreview(builder, delay) {
+  clearTimeout(builder.timer);
+  builder.timer = setTimeout(() => refreshPreview(builder), delay);
+}
+
+// Show what the rules reach; of several requests on their way, only the latest is shown.
+async function refreshPreview(builder) {
+  const mine = ++builder.sequence;
+  builder.preview.dataset.state = "loading";
+  let answer;
+  try {
+    answer = await requestPreview(builder);
+  } catch (e) {
+    if (mine === builder.sequence) showPreviewFailure(builder);
+    return;
+  }
+  if (answer === null || mine !== builder.sequence) return; // signed out, or a newer change is on its way
+  if (answer.error) {
+    showRuleError(builder, answer.error);
+    builder.preview.dataset.state = "error";
+    return;
+  }
+  showRuleError(builder, null);
+  showCounts(builder.preview, answer);
+}
+
+// The server's answer to the rules as they are now; null when it asks to sign in again.
+async function requestPreview(builder) {
+  const body = { rules: JSON.parse(builder.input.value) };
+  new FormData(builder.options).forEach((value, key) => { body[key] = value; });
+  const response = await fetch(builder.root.dataset.previewUrl, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-CSRFToken": builder.input.form.elements.csrf_token.value,
+    },
+    body: JSON.stringify(body),
+  });
+  if (response.redirected) {
+    window.location.reload(); // signed out meanwhile: the page leads to the sign-in form
+    return null;
+  }
+  return response.json();
+}
+
+function showCounts(preview, answer) {
+  for (const [key, value] of Object.entries(answer.preview)) {
+    const cell = preview.querySelector(`[data-preview-count="${key}"]`);
+    if (cell) cell.textContent = value;
+  }
+  preview.querySelector("[data-preview-chart]").innerHTML = answer.chart;
+  preview.dataset.state = "ready";
+}
+
+// Errors: the server's message next to the builder, and the node it is about marked.
+
+function showPreviewFailure(builder) {
+  builder.preview.dataset.state = "error";
+  builder.errorBox.hidden = false;
+  builder.errorBox.textContent = "The preview could not be updated; try again.";
+}
+
+function showRuleError(builder, error) {
+  builder.root.querySelectorAll(".invalid").forEach((node) => node.classList.remove("invalid"));
+  builder.errorBox.hidden = !error;
+  builder.errorBox.textContent = error ? error.message : "";
+  const node = error && nodeNamed(builder.root, error.where);
+  if (node) node.classList.add("invalid");
+}
+
+// The deepest node whose path the error's path (rules.all[1].value) begins with.
+function nodeNamed(root, where) {
+  let best = null;
+  root.querySelectorAll("[data-path]").forEach((node) => {
+    const path = node.dataset.path;
+    const rest = where.slice(path.length);
+    if (where.startsWith(path) && (rest === "" || rest[0] === "." || rest[0] === "[")
+        && (!best || path.length > best.dataset.path.length)) best = node;
+  });
+  return best;
+}
+
+// The builder on its element: the state that its parts share, and the two kinds of change.
 function ruleBuilder(root) {
-  const catalog = JSON.parse(document.getElementById(root.dataset.catalog).textContent);
   const input = document.getElementById(root.dataset.input);
-  const options = document.getElementById(root.dataset.options);
-  const form = input.form;
-  const errorBox = document.getElementById("rule-error");
-  const preview = document.getElementById("live-preview");
-  const kinds = Object.fromEntries(catalog.fields.map((f) => [f.name, f.kind]));
-  let tree;
-  try { tree = toModel(JSON.parse(input.value)); } catch (e) { tree = toModel(null); }
-  if (!tree.group) tree = { group: "all", parts: [tree] };
-  let uid = 0;
-  let sequence = 0;
-  let timer = null;
-
-  function scalar(kind, text) {
-    if (kind === "number") return text.trim() === "" || isNaN(Number(text)) ? text : Number(text);
-    if (kind === "boolean") return text === "true";
-    return text;
-  }
-
-  function defaultValue(kind, op) {
-    if (NO_VALUE.includes(op)) return undefined;
-    if (DAYS.includes(op)) return 30;
-    if (LISTS.includes(op)) return [];
-    if (op === "between") return ["", ""];
-    if (kind === "boolean") return true;
-    if (kind === "status") return "active";
-    return "";
-  }
-
-  function newCondition() {
-    const field = catalog.fields[0];
-    const op = catalog.operators[field.kind][0];
-    return { field: field.name, op, value: defaultValue(field.kind, op) };
-  }
-
-  function valueControl(node, id) {
-    const kind = kinds[node.field];
-    const onInput = (read) => (event) => { node.value = read(event.target); changed(false); };
-    if (NO_VALUE.includes(node.op)) return [];
-    if (DAYS.includes(node.op)) {
-      const box = el("input", { id, type: "number", min: "0", step: "1", value: node.value ?? "" });
-      box.addEventListener("input", onInput((t) => (t.value === "" ? t.value : parseInt(t.value, 10))));
-      return [labelled("Days", box)];
-    }
-    const type = kind === "number" ? "number" : kind === "date" || kind === "timestamp" ? "date" : "text";
-    if (LISTS.includes(node.op)) {
-      const shown = (node.value || []).map(String).join(", ");
-      const box = el("input", { id, type: "text", value: shown, placeholder: "values, separated by commas" });
-      box.addEventListener("input", onInput((t) => t.value.split(",").map((v) => v.trim()).filter((v) => v)
-        .map((v) => scalar(kind, v))));
-      return [labelled("Values", box)];
-    }
-    if (node.op === "between") {
-      const values = Array.isArray(node.value) ? node.value : ["", ""];
-      const low = el("input", { id, type, value: values[0] ?? "" });
-      const high = el("input", { id: `${id}-high`, type, value: values[1] ?? "" });
-      const read = () => [scalar(kind, low.value), scalar(kind, high.value)];
-      low.addEventListener("input", () => { node.value = read(); changed(false); });
-      high.addEventListener("input", () => { node.value = read(); changed(false); });
-      return [labelled("From", low), labelled("To", high)];
-    }
-    if (kind === "boolean" || kind === "status") {
-      const choices = kind === "boolean" ? ["true", "false"] : catalog.statuses;
-      const select = el("select", { id }, choices.map((c) => el("option", { value: c, text: c })));
-      select.value = String(node.value);
-      select.addEventListener("change", onInput((t) => scalar(kind, t.value)));
-      return [labelled("Value", select)];
-    }
-    const box = el("input", { id, type, value: node.value ?? "" });
-    if (type === "number") box.step = "any";
-    box.addEventListener("input", onInput((t) => scalar(kind, t.value)));
-    return [labelled("Value", box)];
-  }
-
-  function renderCondition(node, path, remove) {
-    const n = ++uid;
-    const kind = kinds[node.field];
-    const field = el("select", { id: `rule-field-${n}` }, catalog.fields.map((f) => el("option", { value: f.name, text: f.label })));
-    field.value = node.field;
-    field.addEventListener("change", () => {
-      node.field = field.value;
-      const k = kinds[node.field];
-      if (!catalog.operators[k].includes(node.op)) node.op = catalog.operators[k][0];
-      node.value = defaultValue(k, node.op);
-      changed(true);
-    });
-    const ops = catalog.operators[kind] || [];
-    const op = el("select", { id: `rule-op-${n}` }, ops.map((o) => el("option", { value: o, text: catalog.operator_labels[o] || o })));
-    op.value = node.op;
-    op.addEventListener("change", () => { node.op = op.value; node.value = defaultValue(kind, node.op); changed(true); });
-    const drop = el("button", { type: "button", class: "remove", text: "Remove" });
-    drop.setAttribute("aria-label", "Remove this condition");
-    drop.addEventListener("click", remove);
-    return el("div", { class: "rule-condition", "data-path": path }, [
-      labelled("Field", field),
-      labelled("Test", op),
-      ...valueControl(node, `rule-value-${n}`),
-      drop,
-    ]);
-  }
-
-  function renderGroup(node, path, remove) {
-    const n = ++uid;
-    const kind = el("select", { id: `rule-group-${n}` }, Object.entries(GROUPS).map(([v, t]) => el("option", { value: v, text: t })));
-    kind.value = node.group;
-    kind.addEventListener("change", () => { node.group = kind.value; changed(true); });
-    const head = el("div", { class: "group-head" }, [el("label", { for: kind.id, text: "Contacts that match" }), kind]);
-    if (remove) {
-      const drop = el("button", { type: "button", class: "remove", text: "Remove group" });
-      drop.addEventListener("click", remove);
-      head.append(drop);
-    }
-    const list = el("ul", { class: "rule-parts" });
-    node.parts.forEach((part, i) => {
-      const removePart = () => { node.parts.splice(i, 1); changed(true); };
-      const p = childPath(path, node, i);
-      list.append(el("li", {}, [part.group ? renderGroup(part, p, removePart) : renderCondition(part, p, removePart)]));
-    });
-    const addCondition = el("button", { type: "button", text: "Add a condition" });
-    addCondition.addEventListener("click", () => { node.parts.push(newCondition()); changed(true); });
-    const addGroup = el("button", { type: "button", text: "Add a group" });
-    addGroup.addEventListener("click", () => { node.parts.push({ group: "any", parts: [newCondition()] }); changed(true); });
-    const children = [head, list];
-    if (!node.parts.length) {
-      // An empty "all" holds for everyone, an empty "any" for no one; "not" turns that round.
-      const everyone = node.group === "all" || node.group === "none";
-      children.push(el("p", { class: "hint", text: `No conditions yet: ${everyone ? "everyone" : "no one"}.` }));
-    }
-    children.push(el("div", { class: "group-actions" }, [addCondition, addGroup]));
-    return el("div", { class: "rule-group", "data-path": path }, children);
-  }
-
-  function render() {
-    uid = 0;
-    root.replaceChildren(renderGroup(tree, "rules", null));
-  }
-
-  function changed(structure) {
-    input.value = JSON.stringify(toRules(tree));
-    if (structure) render();
-    clearTimeout(timer);
-    timer = setTimeout(refresh, 250);
-  }
-
-  function showError(error) {
-    root.querySelectorAll(".invalid").forEach((node) => node.classList.remove("invalid"));
-    errorBox.hidden = !error;
-    errorBox.textContent = error ? error.message : "";
-    if (!error) return;
-    let best = null;
-    root.querySelectorAll("[data-path]").forEach((node) => {
-      const path = node.dataset.path;
-      const rest = error.where.slice(path.length);
-      if (error.where.startsWith(path) && (rest === "" || rest[0] === "." || rest[0] === "[")
-          && (!best || path.length > best.dataset.path.length)) best = node;
-    });
-    if (best) best.classList.add("invalid");
-  }
-
-  async function refresh() {
-    const mine = ++sequence;
-    const body = { rules: JSON.parse(input.value) };
-    new FormData(options).forEach((value, key) => { body[key] = value; });
-    preview.dataset.state = "loading";
-    let response, answer;
-    try {
-      response = await fetch(root.dataset.previewUrl, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": form.elements.csrf_token.value },
-        body: JSON.stringify(body),
-      });
-      if (response.redirected) { window.location.reload(); return; }
-      answer = await response.json();
-    } catch (e) {
-      if (mine === sequence) { preview.dataset.state = "error"; errorBox.hidden = false; errorBox.textContent = "The preview could not be updated; try again."; }
-      return;
-    }
-    if (mine !== sequence) return; // a newer change is on its way
-    if (answer.error) {
-      showError(answer.error);
-      preview.dataset.state = "error";
-      return;
-    }
-    showError(null);
-    for (const [key, value] of Object.entries(answer.preview)) {
-      const cell = preview.querySelector(`[data-preview-count="${key}"]`);
-      if (cell) cell.textContent = value;
-    }
-    preview.querySelector("[data-preview-chart]").innerHTML = answer.chart;
-    preview.dataset.state = "ready";
-  }
-
-  options.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(refresh, 100); });
-  options.addEventListener("submit", (event) => event.preventDefault());
+  const catalog = JSON.parse(document.getElementById(root.dataset.catalog).textContent);
+  const builder = {
+    root,
+    input,
+    catalog,
+    kinds: Object.fromEntries(catalog.fields.map((f) => [f.name, f.kind])),
+    tree: treeOf(input.value),
+    options: document.getElementById(root.dataset.options),
+    errorBox: document.getElementById("rule-error"),
+    preview: document.getElementById("live-preview"),
+    sequence: 0,
+    timer: null,
+    // A value typed or chosen: the JSON and the preview follow, the controls stay as they are.
+    edited() {
+      input.value = JSON.stringify(toRules(this.tree));
+      schedulePreview(this, 250);
+    },
+    // A change of shape: drawn anew, the focus on `focusId` (by default where it was).
+    reshaped(focusId = focusedId(root)) {
+      input.value = JSON.stringify(toRules(this.tree));
+      render(this, focusId);
+      schedulePreview(this, 250);
+    },
+  };
+  builder.options.addEventListener("change", () => schedulePreview(builder, 100));
+  builder.options.addEventListener("submit", (event) => event.preventDefault());
   document.getElementById("rules-json-box").classList.add("hidden");
-  render();
-  input.value = JSON.stringify(toRules(tree));
-  if (errorBox.hidden) refresh();
+  render(builder, null);
+  input.value = JSON.stringify(toRules(builder.tree));
+  if (builder.errorBox.hidden) refreshPreview(builder);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-progress-url]").forEach(followProgress);
+  document.querySelectorAll("select[data-new-field]").forEach((select) => {
+    showWhen(select, document.getElementById(select.dataset.newField), () => select.value === "__new__");
+  });
+  document.querySelectorAll("select[data-toggles]").forEach((select) => {
+    showWhen(select, document.getElementById(select.dataset.toggles), () => select.value !== "");
+  });
   document.querySelectorAll("select[data-toggles-value]").forEach((select) => {
     showWhen(select, document.getElementById(select.dataset.togglesTarget), () => select.value === select.dataset.togglesValue);
   });
