@@ -27,6 +27,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check service importer segments tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: install

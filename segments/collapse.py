@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Integer, Select, and_, case, exists, false, func, literal, or_, select, true
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql import ColumnElement, FromClause, Subquery
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from segments.compiler import RuleCompiler, mailable
@@ -144,12 +145,12 @@ class without_index(FunctionElement):  # noqa: N801  (named like the SQL it stan
 
 
 @compiles(without_index)
-def _without_index_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _without_index_sqlite(element: without_index, compiler: SQLCompiler, **kw: Any) -> str:
     return f"+{compiler.process(element.clauses, **kw)}"
 
 
 @compiles(without_index, "postgresql")
-def _without_index_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _without_index_postgresql(element: without_index, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
 
 
@@ -170,12 +171,14 @@ def _preview_query(audience: Audience) -> Select:
                    func.sum(per_slot.c.m).label("m"), _count(per_slot.c.n > 0).label("slots"))
             .group_by(per_slot.c.address_key)
         ).subquery("per_address")
-        n, m, slots = per_address.c.n, per_address.c.m, per_address.c.slots
-        addresses = per_address
+        n: ColumnElement[Any] = per_address.c.n
+        m: ColumnElement[Any] = per_address.c.m
+        slots: ColumnElement[Any] = per_address.c.slots
+        addresses: Subquery = per_address
     else:
         n, m, slots = per_slot.c.n, per_slot.c.m, case((per_slot.c.n > 0, 1), else_=0)
         addresses = per_slot
-    source = addresses
+    source: FromClause = addresses
     if not audience.status_ruled:
         # A bounce belongs to the address, even when the contact that bounced does not match.
         b = contacts.alias("b")

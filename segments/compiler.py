@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from importer.addresses import address_key
@@ -39,13 +40,13 @@ class address_domain(FunctionElement):  # noqa: N801  (named like the SQL functi
 
 
 @compiles(address_domain)
-def _domain_sqlite(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _domain_sqlite(element: address_domain, compiler: SQLCompiler, **kw: Any) -> str:
     key = compiler.process(element.clauses, **kw)
     return f"substr({key}, instr({key}, '@') + 1)"
 
 
 @compiles(address_domain, "postgresql")
-def _domain_postgresql(element, compiler, **kw):  # type: ignore[no-untyped-def]
+def _domain_postgresql(element: address_domain, compiler: SQLCompiler, **kw: Any) -> str:
     return f"split_part({compiler.process(element.clauses, **kw)}, '@', 2)"
 
 

@@ -69,7 +69,7 @@ def ranking(rule: RepresentativeRule, compiler: RuleCompiler, c: FromClause
             ) -> list[tuple[ColumnElement[Any], bool]]:
     """The keys that order the contacts at one address, best first: (expression, descending)."""
     if rule.rule == "most_recently_updated":
-        keys = [(c.c.updated_at, True)]
+        keys: list[tuple[ColumnElement[Any], bool]] = [(c.c.updated_at, True)]
     elif rule.rule == "oldest":
         keys = [(c.c.created_at, False)]
     else:

@@ -182,10 +182,10 @@ def _parse_value(kind: str, op: str, value: Any, where: str) -> Any:
 
 def _is_empty_range(kind: str, low: Any, high: Any) -> bool:
     if kind == "text":
-        return low.lower() > high.lower()  # text compares ignoring case
+        return bool(low.lower() > high.lower())  # text compares ignoring case
     if kind == "timestamp":
         return day_start(low) >= day_end(high)  # a date runs to the end of its day
-    return low > high
+    return bool(low > high)
 
 
 def day_start(value: date | datetime) -> datetime:

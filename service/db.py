@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+from alembic import command
+from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
@@ -41,7 +43,7 @@ def _configure_postgresql(engine: Engine) -> None:
     # Imports stage millions of rows in temporary tables, which live in a session's own buffers
     # (8 MB by default); the setting must come before the session's first temporary table.
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SET temp_buffers = '256MB'")
         info = getattr(dbapi_connection, "info", None)
@@ -56,7 +58,7 @@ def _configure_sqlite(engine: Engine) -> None:
     # one sent; writers ask for `BEGIN IMMEDIATE` (execution option `sqlite_immediate`) so that
     # they queue on the write lock (busy timeout) instead of failing when they upgrade from read.
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -80,10 +82,8 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
-def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
+def alembic_config(database_url: str) -> Config:
     """Build an Alembic configuration for the packaged migrations (no alembic.ini needed)."""
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -92,8 +92,6 @@ def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
 
 def upgrade_database(database_url: str) -> None:
     """Bring the database at `database_url` to the newest schema."""
-    from alembic import command
-
     command.upgrade(alembic_config(database_url), "head")
 
 
@@ -119,14 +117,16 @@ def init_app(app: Flask) -> None:
 
 def current_engine() -> Engine:
     """The engine of the app handling this request."""
-    return current_app.extensions["safeguard.engine"]
+    engine: Engine = current_app.extensions["safeguard.engine"]
+    return engine
 
 
 def session() -> Session:
     """This request's database session (one per request, closed at its end)."""
     if "db_session" not in g:
         g.db_session = Session(current_engine(), expire_on_commit=False)
-    return g.db_session
+    request_session: Session = g.db_session
+    return request_session
 
 
 def insert_unique(session: Session, row: Row, conflict: str) -> Row:

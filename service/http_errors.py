@@ -27,7 +27,7 @@ from service.errors import (
 
 log = logging.getLogger(__name__)
 
-STATUS_OF = {
+STATUS_OF: dict[type[DomainError], int] = {
     InvalidInput: 400,
     NotAuthenticated: 401,
     Forbidden: 403,
@@ -67,7 +67,7 @@ def status_of(error: DomainError) -> int:
     """The HTTP status that says this domain error."""
     for kind in type(error).__mro__:
         if kind in STATUS_OF:
-            return STATUS_OF[kind]  # type: ignore[index]
+            return STATUS_OF[kind]
     return 400
 
 

@@ -4,6 +4,9 @@ One module holds every table so that Alembic and the tests see one metadata.
 Contacts keep their typed attribute values in one JSON document (`attributes`): an account's
 fields are defined at run time, and a document per contact lets an import write a contact in
 one row and a segment read any field with one JSON lookup.
+
+Primary keys are typed `int` although a new row has None until it is stored: the code works with
+stored rows, and `int | None` would make every use of an id assert what the database guarantees.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class Account(SQLModel, table=True):
     # mode in step; the partial unique index on contacts can then depend on the mode.
     __table_args__ = (UniqueConstraint("id", "dedup_mode", name="uq_accounts_id_mode"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     dedup_mode: str = Field(default="email", sa_column=Column(String(20), nullable=False))
     last_import_link_id: int | None = Field(default=None)
@@ -108,7 +111,7 @@ class Account(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     scope: str = Field(sa_column=Column(String(20), nullable=False))
     prefix: str = Field(sa_column=Column(String(16), nullable=False))
@@ -120,7 +123,7 @@ class Link(SQLModel, table=True):
     __tablename__ = "links"
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_links_account_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     name: str = Field(sa_column=Column(String(100), nullable=False))
     label: str = Field(sa_column=Column(String(200), nullable=False))
@@ -132,7 +135,7 @@ class ContactField(SQLModel, table=True):
     __tablename__ = "fields"
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_fields_account_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     name: str = Field(sa_column=Column(String(100), nullable=False))
     type: str = Field(sa_column=Column(String(20), nullable=False))
@@ -169,7 +172,7 @@ class Contact(SQLModel, table=True):
         {"sqlite_autoincrement": True},
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(nullable=False)
     # A copy of the account's mode, kept in step by the foreign key (ON UPDATE CASCADE).
     dedup_mode: str = Field(sa_column=Column(String(20), nullable=False))
@@ -200,7 +203,7 @@ class ExternalId(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     # No foreign key to accounts: the contact's own key says whose it is, and on PostgreSQL every
     # key is checked row by row (a million imported IDs paid for the same check three times).
     account_id: int = Field(nullable=False)
@@ -213,7 +216,7 @@ class ExternalId(SQLModel, table=True):
 class ImportJob(SQLModel, table=True):
     __tablename__ = "imports"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     status: str = Field(default="queued", sa_column=Column(String(20), nullable=False))
     filename: str = Field(default="", sa_column=Column(String(500), nullable=False))
@@ -242,7 +245,7 @@ class ImportRejection(SQLModel, table=True):
     __tablename__ = "import_rejections"
     __table_args__ = (Index("ix_import_rejections_import_row", "import_id", "row"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     import_id: int = Field(foreign_key="imports.id")
     row: int
     reason: str = Field(sa_column=Column(String(40), nullable=False))
@@ -256,7 +259,7 @@ class Segment(SQLModel, table=True):
     __tablename__ = "segments"
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_segments_account_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     name: str = Field(sa_column=Column(String(200), nullable=False))
     rules: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
@@ -272,7 +275,7 @@ class Mailing(SQLModel, table=True):
     __tablename__ = "mailings"
     __table_args__ = (UniqueConstraint("account_id", "name", name="uq_mailings_account_name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     name: str = Field(sa_column=Column(String(200), nullable=False))
     include: list[int] = Field(sa_column=Column(JsonDocument, nullable=False))
@@ -305,7 +308,7 @@ class LedgerEntry(SQLModel, table=True):
         Index("ix_send_ledger_mailing_id", "mailing_id", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     # No foreign key: PostgreSQL would check it row by row, a fifth of a 10,000-contact check;
     # mailings are never deleted, and the API only writes claims of the key's own mailings.
     mailing_id: int = Field(nullable=False)
@@ -326,7 +329,7 @@ class CheckRequest(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("mailing_id", "idempotency_key",
                                        name="uq_check_requests_mailing_key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     mailing_id: int = Field(foreign_key="mailings.id")
     idempotency_key: str = Field(sa_column=Column(String(200), nullable=False))
     body_hash: str = Field(sa_column=Column(String(64), nullable=False))
@@ -339,7 +342,7 @@ class DedupChange(SQLModel, table=True):
 
     __tablename__ = "dedup_changes"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     from_mode: str = Field(sa_column=Column(String(20), nullable=False))
     to_mode: str = Field(sa_column=Column(String(20), nullable=False))
@@ -357,7 +360,7 @@ class DedupMerge(SQLModel, table=True):
     # Undo and the moving of IDs look merges up by change and contact.
     __table_args__ = (Index("ix_dedup_merges_change_contact", "change_id", "contact_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     change_id: int = Field(foreign_key="dedup_changes.id")
     contact_id: int = Field(nullable=False)
     survivor_id: int = Field(nullable=False)
@@ -372,7 +375,7 @@ class DedupSurvivor(SQLModel, table=True):
     __tablename__ = "dedup_survivors"
     __table_args__ = (Index("ix_dedup_survivors_change", "change_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     change_id: int = Field(foreign_key="dedup_changes.id")
     contact_id: int = Field(nullable=False)
     before: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
@@ -626,7 +629,7 @@ class User(SQLModel, table=True):
 
     __tablename__ = "users"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
     password_hash: str = Field(sa_column=Column(String(300), nullable=False))
@@ -644,7 +647,7 @@ class ImportDraft(SQLModel, table=True):
 
     __tablename__ = "import_drafts"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
     user_id: int = Field(foreign_key="users.id")
     filename: str = Field(sa_column=Column(String(500), nullable=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g
+from flask.typing import ResponseReturnValue
 
 from service.api.routing import api, endpoint, json_body
 from service.db import session
@@ -19,13 +20,13 @@ from service.models import (
 
 @endpoint(api, "/account", "GET", summary="The key's account, with its links and fields",
           scope=None, response=AccountPublic)
-def get_account():  # type: ignore[no-untyped-def]
+def get_account() -> ResponseReturnValue:
     return accounts.account_public(session(), g.account).model_dump(mode="json")
 
 
 @endpoint(api, "/links", "POST", summary="Add a linked system with its own ID namespace",
           scope=Scope.MANAGE, body=LinkCreate, response=LinkPublic, status=201)
-def create_link():  # type: ignore[no-untyped-def]
+def create_link() -> ResponseReturnValue:
     body = json_body(LinkCreate)
     link = accounts.create_link(session(), account=g.account, name=body.name, label=body.label,
                                 id_pattern=body.id_pattern)
@@ -34,7 +35,7 @@ def create_link():  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/fields", "POST", summary="Add a typed contact field",
           scope=Scope.MANAGE, body=FieldCreate, response=FieldPublic, status=201)
-def create_field():  # type: ignore[no-untyped-def]
+def create_field() -> ResponseReturnValue:
     body = json_body(FieldCreate)
     field = accounts.create_field(session(), account=g.account, name=body.name, type=body.type)
     return FieldPublic(id=field.id, name=field.name, type=field.type).model_dump(mode="json"), 201

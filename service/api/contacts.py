@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from flask.typing import ResponseReturnValue
 from sqlmodel import select
 
 from service.api.routing import api, endpoint, page_args
@@ -19,7 +20,7 @@ PAGE_LIMIT = 1000
           query={"address": "an e-mail address (compared by its address key)",
                  "external_id.<link>": "an ID of the named link (merged IDs included)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 1000"})
-def list_contacts():  # type: ignore[no-untyped-def]
+def list_contacts() -> ResponseReturnValue:
     external = {k.removeprefix("external_id."): v for k, v in request.args.items()
                 if k.startswith("external_id.")}
     if len(external) > 1:
@@ -34,7 +35,7 @@ def list_contacts():  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/contacts/<int:contact_id>", "GET", summary="One contact with its fields and IDs",
           scope=Scope.MANAGE, response=ContactPublic)
-def get_contact(contact_id: int):  # type: ignore[no-untyped-def]
+def get_contact(contact_id: int) -> ResponseReturnValue:
     contact = session().exec(
         select(Contact).where(Contact.id == contact_id, Contact.account_id == g.account.id)
     ).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from flask.typing import ResponseReturnValue
 
 from service.api.routing import api, endpoint, json_body
 from service.db import current_engine, session
@@ -13,14 +14,14 @@ from service.models import DedupApply, DedupUndo, Scope
 @endpoint(api, "/dedup/preview", "GET", summary="What changing the dedup rule would do",
           scope=Scope.MANAGE, query={"to": "email or external_id", "link": "with to=external_id: the link",
                                  "representative": "with to=email: which contact of an address survives"})
-def preview():  # type: ignore[no-untyped-def]
+def preview() -> ResponseReturnValue:
     return dedup_change.preview(session(), g.account, to=request.args.get("to", ""),
                          link=request.args.get("link"), representative=request.args.get("representative"))
 
 
 @endpoint(api, "/dedup/apply", "POST", summary="Change the dedup rule (merging contacts that share "
           "an address, when to email)", scope=Scope.ADMIN, body=DedupApply)
-def apply():  # type: ignore[no-untyped-def]
+def apply() -> ResponseReturnValue:
     body = json_body(DedupApply)
     return dedup_change.apply(current_engine(), session(), g.account, to=body.to, link=body.link,
                        representative=body.representative)
@@ -28,12 +29,12 @@ def apply():  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/dedup/undo", "POST", summary="Undo the latest change: the mode and every merged contact",
           scope=Scope.ADMIN, body=DedupUndo)
-def undo():  # type: ignore[no-untyped-def]
+def undo() -> ResponseReturnValue:
     body = json_body(DedupUndo)
     return dedup_change.undo(current_engine(), g.account, body.change_id)
 
 
 @endpoint(api, "/dedup/changes", "GET", summary="The account's dedup changes, latest first",
           scope=Scope.MANAGE)
-def changes():  # type: ignore[no-untyped-def]
+def changes() -> ResponseReturnValue:
     return {"changes": dedup_change.history(session(), g.account.id)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from flask.typing import ResponseReturnValue
 
 from service.api.routing import api, endpoint, json_body, page_args
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
@@ -40,7 +41,7 @@ def _own(mailing_id: int) -> Mailing:
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
           scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201)
-def create_mailing():  # type: ignore[no-untyped-def]
+def create_mailing() -> ResponseReturnValue:
     body = json_body(MailingCreate)
     mailing = mailings.create_mailing(
         session(), account=g.account, name=body.name, include=body.include, exclude=body.exclude,
@@ -51,20 +52,20 @@ def create_mailing():  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings", "GET", summary="The account's mailings", scope=Scope.MANAGE,
           response=MailingList)
-def list_mailings():  # type: ignore[no-untyped-def]
+def list_mailings() -> ResponseReturnValue:
     return {"mailings": [_public(m) for m in mailings.mailings_of(session(), g.account.id)]}
 
 
 @endpoint(api, "/mailings/<int:mailing_id>", "GET", summary="One mailing", scope=Scope.MANAGE,
           response=MailingPublic)
-def get_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
+def get_mailing(mailing_id: int) -> ResponseReturnValue:
     return _public(_own(mailing_id))
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/preview", "GET",
           summary="The mailing's counts, and how many clearances it holds",
           scope=Scope.MANAGE, response=MailingPreviewPublic)
-def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
+def preview_mailing(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     audience = mailings.mailing_audience(session(), g.account, mailing)
     return preview_answer(audience, claimed=ledger.claimed_count(session(), mailing.id))
@@ -73,7 +74,7 @@ def preview_mailing(mailing_id: int):  # type: ignore[no-untyped-def]
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
           scope=Scope.MANAGE, query=RECIPIENTS_QUERY, response=RecipientList)
-def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
+def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
 
@@ -82,9 +83,9 @@ def mailing_recipients(mailing_id: int):  # type: ignore[no-untyped-def]
           summary="Before a send: which of these recipients may get the mailing (claims them)",
           scope=Scope.SEND, body=CheckBody, response=CheckResponse,
           query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"})
-def check(mailing_id: int):  # type: ignore[no-untyped-def]
-    raw = request.get_json(silent=True)
+def check(mailing_id: int) -> ResponseReturnValue:
     body = json_body(CheckBody)
+    raw = request.get_json()  # json_body made sure it is an object
     if (body.contacts is None) == (body.addresses is None):
         raise InvalidInput('send either "contacts" (ids) or "addresses", not both', part="body")
     key = request.headers.get("Idempotency-Key")
@@ -101,7 +102,7 @@ def check(mailing_id: int):  # type: ignore[no-untyped-def]
 @endpoint(api, "/mailings/<int:mailing_id>/release", "POST",
           summary="Release claims (delivery failed before sending): the address is free again",
           scope=Scope.SEND, body=ContactIds, response=Released)
-def release(mailing_id: int):  # type: ignore[no-untyped-def]
+def release(mailing_id: int) -> ResponseReturnValue:
     body = json_body(ContactIds)
     mailing = _own(mailing_id)
     return {"released": send_check.set_state(current_engine(), mailing.id, body.contacts,
@@ -110,7 +111,7 @@ def release(mailing_id: int):  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/mailings/<int:mailing_id>/confirm", "POST",
           summary="Confirm claims as sent", scope=Scope.SEND, body=ContactIds, response=Confirmed)
-def confirm(mailing_id: int):  # type: ignore[no-untyped-def]
+def confirm(mailing_id: int) -> ResponseReturnValue:
     body = json_body(ContactIds)
     mailing = _own(mailing_id)
     return {"confirmed": send_check.set_state(current_engine(), mailing.id, body.contacts,
@@ -122,7 +123,7 @@ def confirm(mailing_id: int):  # type: ignore[no-untyped-def]
           scope=Scope.MANAGE, response=LedgerPublic,
           query={"format": "json (default, paged) or csv (streamed)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 10000"})
-def mailing_ledger(mailing_id: int):  # type: ignore[no-untyped-def]
+def mailing_ledger(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     kind = request.args.get("format", "json")
     if kind == "csv":

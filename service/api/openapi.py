@@ -9,8 +9,8 @@ from pydantic.json_schema import models_json_schema
 from service.api.routing import ENDPOINTS, Endpoint, api
 from service.models import ErrorBody, Scope
 
-SCOPE_NOTE = {None: "any key", Scope.MANAGE: "a manage (or admin) key", Scope.SEND: "a send key",
-              Scope.ADMIN: "an admin key"}
+SCOPE_NOTE: dict[str | None, str] = {None: "any key", Scope.MANAGE: "a manage (or admin) key",
+                                     Scope.SEND: "a send key", Scope.ADMIN: "an admin key"}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -84,5 +84,5 @@ def _path_parameters(path: str) -> list[str]:
 
 
 @api.get("/openapi.json")
-def openapi_json():  # type: ignore[no-untyped-def]
+def openapi_json() -> dict[str, Any]:
     return openapi_document()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from flask.typing import ResponseReturnValue
 
 from segments.collapse import Audience
 from service.api.routing import api, endpoint, json_body, query_flag
@@ -32,7 +33,7 @@ def _public(segment: Segment) -> dict:
 
 @endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
           scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201)
-def post_segment():  # type: ignore[no-untyped-def]
+def post_segment() -> ResponseReturnValue:
     body = json_body(SegmentCreate)
     segment = create_segment(session(), account=g.account, name=body.name, rules=body.rules)
     return _public(segment), 201
@@ -40,13 +41,13 @@ def post_segment():  # type: ignore[no-untyped-def]
 
 @endpoint(api, "/segments", "GET", summary="The account's segments", scope=Scope.MANAGE,
           response=SegmentList)
-def list_segments():  # type: ignore[no-untyped-def]
+def list_segments() -> ResponseReturnValue:
     return {"segments": [_public(s) for s in segments_of(session(), g.account.id)]}
 
 
 @endpoint(api, "/segments/<int:segment_id>", "GET", summary="One segment", scope=Scope.MANAGE,
           response=SegmentPublic)
-def get_segment(segment_id: int):  # type: ignore[no-untyped-def]
+def get_segment(segment_id: int) -> ResponseReturnValue:
     return _public(own_segment(session(), g.account.id, segment_id))
 
 
@@ -64,12 +65,12 @@ def _audience(segment_id: int) -> Audience:
 @endpoint(api, "/segments/<int:segment_id>/preview", "GET",
           summary="How many contacts, addresses and recipients the segment reaches",
           scope=Scope.MANAGE, query=COLLAPSE_QUERY, response=PreviewPublic)
-def preview_segment(segment_id: int):  # type: ignore[no-untyped-def]
+def preview_segment(segment_id: int) -> ResponseReturnValue:
     return preview_answer(_audience(segment_id))
 
 
 @endpoint(api, "/segments/<int:segment_id>/recipients", "GET",
           summary="The segment's send list: JSON pages or the whole list as CSV",
           scope=Scope.MANAGE, query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
-def segment_recipients(segment_id: int):  # type: ignore[no-untyped-def]
+def segment_recipients(segment_id: int) -> ResponseReturnValue:
     return recipients_answer(_audience(segment_id), f"segment-{segment_id}-recipients.csv")

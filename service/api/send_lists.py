@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from flask.typing import ResponseReturnValue
 
 from segments.collapse import Audience, preview, recipients_query
 from service.api.routing import page_args
@@ -27,7 +28,7 @@ def preview_answer(audience: Audience, **extra: int) -> dict[str, Any]:
         return {**preview(conn, audience).to_json(), **extra}
 
 
-def recipients_answer(audience: Audience, filename: str):  # type: ignore[no-untyped-def]
+def recipients_answer(audience: Audience, filename: str) -> ResponseReturnValue:
     """A page of the send list as JSON, or all of it as CSV (`?format=csv`)."""
     kind = request.args.get("format", "json")
     if kind == "csv":

@@ -30,7 +30,8 @@ class Context:
 
     @property
     def engine(self) -> Engine:
-        return self.app.extensions["safeguard.engine"]
+        engine: Engine = self.app.extensions["safeguard.engine"]
+        return engine
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

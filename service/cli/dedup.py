@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from importer.vocabulary import DedupMode
 from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import dedup_change
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 @click.group("dedup")
@@ -21,7 +24,7 @@ def _echo(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, indent=2, default=str))
 
 
-def _target_options(command):  # type: ignore[no-untyped-def]
+def _target_options(command: Command) -> Command:
     command = click.option("--representative", default=None,
                            help="To email: which contact of an address survives "
                                 "(most_recently_updated, oldest, or the rule as JSON).")(command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 import click
 from sqlmodel import Session, select
@@ -13,13 +15,15 @@ from service.cli.context import Context, account_named, pass_context
 from service.domain.segments import create_segment, segment_audience, send_list_rows
 from service.models import Account, Segment
 
+Command = TypeVar("Command", bound=Callable[..., Any])
+
 
 @click.group("segments")
 def segments_group() -> None:
     """Segments: count who they reach and export their send lists."""
 
 
-def _collapse_options(command):  # type: ignore[no-untyped-def]
+def _collapse_options(command: Command) -> Command:
     command = click.option("--representative", default=None,
                            help='most_recently_updated (default), oldest, or the rule as JSON')(command)
     command = click.option("--personalized-by", "personalized_by", multiple=True, metavar="FIELD",
@@ -81,7 +85,7 @@ def segments_count(ctx: Context, segment: str, account_name: str, allow_shared_a
               help="Write the CSV here (default: standard output).")
 @pass_context
 def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_address: bool,
-                    personalized_by: tuple[str, ...], representative: str | None, output) -> None:  # type: ignore[no-untyped-def]
+                    personalized_by: tuple[str, ...], representative: str | None, output: TextIO) -> None:
     """Write the segment's send list as CSV (one row per recipient, after collapse)."""
     with ctx.session() as session:
         account = account_named(session, account_name)

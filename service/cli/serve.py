@@ -12,7 +12,7 @@ from service import config, create_app
 from service.db import upgrade_if_embedded
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from importer.settings import AccountInfo, LinkInfo
 from importer.vocabulary import BUILTIN_FIELDS, DedupMode, FieldType
@@ -38,12 +38,13 @@ def find_account(session: Session, name: str) -> Account | None:
 
 
 def links_of(session: Session, account_id: int) -> list[Link]:
-    return list(session.exec(select(Link).where(Link.account_id == account_id).order_by(Link.id)))
+    return list(session.exec(select(Link).where(Link.account_id == account_id).order_by(col(Link.id))))
 
 
 def fields_of(session: Session, account_id: int) -> list[ContactField]:
     return list(session.exec(
-        select(ContactField).where(ContactField.account_id == account_id).order_by(ContactField.id)
+        select(ContactField).where(ContactField.account_id == account_id)
+        .order_by(col(ContactField.id))
     ))
 
 
@@ -80,7 +81,7 @@ def account_public(session: Session, account: Account) -> AccountPublic:
     return AccountPublic(
         id=account.id,
         name=account.name,
-        dedup_mode=account.dedup_mode,
+        dedup_mode=DedupMode(account.dedup_mode),
         links=[LinkPublic.model_validate(link, from_attributes=True)
                for link in links_of(session, account.id)],
         fields=builtins + [FieldPublic(id=f.id, name=f.name, type=f.type)

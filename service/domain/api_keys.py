@@ -11,7 +11,11 @@ from service.errors import Forbidden, NotAuthenticated
 from service.models import Account, ApiKey, Scope
 
 # What each scope may do: `admin` is support staff, who may also do what campaign managers do.
-GRANTS = {Scope.MANAGE: {Scope.MANAGE}, Scope.SEND: {Scope.SEND}, Scope.ADMIN: {Scope.ADMIN, Scope.MANAGE}}
+GRANTS: dict[str, set[str]] = {
+    Scope.MANAGE: {Scope.MANAGE},
+    Scope.SEND: {Scope.SEND},
+    Scope.ADMIN: {Scope.ADMIN, Scope.MANAGE},
+}
 KEY_PREFIX = "sg_"
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from importer.addresses import AddressValidator, address_key
 from service.errors import InvalidInput
@@ -36,11 +36,11 @@ def find_contacts(session: Session, account_id: int, *, address: str | None,
         ).first()
         if link is None:
             raise InvalidInput(f"this account has no link named '{link_name}'")
-        query = query.where(Contact.id.in_(  # type: ignore[union-attr]
+        query = query.where(col(Contact.id).in_(
             select(ExternalId.contact_id).where(ExternalId.link_id == link.id,
                                                 ExternalId.value == value)
         ))
-    contacts = list(session.exec(query.order_by(Contact.id).limit(limit + 1)))
+    contacts = list(session.exec(query.order_by(col(Contact.id)).limit(limit + 1)))
     next_cursor = contacts[limit - 1].id if len(contacts) > limit else None
     return contacts_public(session, contacts[:limit]), next_cursor
 
@@ -53,11 +53,11 @@ def contacts_public(session: Session, rows: Sequence[Any]) -> list[ContactPublic
     """The public shape of contacts (ORM objects or rows), their external IDs read in one query."""
     external_ids: dict[int, dict[str, str]] = {}
     merged: dict[int, dict[str, list[str]]] = {}
-    found = session.exec(
+    found: Iterable[tuple[int, str, str, bool]] = session.exec(
         select(ExternalId.contact_id, Link.name, ExternalId.value, ExternalId.merged)
-        .join(Link, Link.id == ExternalId.link_id)
-        .where(ExternalId.contact_id.in_([row.id for row in rows]))  # type: ignore[attr-defined]
-        .order_by(ExternalId.id)
+        .join(Link, col(Link.id) == col(ExternalId.link_id))
+        .where(col(ExternalId.contact_id).in_([row.id for row in rows]))
+        .order_by(col(ExternalId.id))
     ) if rows else []
     for contact_id, link_name, value, is_merged in found:
         if is_merged:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, exists, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from importer.vocabulary import DedupMode
 from segments.compiler import RuleCompiler
@@ -49,7 +49,8 @@ def wait_for_change(conn: Connection, account_id: int) -> None:
 def _link(session: Session, account_id: int, name: str | None) -> Link:
     if not name:
         raise InvalidInput("to external_id needs the link whose IDs identify contacts", part="link")
-    link = session.scalars(select(Link).where(Link.account_id == account_id, Link.name == name)).first()
+    link = session.scalars(select(Link).where(col(Link.account_id) == account_id,
+                                              col(Link.name) == name)).first()
     if link is None:
         raise InvalidInput(f"this account has no link named '{name}'", part="link")
     return link

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from importer.pipeline import ImportResult, run_import
+from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
 from service.db import owned
@@ -27,9 +27,12 @@ from service.models import (
     ContactField,
     ImportJob,
     ImportPhase,
+    ImportProgress,
     ImportPublic,
     ImportRejection,
+    ImportReport,
     ImportStatus,
+    ImportWarning,
     utcnow,
 )
 
@@ -91,7 +94,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     return job
 
 
-def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> ImportJob:  # type: ignore[no-untyped-def]
+def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | None = None) -> ImportJob:
     """Run a queued job to its end; the job records success or failure, and the file is removed."""
     # It reads, then writes: on SQLite the transaction must take the write lock up front, or a
     # write by another connection in between makes its commit fail (and the job stay queued).
@@ -117,7 +120,7 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> Imp
         if phase == "done":
             return
         with engine.begin() as conn:
-            conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+            conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
                 rows_done=rows, phase=phase, heartbeat_at=utcnow()))
 
     def finish(conn: Connection, result: ImportResult) -> None:
@@ -141,7 +144,7 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress=None) -> Imp
 def _record_success(conn: Connection, job_id: int, account_id: int, settings: ImportSettings,
                     links: dict, result: ImportResult) -> None:
     """Inside the import's own transaction: the job's report, new fields, the link last used."""
-    conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+    conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
         status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE, rows_done=result.report["rows"],
         report=result.report, warnings=result.warnings, finished_at=utcnow(), heartbeat_at=utcnow()))
     if settings.dry_run:
@@ -151,13 +154,13 @@ def _record_success(conn: Connection, job_id: int, account_id: int, settings: Im
         conn.execute(ContactField.__table__.insert().values(  # type: ignore[attr-defined]
             account_id=account_id, name=name, type=type_, created_at=now))
     if settings.by_external_id:
-        conn.execute(update(Account).where(Account.id == account_id).values(
+        conn.execute(update(Account).where(col(Account.id) == account_id).values(
             last_import_link_id=links[settings.match.link].id))
 
 
 def _record_failure(engine: Engine, job_id: int, message: str) -> None:
     with engine.begin() as conn:
-        conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+        conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
             status=ImportStatus.FAILED, phase=ImportPhase.DONE, error=message, finished_at=utcnow()))
 
 
@@ -200,13 +203,13 @@ def _process_alive(pid: int) -> bool:
 def job_public(job: ImportJob) -> ImportPublic:
     return ImportPublic(
         id=job.id,
-        status=job.status,
+        status=ImportStatus(job.status),
         filename=job.filename,
         dry_run=job.dry_run,
         settings=job.settings,
-        progress={"rows_done": job.rows_done, "phase": job.phase},
-        report=job.report,
-        warnings=job.warnings or [],
+        progress=ImportProgress(rows_done=job.rows_done, phase=ImportPhase(job.phase)),
+        report=None if job.report is None else ImportReport.model_validate(job.report),
+        warnings=[ImportWarning.model_validate(warning) for warning in job.warnings or []],
         error=job.error,
         created_at=job.created_at,
         started_at=job.started_at,
@@ -226,7 +229,7 @@ def rejected_rows_csv(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
     """
     yield ["row", "reason", "detail", *[spreadsheet_safe(c) for c in job.columns or []]]
     query = (select(ImportRejection).where(ImportRejection.import_id == job.id)
-             .order_by(ImportRejection.row).execution_options(yield_per=2000))
+             .order_by(col(ImportRejection.row)).execution_options(yield_per=2000))
     with Session(engine) as session:
         for rejection in session.exec(query):
             yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),

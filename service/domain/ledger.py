@@ -54,7 +54,7 @@ def state_counts(session: Session, mailing_id: int) -> dict[str, int]:
     """Ledger entries per state, counted in the database."""
     rows = session.execute(select(ledger.c.state, func.count()).where(ledger.c.mailing_id == mailing_id)
                            .group_by(ledger.c.state)).all()
-    counts = dict.fromkeys(tuple(LedgerState), 0)
+    counts: dict[str, int] = dict.fromkeys(tuple(LedgerState), 0)
     counts.update({state: int(n) for state, n in rows})
     return counts
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from segments.collapse import Audience
 from segments.compiler import RuleCompiler
@@ -47,7 +47,7 @@ def own_mailing(session: Session, account_id: int, mailing_id: int) -> Mailing:
 
 def mailings_of(session: Session, account_id: int) -> list[Mailing]:
     return list(session.exec(select(Mailing).where(Mailing.account_id == account_id)
-                             .order_by(Mailing.id)))
+                             .order_by(col(Mailing.id))))
 
 
 def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Audience:
@@ -55,7 +55,7 @@ def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Au
     contact that unsubscribed or bounced, whatever the segments' rules say."""
     catalog = catalog_of(session, account.id)
     segments = {s.id: s for s in session.exec(
-        select(Segment).where(Segment.id.in_(mailing.include + mailing.exclude)))}  # type: ignore[union-attr]
+        select(Segment).where(col(Segment.id).in_(mailing.include + mailing.exclude)))}
 
     def rules(ids: list[int]) -> tuple[Rule, ...]:
         return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids)

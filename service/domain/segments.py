@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
@@ -58,7 +58,7 @@ def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:
 
 def segments_of(session: Session, account_id: int) -> list[Segment]:
     return list(session.exec(select(Segment).where(Segment.account_id == account_id)
-                             .order_by(Segment.id)))
+                             .order_by(col(Segment.id))))
 
 
 def segment_audience(session: Session, account: Account, segment: Segment, *,

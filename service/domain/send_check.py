@@ -138,7 +138,8 @@ def _reserve_key(conn: Connection, mailing_id: int, key: str, fingerprint: str) 
     if earlier.body_hash != fingerprint:
         raise Conflict("this Idempotency-Key was already used for this mailing with a different body",
                        code="idempotency_conflict")
-    return earlier.response
+    answer: dict[str, Any] | None = earlier.response
+    return answer
 
 
 def _check(conn: Connection, audience: Audience, mailing_id: int,
@@ -191,7 +192,7 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     return verdicts
 
 
-def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> list[RowMapping]:
+def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> Sequence[RowMapping]:
     ids = sorted(ids)
     return conn.execute(batch_query(audience, ids, conn.dialect.name)).mappings().all() if ids else []
 
@@ -226,7 +227,7 @@ def slot_of(audience: Audience, row: RowMapping) -> str:
     if audience.allow_shared_address and not audience.personalized_by:
         return f"contact:{row['id']}"
     if not audience.personalized_by:
-        return row["address_key"]
+        return str(row["address_key"])
     values = [row[f"p{i}"] for i in range(len(audience.personalized_by))]
     digest = hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()[:20]
     return f"{row['address_key']}#{digest}"

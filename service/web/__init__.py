@@ -6,14 +6,17 @@ to import the blueprint (no import cycles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Flask
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.web import auth, dedup, home, imports, mailings, pages, reports, secret, segments
 
 web = Blueprint("web", __name__)
 
-ROUTES = [
+ROUTES: list[tuple[str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/sign-in", auth.sign_in, ["GET", "POST"]),
     ("/sign-out", auth.sign_out, ["POST"]),
     ("/", home.home, ["GET"]),

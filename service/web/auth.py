@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from service.db import session as db_session
 from service.domain import users
@@ -14,7 +15,7 @@ from service.web.pages import page
 PUBLIC_ENDPOINTS = {"web.sign_in"}
 
 
-def require_user():  # type: ignore[no-untyped-def]
+def require_user() -> ResponseReturnValue | None:
     """Load the signed-in user and their account; send anyone else to the sign-in page."""
     g.user = g.account = None
     user_id = session.get("user_id")
@@ -38,7 +39,7 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def sign_in():  # type: ignore[no-untyped-def]
+def sign_in() -> ResponseReturnValue:
     target = request.values.get("next")
     if request.method == "GET":
         if g.user is not None:
@@ -54,6 +55,6 @@ def sign_in():  # type: ignore[no-untyped-def]
     return redirect(_safe_next(target))
 
 
-def sign_out():  # type: ignore[no-untyped-def]
+def sign_out() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("web.sign_in"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from service.db import current_engine
@@ -70,6 +71,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
     session = db_session()
     # Read afresh: apply and undo close the request's session and change the account.
     account = session.get(Account, g.account.id)
+    assert account is not None  # the signed-in user's account
     g.account = account
     history = dedup_change.history(session, account.id)
     undoable = next((change["change_id"] for change in history if change["undone_at"] is None), None)
@@ -80,7 +82,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
                 is_admin=bool(g.user.is_admin))
 
 
-def dedup_page():  # type: ignore[no-untyped-def]
+def dedup_page() -> ResponseReturnValue:
     """The page; with `preview=1` in the query, also the impact of the change."""
     if not request.args.get("preview"):
         return _render()
@@ -101,7 +103,7 @@ def _refused() -> tuple[str, int] | None:
                         "undoing it is for support staff (admin users).")
 
 
-def dedup_apply():  # type: ignore[no-untyped-def]
+def dedup_apply() -> ResponseReturnValue:
     """Apply the previewed change, once the admin has ticked that they read the preview."""
     if refusal := _refused():
         return refusal
@@ -125,7 +127,7 @@ def dedup_apply():  # type: ignore[no-untyped-def]
     return redirect(url_for("web.dedup_page"))
 
 
-def dedup_undo():  # type: ignore[no-untyped-def]
+def dedup_undo() -> ResponseReturnValue:
     """Undo the latest change, once the admin has ticked the confirmation."""
     if refusal := _refused():
         return refusal

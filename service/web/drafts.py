@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import abort, g, url_for
 from sqlalchemy import or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from importer.reading import Inspection, inspect_file
 from importer.settings import parse_settings
@@ -77,9 +77,9 @@ def steps(draft: ImportDraft, current: int) -> list[Step]:
 
 def forget_stale(session: Session, account_id: int) -> None:
     """Remove the account's drafts (and their uploads) left unimported for STALE_AFTER."""
-    query = select(ImportDraft).where(ImportDraft.account_id == account_id,
-                                      ImportDraft.import_id.is_(None),  # type: ignore[union-attr]
-                                      ImportDraft.created_at < utcnow() - STALE_AFTER)
+    query = select(ImportDraft).where(col(ImportDraft.account_id) == account_id,
+                                      col(ImportDraft.import_id).is_(None),
+                                      col(ImportDraft.created_at) < utcnow() - STALE_AFTER)
     for draft in session.execute(query).scalars():
         Path(draft.path).unlink(missing_ok=True)
         session.delete(draft)
@@ -145,5 +145,6 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
 
 def draft_of_job(session: Session, job_id: int) -> ImportDraft | None:
     """The wizard draft that started this job (an API import has none)."""
-    query = select(ImportDraft).where(or_(ImportDraft.import_id == job_id, ImportDraft.dry_run_id == job_id))
+    query = select(ImportDraft).where(or_(col(ImportDraft.import_id) == job_id,
+                                          col(ImportDraft.dry_run_id) == job_id))
     return session.execute(query).scalars().first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import g
+from flask.typing import ResponseReturnValue
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -27,13 +28,13 @@ class ContactCounts:
 
 def contact_counts(session: Session, account_id: int) -> ContactCounts:
     """Count the account's contacts in two aggregate queries (never by loading them)."""
-    mine = Contact.account_id == account_id
+    mine = col(Contact.account_id) == account_id
     total, unsubscribed, bounced = session.execute(select(
         func.count(),
-        func.coalesce(func.sum(case((Contact.status == ContactStatus.UNSUBSCRIBED, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Contact.status == ContactStatus.BOUNCED, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((col(Contact.status) == ContactStatus.UNSUBSCRIBED, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((col(Contact.status) == ContactStatus.BOUNCED, 1), else_=0)), 0),
     ).where(mine)).one()
-    shared_keys = (select(Contact.address_key).where(mine).group_by(Contact.address_key)
+    shared_keys = (select(col(Contact.address_key)).where(mine).group_by(col(Contact.address_key))
                    .having(func.count() > 1).subquery())
     shared = session.execute(select(func.count()).select_from(shared_keys)).scalar_one()
     return ContactCounts(int(total), int(unsubscribed), int(bounced), int(shared))
@@ -41,12 +42,13 @@ def contact_counts(session: Session, account_id: int) -> ContactCounts:
 
 def recent_imports(session: Session, account_id: int) -> list[ImportJob]:
     """The latest real imports (the wizard's dry runs are left out)."""
-    query = (select(ImportJob).where(ImportJob.account_id == account_id, ImportJob.dry_run.is_(False))
+    query = (select(ImportJob)
+             .where(col(ImportJob.account_id) == account_id, col(ImportJob.dry_run).is_(False))
              .order_by(col(ImportJob.id).desc()).limit(RECENT_IMPORTS))
     return list(session.execute(query).scalars())
 
 
-def home():  # type: ignore[no-untyped-def]
+def home() -> ResponseReturnValue:
     session = db_session()
     account = g.account
     return page("home.html", links=links_of(session, account.id),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from importer.reading import FileUnreadable, inspect_file
 from importer.vocabulary import FieldType
@@ -20,7 +23,7 @@ from service.web.reports import REASONS, REPORT_LINES, own_job
 
 
 def _wizard_page(template: str, draft: ImportDraft, step: int, status: int = 200,
-                 **context):  # type: ignore[no-untyped-def]
+                 **context: Any) -> tuple[str, int]:
     return page(template, status, draft=draft, steps=drafts.steps(draft, step), **context)
 
 
@@ -35,7 +38,7 @@ def _open_draft(draft_id: int) -> ImportDraft:
 # --- step 1: upload --------------------------------------------------------------------------------
 
 
-def upload():  # type: ignore[no-untyped-def]
+def upload() -> ResponseReturnValue:
     titles = [title for title, _, _ in drafts.STEP_TITLES]
     if request.method == "GET":
         return page("imports/upload.html", titles=titles, error=None)
@@ -61,7 +64,7 @@ def upload():  # type: ignore[no-untyped-def]
 # --- step 2: file settings -------------------------------------------------------------------------
 
 
-def file_settings(draft_id: int):  # type: ignore[no-untyped-def]
+def file_settings(draft_id: int) -> ResponseReturnValue:
     draft = _open_draft(draft_id)
     if request.method == "POST":
         encoding = request.form.get("encoding", "")
@@ -110,7 +113,7 @@ def _save_file_settings(draft: ImportDraft, chosen: dict) -> None:
 # --- step 3: options -------------------------------------------------------------------------------
 
 
-def options(draft_id: int):  # type: ignore[no-untyped-def]
+def options(draft_id: int) -> ResponseReturnValue:
     draft = _open_draft(draft_id)
     if request.method == "POST":
         mode = request.form.get("mode", "")
@@ -127,7 +130,7 @@ def options(draft_id: int):  # type: ignore[no-untyped-def]
 # --- step 4: external ID ---------------------------------------------------------------------------
 
 
-def external_id(draft_id: int):  # type: ignore[no-untyped-def]
+def external_id(draft_id: int) -> ResponseReturnValue:
     draft = _open_draft(draft_id)
     columns = _columns_or_back(draft)
     if not isinstance(columns, list):
@@ -153,7 +156,7 @@ def external_id(draft_id: int):  # type: ignore[no-untyped-def]
                         last_link_id=g.account.last_import_link_id)
 
 
-def _columns_or_back(draft: ImportDraft):  # type: ignore[no-untyped-def]
+def _columns_or_back(draft: ImportDraft) -> ResponseReturnValue:
     """The file's columns, or a redirect to the file settings when it cannot be read."""
     try:
         return drafts.inspect(draft).columns
@@ -164,7 +167,7 @@ def _columns_or_back(draft: ImportDraft):  # type: ignore[no-untyped-def]
 # --- step 5: fields --------------------------------------------------------------------------------
 
 
-def fields(draft_id: int):  # type: ignore[no-untyped-def]
+def fields(draft_id: int) -> ResponseReturnValue:
     draft = _open_draft(draft_id)
     try:
         inspection = drafts.inspect(draft)
@@ -204,7 +207,7 @@ def fields(draft_id: int):  # type: ignore[no-untyped-def]
 # --- step 6: review (the dry run) ------------------------------------------------------------------
 
 
-def review(draft_id: int):  # type: ignore[no-untyped-def]
+def review(draft_id: int) -> ResponseReturnValue:
     draft = _open_draft(draft_id)
     if draft.dry_run_id is None:
         return redirect(url_for("web.fields", draft_id=draft.id))

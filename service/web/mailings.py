@@ -4,6 +4,7 @@ and a mailing's page with its preview, send list and send-ledger counts."""
 from __future__ import annotations
 
 from flask import g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from service.db import current_engine
 from service.db import session as db_session
@@ -32,7 +33,7 @@ LEDGER_STATES = (
 )
 
 
-def mailing_list():  # type: ignore[no-untyped-def]
+def mailing_list() -> ResponseReturnValue:
     session = db_session()
     names = {s.id: s.name for s in segments_of(session, g.account.id)}
     return page("mailings/list.html", mailings=mailings.mailings_of(session, g.account.id),
@@ -43,7 +44,7 @@ def _ids(name: str) -> list[int]:
     return [int(value) for value in request.form.getlist(name) if value.isdigit()]
 
 
-def new_mailing():  # type: ignore[no-untyped-def]
+def new_mailing() -> ResponseReturnValue:
     session = db_session()
     segments = segments_of(session, g.account.id)
     fields = list(catalog_of(session, g.account.id).fields)
@@ -88,7 +89,7 @@ def _in_words(problem: InvalidInput) -> str:
     return problem.message
 
 
-def mailing_page(mailing_id: int):  # type: ignore[no-untyped-def]
+def mailing_page(mailing_id: int) -> ResponseReturnValue:
     session = db_session()
     mailing = own_mailing(mailing_id)
     counts = counts_of(mailings.mailing_audience(session, g.account, mailing))
@@ -101,12 +102,12 @@ def mailing_page(mailing_id: int):  # type: ignore[no-untyped-def]
                 representative=REPRESENTATIVES.get(rule, rule), representative_field=field)
 
 
-def mailing_csv(mailing_id: int):  # type: ignore[no-untyped-def]
+def mailing_csv(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(db_session(), g.account, own_mailing(mailing_id))
     return csv_response(send_list_rows(current_engine(), audience),
                         f"mailing-{mailing_id}-recipients.csv")
 
 
-def ledger_csv(mailing_id: int):  # type: ignore[no-untyped-def]
+def ledger_csv(mailing_id: int) -> ResponseReturnValue:
     mailing = own_mailing(mailing_id)
     return csv_response(ledger.ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")

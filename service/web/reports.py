@@ -4,6 +4,7 @@ words that say what each count and each rejection reason means."""
 from __future__ import annotations
 
 from flask import Response, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from service.db import current_engine
 from service.db import session as db_session
@@ -44,7 +45,7 @@ def own_job(import_id: int) -> ImportJob:
     return imports.own_import(db_session(), g.account.id, import_id)
 
 
-def report(import_id: int):  # type: ignore[no-untyped-def]
+def report(import_id: int) -> ResponseReturnValue:
     """Step 7, and the page of any import: live progress while it runs, then the report."""
     session = db_session()
     job = imports.settle_if_dead(session, own_job(import_id))
@@ -54,7 +55,7 @@ def report(import_id: int):  # type: ignore[no-untyped-def]
                 report_lines=REPORT_LINES, reasons=REASONS)
 
 
-def progress(import_id: int):  # type: ignore[no-untyped-def]
+def progress(import_id: int) -> ResponseReturnValue:
     """A small JSON answer for the progress bar (the page's session, not an API key)."""
     session = db_session()
     job = imports.settle_if_dead(session, own_job(import_id))

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import g, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
@@ -64,7 +65,7 @@ def builder_catalog(catalog: Catalog) -> dict[str, Any]:
                "label": BUILTIN_LABELS.get(name) or labels.get(name) or f"{name} ({catalog.kind_of(name)})"}
               for name in catalog.names()]
     # The account's own fields first: they are what campaign managers segment by most.
-    fields.sort(key=lambda f: f["name"] in BUILTIN_LABELS or f["name"].startswith("external_id."))
+    fields.sort(key=lambda f: f["name"] in BUILTIN_LABELS or str(f["name"]).startswith("external_id."))
     return {"fields": fields, "operators": OPERATORS, "operator_labels": OPERATOR_LABELS,
             "statuses": tuple(ContactStatus)}
 
@@ -75,11 +76,11 @@ def _preview_options(values: Any) -> dict[str, Any]:
     return {"allow_shared_address": opted_in, "representative": representative_from(values)}
 
 
-def segment_list():  # type: ignore[no-untyped-def]
+def segment_list() -> ResponseReturnValue:
     return page("segments/list.html", segments=segments_of(db_session(), g.account.id))
 
 
-def new_segment():  # type: ignore[no-untyped-def]
+def new_segment() -> ResponseReturnValue:
     session = db_session()
     catalog = catalog_of(session, g.account.id)
     name, rules_text, error = "", EVERYONE, None
@@ -111,7 +112,7 @@ def new_segment():  # type: ignore[no-untyped-def]
                 representatives=REPRESENTATIVES, fields=list(catalog.fields))
 
 
-def preview_rules():  # type: ignore[no-untyped-def]
+def preview_rules() -> ResponseReturnValue:
     """The builder's live preview of rules not saved yet: JSON in, counts and the chart out.
 
     A POST (with the form's CSRF token in a header) because the rule tree can be long, and so
@@ -139,7 +140,7 @@ def _audience_from_query(segment_id: int) -> tuple[Audience, str | None]:
         return segment_audience(session, g.account, segment), problem.message
 
 
-def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
+def segment_page(segment_id: int) -> ResponseReturnValue:
     segment = own_segment(segment_id)
     audience, error = _audience_from_query(segment_id)
     counts = counts_of(audience)
@@ -153,7 +154,7 @@ def segment_page(segment_id: int):  # type: ignore[no-untyped-def]
                 operator_labels=OPERATOR_LABELS)
 
 
-def segment_csv(segment_id: int):  # type: ignore[no-untyped-def]
+def segment_csv(segment_id: int) -> ResponseReturnValue:
     """The send list as the page shows it (same opt-in and representative), streamed."""
     audience, _ = _audience_from_query(segment_id)
     return csv_response(send_list_rows(current_engine(), audience),
