@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from served import HttpClient, free_port, serving
 
 
 def _safeguard() -> list[str]:
@@ -30,74 +20,21 @@ def _safeguard() -> list[str]:
     return [sys.executable, "-c", "from service.cli import main; main()"]
 
 
-class Server:
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def request(self, method: str, path: str, *, key: str | None = None, body: bytes | None = None,
-                content_type: str | None = None) -> tuple[int, dict[str, str], bytes]:
-        headers = {}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        if content_type:
-            headers["Content-Type"] = content_type
-        request = urllib.request.Request(self.base + path, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
-    def json(self, method: str, path: str, **kwargs) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-        status, _, body = self.request(method, path, **kwargs)
-        return status, json.loads(body)
-
-    def upload(self, path: str, key: str, content: bytes, settings: dict) -> tuple[int, dict]:
-        boundary = uuid.uuid4().hex
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"settings\"\r\n\r\n"
-                f"{json.dumps(settings)}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"contacts.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + content + (
-                f"\r\n--{boundary}--\r\n").encode()
-        return self.json("POST", path, key=key, body=body,
-                         content_type=f"multipart/form-data; boundary={boundary}")
-
-
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+def server(database_url: str, tmp_path: Path) -> Iterator[HttpClient]:
     """`safeguard serve` with two worker processes on a free port, against the test database."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads"),
            "SAFEGUARD_MAX_UPLOAD_MB": "1"}
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen([*_safeguard(), "serve", "--port", str(port), "--workers", "2"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if server.request("GET", "/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("the server did not start:\n" + (tmp_path / "server.log").read_text())
-            time.sleep(0.1)
+    with serving([*_safeguard(), "serve", "--port", str(port), "--workers", "2"], port=port, env=env,
+                 log=tmp_path / "server.log") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_the_served_app_answers(server, make_tenant):
     tenant = make_tenant()
-    status, headers, body = server.request("GET", "/")
-    assert status == 200 and b"Mailing safeguard" in body
+    home = server.request("GET", "/")
+    assert home.status == 200 and b"Mailing safeguard" in home.body
     status, account = server.json("GET", "/api/v1/account", key=tenant.keys["send"])
     assert status == 200 and account["name"] == tenant.name
     status, error = server.json("GET", "/api/v1/account")
