@@ -11,10 +11,10 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from segments.sqlite import prepare_connection as prepare_for_segments
-from service.errors import Conflict
+from service.errors import Conflict, NotFound
 from service.models import MAX_ID
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -147,3 +147,16 @@ def owned(session: Session, model: type[Row], row_id: int, account_id: int) -> R
         return None
     row = session.get(model, row_id)
     return row if row is not None and row.account_id == account_id else None
+
+
+def own(session: Session, model: type[Row], row_id: int, account_id: int, what: str) -> Row:
+    """The account's row of `model` with this id; NotFound (named `what`) for anyone else's."""
+    row = owned(session, model, row_id, account_id)
+    if row is None:
+        raise NotFound(what)
+    return row
+
+
+def all_of(session: Session, model: type[Row], account_id: int) -> list[Row]:
+    """Every row of `model` of the account, in the order they were made."""
+    return list(session.exec(select(model).where(model.account_id == account_id).order_by(model.id)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from importer.settings import AccountInfo, LinkInfo
 from importer.vocabulary import BUILTIN_FIELDS, DedupMode, FieldType
-from service.db import insert_unique
+from service.db import all_of, insert_unique
 from service.errors import Conflict, InvalidInput
 from service.models import (
     FIELD_NAME_PATTERN,
@@ -38,14 +38,11 @@ def find_account(session: Session, name: str) -> Account | None:
 
 
 def links_of(session: Session, account_id: int) -> list[Link]:
-    return list(session.exec(select(Link).where(Link.account_id == account_id).order_by(col(Link.id))))
+    return all_of(session, Link, account_id)
 
 
 def fields_of(session: Session, account_id: int) -> list[ContactField]:
-    return list(session.exec(
-        select(ContactField).where(ContactField.account_id == account_id)
-        .order_by(col(ContactField.id))
-    ))
+    return all_of(session, ContactField, account_id)
 
 
 def create_link(session: Session, *, account: Account, name: str, label: str,

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
-from service.db import owned
+from service.db import own
 from service.domain.accounts import account_info
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.models import (
     Account,
     ContactField,
@@ -166,10 +166,7 @@ def _record_failure(engine: Engine, job_id: int, message: str) -> None:
 
 def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
     """The account's import job; NotFound also for another account's."""
-    job = owned(session, ImportJob, import_id, account_id)
-    if job is None:
-        raise NotFound("import")
-    return job
+    return own(session, ImportJob, import_id, account_id, "import")
 
 
 def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:

@@ -13,9 +13,9 @@ from segments.collapse import Audience
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Rule, parse_rules
-from service.db import insert_unique, owned
+from service.db import all_of, insert_unique, own, owned
 from service.domain.segments import catalog_of, personalisation, rules_checked
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.models import Account, Mailing, Segment, utcnow
 
 
@@ -39,15 +39,11 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
 
 def own_mailing(session: Session, account_id: int, mailing_id: int) -> Mailing:
     """The account's mailing; NotFound also for another account's mailing."""
-    mailing = owned(session, Mailing, mailing_id, account_id)
-    if mailing is None:
-        raise NotFound("mailing")
-    return mailing
+    return own(session, Mailing, mailing_id, account_id, "mailing")
 
 
 def mailings_of(session: Session, account_id: int) -> list[Mailing]:
-    return list(session.exec(select(Mailing).where(Mailing.account_id == account_id)
-                             .order_by(col(Mailing.id))))
+    return all_of(session, Mailing, account_id)
 
 
 def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Audience:

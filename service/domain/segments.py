@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
 from segments.rules import Catalog, RuleError, mentions_status, parse_rules
-from service.db import insert_unique, owned
+from service.db import all_of, insert_unique, own
 from service.domain.accounts import fields_of, links_of
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.models import Account, Segment, utcnow
 
 BOOLEAN_TEXT = {"1": "true", "0": "false"}
@@ -50,15 +50,11 @@ def create_segment(session: Session, *, account: Account, name: str, rules: Any)
 
 def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:
     """The account's segment; NotFound also for another account's segment."""
-    segment = owned(session, Segment, segment_id, account_id)
-    if segment is None:
-        raise NotFound("segment")
-    return segment
+    return own(session, Segment, segment_id, account_id, "segment")
 
 
 def segments_of(session: Session, account_id: int) -> list[Segment]:
-    return list(session.exec(select(Segment).where(Segment.account_id == account_id)
-                             .order_by(col(Segment.id))))
+    return all_of(session, Segment, account_id)
 
 
 def segment_audience(session: Session, account: Account, segment: Segment, *,
