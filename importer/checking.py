@@ -153,7 +153,9 @@ def _raise_for(kind: str, payload: object) -> NoReturn:
 
 def serve_checks() -> None:
     """The worker's side: read a CheckJob and a Split on stdin, write the batches to stdout."""
-    gc.disable()  # short-lived tuples only; see pipeline.run_import
+    # Short-lived tuples only (see pipeline._stage_file). A bare disable, not collector_paused():
+    # this is a process of its own with one thread, which ends when the file is checked.
+    gc.disable()
     out = sys.stdout.buffer
     job, split = pickle.load(sys.stdin.buffer)
     stats = RowStats()

@@ -6,7 +6,6 @@ leaves the account as it was. The file is streamed; memory does not grow with it
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
+from importer.collector import collector_paused
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
 from importer.reading import FileFormat, inspect_file
@@ -86,14 +86,10 @@ def run_import(
         stage.create()
         _create_rejected_table(conn)
         report_progress(0, "reading")
-        data_rows = 0
         # The loop makes millions of short-lived tuples and no reference cycles: the cyclic
         # garbage collector would only rescan the long-lived caches, again and again.
-        gc.disable()
-        try:
+        with collector_paused():
             data_rows = _stage_rows(job, stats, stage, conn, report_progress)
-        finally:
-            gc.enable()
         # Indexed first: the index finds the repeated keys without sorting the whole file.
         stage.finish_loading()
         stage.merge_repeated_keys()
