@@ -147,7 +147,10 @@ def _plan_context(settings: ImportSettings, account: AccountInfo, tables: Import
 
 
 def _lock_account(conn: Connection, tables: ImportTables, account_id: int) -> None:
-    """Set up the apply transaction for one large import and take the account's write lock."""
+    """Tune the apply transaction for one large import and take the account's write lock.
+
+    On SQLite the transaction began IMMEDIATE (see run_import), which took the lock already.
+    """
     if conn.dialect.name == "postgresql":
         # Joins and sorts of the whole file stay in memory rather than spill to disk.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
