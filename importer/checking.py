@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 from importer.addresses import AddressValidator
 from importer.reading import FileFormat, FileUnreadable, read_rows
@@ -93,13 +93,14 @@ def _batch_checker(job: CheckJob, stats: RowStats) -> Callable[[list], CheckedBa
     checker = make_row_checker(job.settings, job.account, job.columns, stats, AddressValidator())
 
     def check(batch: list[tuple[int, list[str]]]) -> CheckedBatch:
-        staged, rejected = [], []
+        staged: list[tuple[Any, ...]] = []
+        rejected: list[Rejection] = []
         for row_no, cells in batch:
             checked = checker(row_no, cells)
             if type(checked) is tuple:
                 staged.append(checked)
             else:
-                rejected.append(checked)  # type: ignore[arg-type]
+                rejected.append(cast(Rejection, checked))
         return staged, rejected, len(batch)
 
     return check
@@ -114,10 +115,11 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     assert worker.stdin is not None and worker.stdout is not None
+    results = worker.stdout
 
     def receive() -> tuple[str, object]:
         try:
-            return pickle.load(worker.stdout)  # type: ignore[arg-type]
+            return cast(tuple[str, object], pickle.load(results))
         except EOFError:
             raise RuntimeError("the row checker stopped without a word") from None
 
@@ -130,11 +132,11 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         while True:
             kind, payload = receive()
             if kind == "batch":
-                yield payload  # type: ignore[misc]
+                yield cast(CheckedBatch, payload)
             elif kind == "records":
-                yield check(payload)  # type: ignore[arg-type]
+                yield check(cast(list[tuple[int, list[str]]], payload))
             elif kind == "done":
-                stats.typo_domains.update(payload)  # type: ignore[arg-type]
+                stats.typo_domains.update(cast(Counter[str], payload))
                 return
             else:
                 _raise_for(kind, payload)
@@ -153,7 +155,9 @@ def _raise_for(kind: str, payload: object) -> NoReturn:
 
 def serve_checks() -> None:
     """The worker's side: read a CheckJob and a Split on stdin, write the batches to stdout."""
-    gc.disable()  # short-lived tuples only; see pipeline.run_import
+    # Short-lived tuples only (see pipeline._stage_file). A bare disable, not collector_paused():
+    # this is a process of its own with one thread, which ends when the file is checked.
+    gc.disable()
     out = sys.stdout.buffer
     job, split = pickle.load(sys.stdin.buffer)
     stats = RowStats()

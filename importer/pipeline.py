@@ -6,7 +6,6 @@ leaves the account as it was. The file is streamed; memory does not grow with it
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from collections.abc import Callable
@@ -18,12 +17,14 @@ from sqlalchemy.engine import Connection
 
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
+from importer.collector import collector_paused
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
 from importer.reading import FileFormat, inspect_file
-from importer.rows import Rejection, RowStats, staged_fields
+from importer.rows import Rejection, RowStats, StagedField, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
+from importer.vocabulary import ImportPhase
 
 REJECTED = "import_rejected"
 PLAN_REJECTION_DETAILS = {
@@ -82,75 +83,40 @@ def run_import(
     fields = staged_fields(settings, account)
 
     with engine.connect() as conn:
-        stage = StageTable(conn, fields)
-        stage.create()
-        _create_rejected_table(conn)
-        report_progress(0, "reading")
-        data_rows = 0
-        # The loop makes millions of short-lived tuples and no reference cycles: the cyclic
-        # garbage collector would only rescan the long-lived caches, again and again.
-        gc.disable()
-        try:
-            data_rows = _stage_rows(job, stats, stage, conn, report_progress)
-        finally:
-            gc.enable()
-        # Indexed first: the index finds the repeated keys without sorting the whole file.
-        stage.finish_loading()
-        stage.merge_repeated_keys()
-        conn.commit()
-
-        report_progress(data_rows, "applying")
-        ctx = PlanContext(
-            contacts=tables.contacts,
-            external_ids=tables.external_ids,
-            account_id=account.id,
-            dedup_mode=account.dedup_mode,
-            by_external_id=settings.by_external_id,
-            link_id=account.links[settings.match.link].id if settings.by_external_id else None,  # type: ignore[index]
-            mode=settings.mode,
-            empty_clears=settings.empty_clears,
-            fields=tuple(fields),
-        )
+        data_rows = _stage_file(conn, job, fields, stats, report_progress)
+        report_progress(data_rows, ImportPhase.APPLYING)
+        ctx = _plan_context(settings, account, tables, fields)
         conn.execution_options(sqlite_immediate=True)
         with conn.begin():
-            if conn.dialect.name == "postgresql":
-                # Joins and sorts of the whole file stay in memory rather than spill to disk.
-                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-                # Each statement runs once: compiling it (JIT, on above a cost) takes longer
-                # than it saves.
-                conn.exec_driver_sql("SET LOCAL jit = off")
-                # One import (or dedup change) per account at a time; others wait here.
-                conn.execute(text(f"SELECT id FROM {tables.accounts} WHERE id = :a FOR UPDATE"),
-                             {"a": account.id})
-            build_plan(conn, ctx)
-            counts = count_plan(conn)
-            _store_plan_rejections(conn, path, fmt, rejected_plan_rows(conn))
-            report = _report(data_rows, counts, conn)
-            link_has_ids = bool(ctx.link_id) and conn.execute(
-                text(f"SELECT 1 FROM {tables.external_ids} WHERE link_id = :l LIMIT 1"),
-                {"l": ctx.link_id},
-            ).first() is not None
-            known_address_creates = conn.exec_driver_sql(
-                f"SELECT count(*) FROM {PLAN} WHERE action = 'create' AND addr_known = 1"
-            ).scalar_one()
-            warnings = import_warnings(settings, account, counts, stats.typo_domains, link_has_ids,
-                                       known_address_creates)
-            if not settings.dry_run:
-                apply_plan(conn, ctx, datetime.now(UTC))
-            conn.execute(
-                text(f"INSERT INTO {tables.rejections} (import_id, row, reason, detail, cells) "
-                     f"SELECT :import_id, row_no, reason, detail, {_json_cast(conn, 'cells')} "
-                     f"FROM {REJECTED}"),
-                {"import_id": import_id},
-            )
+            _lock_account(conn, tables, account.id)
+            report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables)
+            _apply(conn, ctx, settings, tables, import_id)
             result = ImportResult(report, warnings, fmt, columns)
             if finish is not None:
                 finish(conn, result)
         for table in (STAGE, PLAN, REPEATED, REJECTED):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()
-    report_progress(data_rows, "done")
+    report_progress(data_rows, ImportPhase.DONE)
     return result
+
+
+def _stage_file(conn: Connection, job: CheckJob, fields: list[StagedField], stats: RowStats,
+                report_progress: Progress) -> int:
+    """Check and stage the file's rows, merge repeated keys, commit; return the number of data rows."""
+    stage = StageTable(conn, fields)
+    stage.create()
+    _create_rejected_table(conn)
+    report_progress(0, ImportPhase.READING)
+    # The loop makes millions of short-lived tuples and no reference cycles: the cyclic
+    # garbage collector would only rescan the long-lived caches, again and again.
+    with collector_paused():
+        data_rows = _stage_rows(job, stats, stage, conn, report_progress)
+    # Indexed first: the index finds the repeated keys without sorting the whole file.
+    stage.finish_loading()
+    stage.merge_repeated_keys()
+    conn.commit()
+    return data_rows
 
 
 def _stage_rows(job: CheckJob, stats: RowStats, stage: StageTable, conn: Connection,
@@ -161,8 +127,72 @@ def _stage_rows(job: CheckJob, stats: RowStats, stage: StageTable, conn: Connect
         stage.load(staged)
         _store_rejections(conn, rejected)
         data_rows += rows
-        report_progress(data_rows, "reading")
+        report_progress(data_rows, ImportPhase.READING)
     return data_rows
+
+
+def _plan_context(settings: ImportSettings, account: AccountInfo, tables: ImportTables,
+                  fields: list[StagedField]) -> PlanContext:
+    """Gather what the plan and its application need to know of the account and the settings."""
+    return PlanContext(
+        contacts=tables.contacts,
+        external_ids=tables.external_ids,
+        account_id=account.id,
+        dedup_mode=account.dedup_mode,
+        by_external_id=settings.by_external_id,
+        link_id=account.links[settings.match.link].id if settings.by_external_id else None,  # type: ignore[index]
+        mode=settings.mode,
+        empty_clears=settings.empty_clears,
+        fields=tuple(fields),
+    )
+
+
+def _lock_account(conn: Connection, tables: ImportTables, account_id: int) -> None:
+    """Tune the apply transaction for one large import and take the account's write lock.
+
+    On SQLite the transaction began IMMEDIATE (see run_import), which took the lock already.
+    """
+    if conn.dialect.name == "postgresql":
+        # Joins and sorts of the whole file stay in memory rather than spill to disk.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        # Each statement runs once: compiling it (JIT, on above a cost) takes longer
+        # than it saves.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        # One import (or dedup change) per account at a time; others wait here.
+        conn.execute(text(f"SELECT id FROM {tables.accounts} WHERE id = :a FOR UPDATE"),
+                     {"a": account_id})
+
+
+def _plan_and_report(conn: Connection, ctx: PlanContext, job: CheckJob, stats: RowStats,
+                     data_rows: int, tables: ImportTables) -> tuple[dict, list[dict]]:
+    """Plan every staged row, keep the plan's rejections; return the report and the warnings."""
+    build_plan(conn, ctx)
+    counts = count_plan(conn)
+    _store_plan_rejections(conn, job.path, job.fmt, rejected_plan_rows(conn))
+    report = _report(data_rows, counts, conn)
+    link_has_ids = bool(ctx.link_id) and conn.execute(
+        text(f"SELECT 1 FROM {tables.external_ids} WHERE link_id = :l LIMIT 1"),
+        {"l": ctx.link_id},
+    ).first() is not None
+    known_address_creates = conn.exec_driver_sql(
+        f"SELECT count(*) FROM {PLAN} WHERE action = 'create' AND addr_known = 1"
+    ).scalar_one()
+    warnings = import_warnings(job.settings, job.account, counts, stats.typo_domains, link_has_ids,
+                               known_address_creates)
+    return report, warnings
+
+
+def _apply(conn: Connection, ctx: PlanContext, settings: ImportSettings, tables: ImportTables,
+           import_id: int) -> None:
+    """Apply the plan (unless this is a dry run) and keep the rejected rows with the import."""
+    if not settings.dry_run:
+        apply_plan(conn, ctx, datetime.now(UTC))
+    conn.execute(
+        text(f"INSERT INTO {tables.rejections} (import_id, row, reason, detail, cells) "
+             f"SELECT :import_id, row_no, reason, detail, {_json_cast(conn, 'cells')} "
+             f"FROM {REJECTED}"),
+        {"import_id": import_id},
+    )
 
 
 def _create_rejected_table(conn: Connection) -> None:
@@ -200,7 +230,7 @@ def _store_plan_rejections(conn: Connection, path: str | os.PathLike, fmt: FileF
 
 def _report(data_rows: int, counts: PlanCounts, conn: Connection) -> dict:
     # Every rejected row, the checker's and the plan's, is in the rejected table by now.
-    by_reason = dict(conn.exec_driver_sql(
+    by_reason: dict[str, int] = dict(conn.exec_driver_sql(
         f"SELECT reason, count(*) FROM {REJECTED} GROUP BY reason"
     ).all())
     return {

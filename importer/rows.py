@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError
 
@@ -48,6 +49,16 @@ class RowStats:
 # A staged row: (row, match_value, email, address_key, status, *field values)
 StagedRow = tuple
 RowChecker = Callable[[int, list[str]], "StagedRow | Rejection"]
+# A staged field's column: its position, its parser (None for text: trimming is all) and its label.
+FieldColumn = tuple[int, "Callable[[str], Value] | None", str]
+
+
+class MatchKey(NamedTuple):
+    """Where a row's match key is and how it is checked."""
+
+    at: int | None  # None when nothing is mapped to email and the import matches by address
+    id_matches: Callable[[str], re.Match[str] | None] | None  # the link's ID pattern, if any
+    label: str  # the key's column, as a rejection names it
 
 
 def staged_fields(settings: ImportSettings, account: AccountInfo) -> list[StagedField]:
@@ -65,30 +76,14 @@ def make_row_checker(
     validator: AddressValidator | None = None,
 ) -> RowChecker:
     """Build the function that checks one record of a file with these columns."""
-    validator = validator or AddressValidator()
-    normalize = validator.normalize
+    normalize = (validator or AddressValidator()).normalize
     width = len(columns)
     position = {name: i for i, name in enumerate(columns)}
     by_field = {f: position[c] for c, f in settings.mapping.items()}
     email_at = by_field.get("email")
     status_at = by_field.get("status")
-    fields = staged_fields(settings, account)
-    # Per field column: its position, its parser (None for text: trimming is all) and its label.
-    field_cols = [
-        (by_field[f.name], _column_parser(f.type, settings.date_format),
-         _column_label(columns, by_field[f.name]))
-        for f in fields
-    ]
-    if settings.by_external_id:
-        assert settings.match.column is not None and settings.match.link is not None
-        key_at = position[settings.match.column]
-        pattern = account.links[settings.match.link].id_pattern
-        id_matches = re.compile(pattern).fullmatch if pattern else None
-        key_label = f"column '{settings.match.column}'"
-    else:
-        key_at = email_at
-        id_matches = None
-        key_label = f"column '{columns[email_at]}'" if email_at is not None else "the e-mail column"
+    field_cols = _field_columns(settings, account, columns, by_field)
+    key_at, id_matches, key_label = _match_key(settings, account, columns, position, email_at)
     typo_cache: dict[str, str | None] = {}
 
     def check(row: int, cells: list[str]) -> StagedRow | Rejection:
@@ -124,7 +119,7 @@ def make_row_checker(
                     status = parse_status(raw_status)
                 except InvalidValue as error:
                     problems.append(f"{_column_label(columns, status_at)}: {error}")
-        values = []
+        values: list[Value | None] = []
         append = values.append
         for at, parse, label in field_cols:
             text = cells[at].strip()
@@ -151,6 +146,29 @@ def make_row_checker(
         return (row, match_value, email, akey, status, *values)
 
     return check
+
+
+def _field_columns(settings: ImportSettings, account: AccountInfo, columns: list[str],
+                   by_field: dict[str, int]) -> list[FieldColumn]:
+    """List the staged fields' columns in staging order, each with its parser and its label."""
+    return [
+        (by_field[f.name], _column_parser(f.type, settings.date_format),
+         _column_label(columns, by_field[f.name]))
+        for f in staged_fields(settings, account)
+    ]
+
+
+def _match_key(settings: ImportSettings, account: AccountInfo, columns: list[str],
+               position: dict[str, int], email_at: int | None) -> MatchKey:
+    """Find the column that holds the match key, the ID check (None by e-mail) and its label."""
+    if settings.by_external_id:
+        assert settings.match.column is not None and settings.match.link is not None
+        pattern = account.links[settings.match.link].id_pattern
+        return MatchKey(position[settings.match.column],
+                        re.compile(pattern).fullmatch if pattern else None,
+                        f"column '{settings.match.column}'")
+    key_label = f"column '{columns[email_at]}'" if email_at is not None else "the e-mail column"
+    return MatchKey(email_at, None, key_label)
 
 
 def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:

@@ -64,6 +64,15 @@ class RejectionReason(StrEnum):
     AMBIGUOUS_ADDRESS = "ambiguous_address"
 
 
+class ImportPhase(StrEnum):
+    """Where an import is: waiting, reading (and checking) the file, applying it, or done."""
+
+    QUEUED = "queued"
+    READING = "reading"
+    APPLYING = "applying"
+    DONE = "done"
+
+
 # Built-in fields: every account has them, with these types (the segment engine refines them:
 # `status` compares as a status, the two moments as timestamps). An import may set the first two;
 # the service sets the others.

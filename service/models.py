@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from importer.vocabulary import ContactStatus, DedupMode, FieldType
+from importer.vocabulary import ContactStatus, DedupMode, FieldType, ImportPhase
 
 LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -49,13 +49,6 @@ class ImportStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-class ImportPhase(StrEnum):
-    QUEUED = "queued"
-    READING = "reading"
-    APPLYING = "applying"
-    DONE = "done"
 
 
 class LedgerState(StrEnum):

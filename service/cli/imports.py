@@ -12,7 +12,7 @@ import click
 
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
-from importer.vocabulary import ImportMode
+from importer.vocabulary import ImportMode, ImportPhase
 from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
 from service.models import ImportJob
@@ -102,7 +102,7 @@ def _run_with_progress(ctx: Context, job: ImportJob, path: Path, estimate: int) 
             if step > 0:
                 bar.update(step)
                 done += step
-            if phase == "applying":
+            if phase == ImportPhase.APPLYING:
                 bar.label = "Applying"
 
         assert job.id is not None

@@ -114,10 +114,10 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
         if on_progress is not None:
             on_progress(rows, phase)
         now = time.monotonic()
-        if phase == "reading" and now - last_write[0] < PROGRESS_INTERVAL:
+        if phase == ImportPhase.READING and now - last_write[0] < PROGRESS_INTERVAL:
             return
         last_write[0] = now
-        if phase == "done":
+        if phase == ImportPhase.DONE:
             return
         with engine.begin() as conn:
             conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(

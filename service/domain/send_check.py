@@ -9,7 +9,6 @@ now. So any number of processes on any number of hosts can check overlapping bat
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
 
+from importer.collector import collector_paused
 from importer.vocabulary import ContactStatus
 from segments.batch import batch_query
 from segments.collapse import Audience
@@ -85,14 +85,9 @@ def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
     # A batch makes tens of thousands of small objects that all live until the answer is sent;
     # the cyclic garbage collector would scan the whole heap several times meanwhile (a quarter
     # of a 10,000-contact check) and find nothing to free.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _run_check(engine, audience, mailing_id, contact_ids, addresses, idempotency_key,
                           fingerprint)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids: Sequence[int] | None,
