@@ -61,6 +61,20 @@ STEP_TITLES = [("Upload", None, None), ("File settings", "web.file_settings", "e
                ("Report", None, None)]
 
 
+@dataclass(frozen=True)
+class OpenStep:
+    number: int
+    endpoint: str
+
+
+def first_undone(draft: ImportDraft) -> OpenStep | None:
+    """The first step whose choice the draft does not have yet (None: all of them are made)."""
+    for number, (_, endpoint, done_key) in enumerate(STEP_TITLES, 1):
+        if endpoint is not None and done_key is not None and done_key not in draft.settings:
+            return OpenStep(number, endpoint)
+    return None
+
+
 def steps(draft: ImportDraft, current: int) -> list[Step]:
     """The stepper: every step up to the first one not done yet can be opened again, until the
     draft is imported."""

@@ -27,11 +27,15 @@ def _wizard_page(template: str, draft: ImportDraft, step: int, status: int = 200
     return page(template, status, draft=draft, steps=drafts.steps(draft, step), **context)
 
 
-def _open_draft(draft_id: int) -> ImportDraft:
-    """The account's draft, still open: one that was imported leads to its report."""
+def _open_draft(draft_id: int, step: int) -> ImportDraft:
+    """The account's draft, still open, at a step whose earlier steps are done: one that was imported
+    leads to its report, a step reached too early (by its address) to the first step not done."""
     draft = drafts.own_draft(db_session(), draft_id)
     if draft.import_id is not None:
         abort(redirect(url_for("web.report", import_id=draft.import_id)))
+    undone = drafts.first_undone(draft)
+    if undone is not None and undone.number < step:
+        abort(redirect(url_for(undone.endpoint, draft_id=draft.id)))
     return draft
 
 
@@ -65,7 +69,7 @@ def upload() -> ResponseReturnValue:
 
 
 def file_settings(draft_id: int) -> ResponseReturnValue:
-    draft = _open_draft(draft_id)
+    draft = _open_draft(draft_id, 2)
     if request.method == "POST":
         encoding = request.form.get("encoding", "")
         delimiter = DELIMITERS.get(request.form.get("delimiter", ""), (None,))[0]
@@ -114,7 +118,7 @@ def _save_file_settings(draft: ImportDraft, chosen: dict) -> None:
 
 
 def options(draft_id: int) -> ResponseReturnValue:
-    draft = _open_draft(draft_id)
+    draft = _open_draft(draft_id, 3)
     if request.method == "POST":
         mode = request.form.get("mode", "")
         if mode not in MODES:
@@ -131,7 +135,7 @@ def options(draft_id: int) -> ResponseReturnValue:
 
 
 def external_id(draft_id: int) -> ResponseReturnValue:
-    draft = _open_draft(draft_id)
+    draft = _open_draft(draft_id, 4)
     columns = _columns_or_back(draft)
     if not isinstance(columns, list):
         return columns
@@ -168,7 +172,7 @@ def _columns_or_back(draft: ImportDraft) -> ResponseReturnValue:
 
 
 def fields(draft_id: int) -> ResponseReturnValue:
-    draft = _open_draft(draft_id)
+    draft = _open_draft(draft_id, 5)
     try:
         inspection = drafts.inspect(draft)
     except FileUnreadable:
@@ -208,7 +212,7 @@ def fields(draft_id: int) -> ResponseReturnValue:
 
 
 def review(draft_id: int) -> ResponseReturnValue:
-    draft = _open_draft(draft_id)
+    draft = _open_draft(draft_id, 6)
     if draft.dry_run_id is None:
         return redirect(url_for("web.fields", draft_id=draft.id))
     session = db_session()

@@ -58,3 +58,20 @@ def test_a_wizard_left_unfinished_is_forgotten_with_its_file(app, engine, make_t
         [new] = session.exec(select(ImportDraft)).all()
     assert Path(new.path) != old_path
     assert not old_path.exists()
+
+
+def test_a_step_opened_before_the_steps_it_needs_leads_back_to_the_first_undone(app, engine, make_tenant):
+    """Typing a later step's address (or an old bookmark) used to reach the review with no options
+    chosen, and the review page answered 500."""
+    client = signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    draft_path = _upload(client, b"email;name\r\nanna@example.nl;Anna\r\n").headers["Location"]
+    for step in ("options", "external-id", "fields", "review"):
+        response = client.get(draft_path.replace("/file", f"/{step}"))
+        assert response.status_code == 302 and response.headers["Location"].endswith("/file"), step
+    client.post(draft_path, data={"csrf_token": csrf_token(client.get(draft_path)), "encoding": "utf-8",
+                                  "delimiter": "semicolon", "has_header": "yes"})
+    fields = draft_path.replace("/file", "/fields")
+    response = client.post(fields, data={"csrf_token": csrf_token(client.get("/")), "field_0": "email"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/options")
+    response = client.get(draft_path.replace("/file", "/review"))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/options")
