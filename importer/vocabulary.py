@@ -62,6 +62,18 @@ class RejectionReason(StrEnum):
     ADDRESS_CONFLICT = "address_conflict"
     ID_CONFLICT = "id_conflict"
     AMBIGUOUS_ADDRESS = "ambiguous_address"
+    # The address belongs to a person who asked to be forgotten (until an admin lifts it).
+    ERASED_ADDRESS = "erased_address"
+
+
+class StatusSource(StrEnum):
+    """What changed a contact's status, as its history records it (DESIGN.md, "Consent")."""
+
+    IMPORT = "import"
+    EVENT = "event"
+    API = "api"
+    MERGE = "merge"
+    UNDO = "undo"
 
 
 class ImportPhase(StrEnum):

@@ -308,11 +308,18 @@ class LedgerEntry(SQLModel, table=True):
     # No foreign key: the ledger is history and outlives a contact merged away.
     contact_id: int = Field(nullable=False)
     address_key: str = Field(sa_column=Column(String(320), nullable=False))
+    # The normalized address the clearance was given for: the mailing system sends to it, not to
+    # whatever the contact's address is later. Null for claims made before it was kept; after an
+    # erasure, address and address_key hold a one-way hash.
+    address: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
     slot: str = Field(sa_column=Column(String(400), nullable=False))
     state: str = Field(default="claimed", sa_column=Column(String(20), nullable=False))
     claimed_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
     released_at: datetime | None = None
+    # The last event the mailing system reported for this clearance (a bounce, an unsubscribe).
+    event: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    event_at: datetime | None = None
 
 
 class CheckRequest(SQLModel, table=True):
@@ -373,6 +380,87 @@ class DedupSurvivor(SQLModel, table=True):
     contact_id: int = Field(nullable=False)
     before: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
     after: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+
+
+class EventType(StrEnum):
+    """What the mailing system reports after a send (DESIGN.md, "Consent")."""
+
+    UNSUBSCRIBE = "unsubscribe"
+    COMPLAINT = "complaint"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+
+
+class EventStatus(StrEnum):
+    """How one reported event was taken."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN_CONTACT = "unknown_contact"
+    INVALID = "invalid"
+
+
+class StatusChange(SQLModel, table=True):
+    """One change of a contact's status: when, from what to what, and why (its `source`).
+
+    Written by every path that changes a status (imports, events, the API, merges and their
+    undo); erased with its contact.
+    """
+
+    __tablename__ = "contact_status_history"
+    __table_args__ = (Index("ix_contact_status_history_contact", "contact_id", "id"),)
+
+    id: int = Field(default=None, primary_key=True)
+    account_id: int = Field(nullable=False)
+    # No foreign key: history is written set-based beside imports and merges; an erasure
+    # deletes it with the contact.
+    contact_id: int = Field(nullable=False)
+    at: datetime = Field(default_factory=utcnow)
+    status_from: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    status_to: str = Field(sa_column=Column(String(20), nullable=False))
+    source: str = Field(sa_column=Column(String(20), nullable=False))
+    source_id: int | None = Field(default=None)
+    detail: str | None = Field(default=None, sa_column=Column(String(1000), nullable=True))
+
+
+class ContactEvent(SQLModel, table=True):
+    """An event the mailing system reported, kept for idempotency and for counting soft bounces."""
+
+    __tablename__ = "contact_events"
+    __table_args__ = (
+        # An event_id seen before in the account is a duplicate (events without one are not).
+        Index("uq_contact_events_account_event_id", "account_id", "event_id", unique=True,
+              sqlite_where=text("event_id IS NOT NULL"), postgresql_where=text("event_id IS NOT NULL")),
+        # "The third soft bounce within 30 days": counted per address.
+        Index("ix_contact_events_soft_bounces", "account_id", "address_key", "occurred_at",
+              sqlite_where=text("type = 'soft_bounce'"), postgresql_where=text("type = 'soft_bounce'")),
+    )
+
+    id: int = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id")
+    event_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    type: str = Field(sa_column=Column(String(20), nullable=False))
+    contact_id: int | None = Field(default=None)
+    # The address key the event applied to (a hash after an erasure).
+    address_key: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    mailing_id: int | None = Field(default=None)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    received_at: datetime = Field(default_factory=utcnow)
+    detail: str | None = Field(default=None, sa_column=Column(String(1000), nullable=True))
+
+
+class Erasure(SQLModel, table=True):
+    """An erased person's address, kept only as a salted hash so that it is not imported again."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_account_hash", "account_id", "address_hash"),)
+
+    id: int = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id")
+    address_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    erased_at: datetime = Field(default_factory=utcnow)
+    # Set when an admin lifted it: the address may be imported again.
+    lifted_at: datetime | None = None
 
 
 # --- API data models (request bodies and answers); the OpenAPI document is made from these ---
