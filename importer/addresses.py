@@ -3,6 +3,8 @@
 Plain Python: no Flask, no database, and never a DNS lookup.
 """
 
+import hashlib
+import hmac
 import re
 from functools import partial
 
@@ -15,7 +17,7 @@ from email_validator.syntax import (
     validate_email_local_part,
 )
 
-__all__ = ["COMMON_PROVIDERS", "AddressValidator", "address_key", "likely_typo_of"]
+__all__ = ["COMMON_PROVIDERS", "AddressValidator", "address_key", "erased_address_hash", "likely_typo_of"]
 
 
 def address_key(normalized_email: str) -> str:
@@ -27,6 +29,15 @@ def address_key(normalized_email: str) -> str:
     must use it rather than comparing or lower-casing addresses itself.
     """
     return normalized_email.lower()
+
+
+def erased_address_hash(salt: str, account_id: int, key: str) -> str:
+    """The one-way, salted hash that an erased person's address key is kept as (64 hex digits).
+
+    Keyed by the account too, so that one account's erasures say nothing about another's.
+    """
+    message = f"{account_id}:{key}".encode()
+    return hmac.new(salt.encode(), message, hashlib.sha256).hexdigest()
 
 
 # Quotes, display names and domain literals change how the library splits an address; white space

@@ -8,16 +8,13 @@ from the environment wins; without it, one random key is kept in the database.
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from service.models import AppSecret
+from service.domain.app_secrets import stored_secret
 
 SECRET_NAME = "session"
 
@@ -52,18 +49,4 @@ class SharedSecretSessions(SecureCookieSessionInterface):
 
 def shared_secret(app: Flask) -> str:
     """The stored key, made by whichever process asks first."""
-    engine = app.extensions["safeguard.engine"]
-    with Session(engine) as session:
-        found = session.get(AppSecret, SECRET_NAME)
-        if found is not None:
-            return found.value
-    # A writer from the start (SQLite): one that read first could not wait for another writer.
-    with Session(engine.execution_options(sqlite_immediate=True)) as session:
-        session.add(AppSecret(name=SECRET_NAME, value=secrets.token_hex(32)))
-        try:
-            session.commit()
-        except IntegrityError:  # another process made it first
-            session.rollback()
-        found = session.get(AppSecret, SECRET_NAME)
-        assert found is not None
-        return found.value
+    return stored_secret(app.extensions["safeguard.engine"], SECRET_NAME)
