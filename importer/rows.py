@@ -219,3 +219,10 @@ def _storable(parse: Callable[[str], Value]) -> Callable[[str], Value]:
 
 def _column_label(columns: list[str], at: int) -> str:
     return f"column '{columns[at]}'"
+
+
+def parse_cell(text: str, field_type: str) -> Value:
+    """Parse one trimmed, non-empty cell of a field as an import row's column would be parsed
+    (for values that come one at a time, such as an edit of one contact)."""
+    parse = _column_parser(field_type, None)
+    return text if parse is None else parse(text)

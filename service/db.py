@@ -160,3 +160,17 @@ def own(session: Session, model: type[Row], row_id: int, account_id: int, what: 
 def all_of(session: Session, model: type[Row], account_id: int) -> list[Row]:
     """Every row of `model` of the account, in the order they were made."""
     return list(session.exec(select(model).where(model.account_id == account_id).order_by(model.id)))
+
+
+def begin_write(session: Session) -> Connection:
+    """Start a write transaction on `session` (SQLite: BEGIN IMMEDIATE, queued on the write lock).
+
+    A request's session has usually read already (the key, the account): that read-only
+    transaction is ended first, since SQLite cannot upgrade a read to a write once another writer
+    has committed, and it is refused rather than queued.
+    """
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return session.connection()  # the caller's own writes: already its transaction
+        session.commit()
+    return session.connection(execution_options={"sqlite_immediate": True})

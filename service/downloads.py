@@ -1,4 +1,5 @@
-"""Streaming CSV downloads: written row by row while the client reads, never held whole."""
+"""Streaming CSV downloads: written a few hundred rows at a time while the client reads, never
+held whole."""
 
 from __future__ import annotations
 
@@ -8,20 +9,42 @@ from collections.abc import Iterator
 
 from flask import Response
 
+from service.errors import InvalidInput
 
-def csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
-    """Turn rows into CSV text, a line at a time."""
+ROWS_PER_CHUNK = 500  # one chunk of text per this many rows: fewer, larger writes to the client
+BOM = "\ufeff"
+# The delimiters a download may be asked for: `;` for a Dutch spreadsheet, tab for others.
+DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
+
+
+def csv_lines(rows: Iterator[list[str]], *, delimiter: str = ",", bom: bool = False) -> Iterator[str]:
+    """Turn rows into CSV text, a chunk of lines at a time (a byte-order mark first if asked)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
+    writer = csv.writer(buffer, delimiter=delimiter)
+    if bom:
+        buffer.write(BOM)
+    for n, row in enumerate(rows, start=1):
         writer.writerow(row)
+        if n % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
         yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
 
 
-def csv_response(rows: Iterator[list[str]], filename: str) -> Response:
+def csv_delimiter(value: str | None) -> str:
+    """The delimiter a `?delimiter=` asks for (default `,`): `,`, `;`, or a tab (`tab` or `\\t`)."""
+    if value is None or value == "":
+        return ","
+    if value not in DELIMITERS:
+        raise InvalidInput("delimiter must be , or ; or tab", part="delimiter")
+    return DELIMITERS[value]
+
+
+def csv_response(rows: Iterator[list[str]], filename: str, *, delimiter: str = ",",
+                 bom: bool = False) -> Response:
     """A CSV download. The rows are produced after the request's own session is closed, so the
     iterator must open (and close) its own database connection."""
-    return Response(csv_lines(rows), mimetype="text/csv",
+    return Response(csv_lines(rows, delimiter=delimiter, bom=bom), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

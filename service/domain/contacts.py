@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError
 from sqlmodel import Session, col, select
 
 from importer.addresses import AddressValidator, address_key
+from importer.vocabulary import ContactStatus
 from service.errors import InvalidInput
 from service.models import Contact, ContactPublic, ExternalId, Link
 
@@ -22,11 +23,16 @@ def lookup_key(address: str) -> str:
         return address_key(address.strip())  # not an address: found only if stored so
 
 
-def find_contacts(session: Session, account_id: int, *, address: str | None,
-                  external_id: tuple[str, str] | None, after: int, limit: int
-                  ) -> tuple[list[ContactPublic], int | None]:
-    """A page of the account's contacts, filtered; returns the page and the next cursor."""
+def find_contacts(session: Session, account_id: int, *, address: str | None = None,
+                  external_id: tuple[str, str] | None = None, status: str | None = None,
+                  after: int = 0, limit: int = 100) -> tuple[list[ContactPublic], int | None]:
+    """A page of the account's contacts in id order, filtered (without a filter: everyone);
+    returns the page and the next cursor (None on the last page)."""
     query = select(Contact).where(Contact.account_id == account_id, Contact.id > after)
+    if status is not None:
+        if status not in tuple(ContactStatus):
+            raise InvalidInput(f"status must be one of {', '.join(ContactStatus)}", part="status")
+        query = query.where(Contact.status == status)
     if address is not None:
         query = query.where(Contact.address_key == lookup_key(address))
     if external_id is not None:
