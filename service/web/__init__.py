@@ -12,7 +12,19 @@ from flask import Blueprint, Flask
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from service.web import auth, dedup, home, imports, mailings, pages, reports, secret, segments
+from service.web import (
+    auth,
+    contact_actions,
+    contacts,
+    dedup,
+    home,
+    imports,
+    mailings,
+    pages,
+    reports,
+    secret,
+    segments,
+)
 
 web = Blueprint("web", __name__)
 
@@ -42,6 +54,13 @@ ROUTES: list[tuple[str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/mailings/<int:mailing_id>", mailings.mailing_page, ["GET"]),
     ("/mailings/<int:mailing_id>/recipients.csv", mailings.mailing_csv, ["GET"]),
     ("/mailings/<int:mailing_id>/ledger.csv", mailings.ledger_csv, ["GET"]),
+    ("/contacts", contacts.contact_list, ["GET"]),
+    ("/contacts/export.csv", contacts.contacts_csv, ["GET"]),
+    ("/contacts/<int:contact_id>", contacts.contact_page, ["GET"]),
+    ("/contacts/<int:contact_id>/edit", contact_actions.edit_contact, ["GET", "POST"]),
+    ("/contacts/<int:contact_id>/unsubscribe", contact_actions.unsubscribe_contact, ["POST"]),
+    ("/contacts/<int:contact_id>/resubscribe", contact_actions.resubscribe_contact, ["GET", "POST"]),
+    ("/contacts/<int:contact_id>/erase", contact_actions.erase_contact, ["GET", "POST"]),
 ]
 for rule, view, methods in ROUTES:
     web.add_url_rule(rule, view_func=view, methods=methods)

@@ -1,0 +1,114 @@
+"""Contact pages: the list (search by address or ID, filter by status, keyset pages), a contact's
+page (fields, IDs, status and its history in words), and the export of all contacts.
+
+The changes made from a contact's page (edit, unsubscribe, re-subscribe, erase) are in
+service/web/contact_actions.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import g, request
+from flask.typing import ResponseReturnValue
+from sqlmodel import Session, col, select
+
+from importer.vocabulary import ContactStatus, StatusSource
+from service.db import current_engine, own
+from service.db import session as db_session
+from service.domain.accounts import fields_of, links_of
+from service.domain.contact_export import export_rows
+from service.domain.contact_search import search_contacts, search_of
+from service.domain.contacts import as_utc, contact_public
+from service.domain.status_history import history_of
+from service.downloads import csv_response
+from service.errors import InvalidInput
+from service.http_errors import in_words
+from service.models import Contact, ContactEvent, StatusChange
+from service.web.home import contact_counts
+from service.web.pages import page
+
+STATUS_WORDS = {
+    ContactStatus.ACTIVE: "Active",
+    ContactStatus.UNSUBSCRIBED: "Unsubscribed",
+    ContactStatus.BOUNCED: "Bounced",
+}
+EVENT_WORDS = {
+    "unsubscribe": "unsubscribe", "complaint": "spam complaint",
+    "hard_bounce": "hard bounce", "soft_bounce": "soft bounce",
+}
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One status change as the contact's page says it."""
+
+    at: datetime
+    status_from: str | None
+    status_to: str
+    source: str  # in words: "import #12", "event: hard bounce", "by hand", ...
+    import_id: int | None  # for a link to the import's report
+    detail: str | None
+
+
+def contact_list() -> ResponseReturnValue:
+    session = db_session()
+    counts = contact_counts(session, g.account.id)
+    try:
+        search = search_of(request.args.get("q"), request.args.get("status"))
+    except InvalidInput as problem:
+        return page("contacts/list.html", 400, error=in_words(problem.message), result=None,
+                    counts=counts, statuses=STATUS_WORDS, query=request.args.get("q", "")[:400],
+                    status_filter="", links={})
+    result = search_contacts(session, g.account.id, search, after=request.args.get("after", type=int),
+                             before=request.args.get("before", type=int))
+    labels = {link.name: link.label for link in links_of(session, g.account.id)}
+    return page("contacts/list.html", error=None, result=result, counts=counts, statuses=STATUS_WORDS,
+                query=search.text or "", status_filter=search.status or "", links=labels)
+
+
+def contact_page(contact_id: int) -> ResponseReturnValue:
+    session = db_session()
+    contact = contact_public(session, own(session, Contact, contact_id, g.account.id, "contact"))
+    return page("contacts/show.html", contact=contact, fields=fields_of(session, g.account.id),
+                links=links_of(session, g.account.id), statuses=STATUS_WORDS,
+                history=history_lines(session, g.account.id, contact_id), is_admin=bool(g.user.is_admin))
+
+
+def contacts_csv() -> ResponseReturnValue:
+    """Every contact of the account, streamed as the API's export is."""
+    # With a byte-order mark, so that a spreadsheet opens the UTF-8 as UTF-8.
+    return csv_response(export_rows(current_engine(), g.account.id), f"contacts-{g.account.id}.csv",
+                        bom=True)
+
+
+def history_lines(session: Session, account_id: int, contact_id: int) -> list[HistoryLine]:
+    """The contact's status history, newest first, each change's source in words."""
+    changes = history_of(session, account_id, contact_id)
+    event_ids = [c.source_id for c in changes if c.source == StatusSource.EVENT and c.source_id is not None]
+    event_types = dict(session.exec(
+        select(ContactEvent.id, ContactEvent.type)
+        .where(col(ContactEvent.account_id) == account_id, col(ContactEvent.id).in_(event_ids))
+    ).all()) if event_ids else {}
+    return [HistoryLine(as_utc(change.at), change.status_from, change.status_to,
+                        source_words(change, event_types),
+                        change.source_id if change.source == StatusSource.IMPORT else None, change.detail)
+            for change in reversed(changes)]
+
+
+def source_words(change: StatusChange, event_types: dict[int, str]) -> str:
+    """What changed the status, as a person says it."""
+    number = f" #{change.source_id}" if change.source_id is not None else ""
+    if change.source == StatusSource.IMPORT:
+        return f"import{number}"
+    if change.source == StatusSource.EVENT:
+        kind = event_types.get(change.source_id or 0)
+        return f"event: {EVENT_WORDS.get(kind, kind)}" if kind else "event"
+    if change.source == StatusSource.API:
+        return "by hand"
+    if change.source == StatusSource.MERGE:
+        return f"merge (dedup change{number})" if number else "merge"
+    if change.source == StatusSource.UNDO:
+        return f"undo (of dedup change{number})" if number else "undo"
+    return change.source
