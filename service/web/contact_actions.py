@@ -22,7 +22,7 @@ from service.domain.accounts import fields_of, links_of
 from service.domain.contacts import contact_public
 from service.errors import Conflict, DomainError, InvalidInput
 from service.http_errors import in_words
-from service.models import Contact, ContactPublic
+from service.models import Contact, ContactPublic, Link
 from service.web.pages import page
 
 MAX_NOTE = 1000
@@ -95,12 +95,23 @@ def _error_of(problem: DomainError) -> tuple[str, str]:
     return part, in_words(message)
 
 
+def _label_of(key: str, links: list[Link]) -> str:
+    """The name of a form key as the form's label says it, for the summary above the form."""
+    if key == "email":
+        return "E-mail address"
+    if key == "ids":
+        return "IDs in linked systems"
+    kind, _, name = key.partition(".")
+    labels = {link.name: link.label for link in links}
+    return labels.get(name, name) if kind == "id" else name
+
+
 def edit_contact(contact_id: int) -> ResponseReturnValue:
     session = db_session()
     contact = contact_public(session, own(session, Contact, contact_id, g.account.id, "contact"))
     fields, links = fields_of(session, g.account.id), links_of(session, g.account.id)
     current = _edit_values(contact)
-    values, errors = current, {}
+    values, errors, summary = current, {}, None
     if request.method == "POST":
         values = {key: request.form.get(key, "") for key in request.form}
         edit = None
@@ -113,11 +124,12 @@ def edit_contact(contact_id: int) -> ResponseReturnValue:
             if key == "ids" and edit is not None and len(edit.external_ids) == 1:
                 key = f"id.{next(iter(edit.external_ids))}"  # the one ID that changed clashes
             errors = {key: message}
+            summary = f"{_label_of(key, links)}: {message}" if key != "form" else message
         else:
             flash("The contact is saved.")
             return redirect(url_for("web.contact_page", contact_id=contact_id))
     return page("contacts/edit.html", 400 if errors else 200, contact=contact, fields=fields, links=links,
-                values=values, errors=errors, boolean=FieldType.BOOLEAN)
+                values=values, errors=errors, summary=summary, boolean=FieldType.BOOLEAN)
 
 
 def unsubscribe_contact(contact_id: int) -> ResponseReturnValue:

@@ -263,6 +263,7 @@ def test_an_edit_names_the_wrong_field_on_the_form_and_changes_nothing(
         found = re.search(rf'<p class="field-error" id="{where}">([^<]+)</p>', page)
         assert found and words in found.group(1).replace("&#39;", "'"), (changes, page[-3000:])
         assert 'aria-invalid="true"' in page
+        assert re.search(r'id="edit-error">(age|member_since|E-mail address|CRM): ', page), changes
         for key, value in changes.items():  # what was typed stays in the form
             assert f'value="{value}"' in page.replace("&#34;", '"'), key
     assert contacts_of(tenant.id) == before  # updated_at included
@@ -355,3 +356,17 @@ def test_erase_needs_the_confirmation_and_names_the_consequences(app, engine, ma
     assert f"Contact {contact} is erased" in listing and "piet@example.nl" not in listing
     assert [c["email"] for c in contacts_of(tenant.id)] == ["jan@home.nl", "JAN@home.nl", "kees@example.nl"]
     assert web.get(f"/contacts/{contact}").status_code == 404
+
+
+def test_merged_ids_find_the_surviving_contact(app, engine, client, make_tenant, import_rows):
+    tenant = _family(make_tenant, import_rows)
+    ids = _ids(engine, tenant.id)
+    applied = client.post("/api/v1/dedup/apply", json={"to": "email", "representative": "oldest"},
+                          headers=tenant.auth("admin"))
+    assert applied.status_code == 200, applied.json
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    found = web.get("/contacts?q=K2").get_data(as_text=True)
+    assert _listed(found) == ["jan@home.nl"] and f'href="/contacts/{ids["K1"]}"' in found
+    page = web.get(f"/contacts/{ids['K1']}").get_data(as_text=True)
+    row = page.split('data-link="crm"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>K1</td>" in row and "<td>K2</td>" in row  # its own ID, and the merged contact's
