@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, exists, func
 from sqlmodel import Session, col, select
 
 from importer.vocabulary import ContactStatus
@@ -101,3 +101,14 @@ def _exists(session: Session, conditions: list[ColumnElement[bool]], where: Colu
     return bool(session.execute(select(exists().where(*conditions, where))).scalar())
 
 
+
+
+def status_counts(session: Session, account_id: int) -> dict[str, int]:
+    """How many of the account's contacts have each status (every status, zero included), and
+    `all`: one aggregate over the index of (account, address, status), never the rows."""
+    counts = dict.fromkeys(ContactStatus, 0)
+    for status, count in session.execute(
+            select(col(Contact.status), func.count()).where(col(Contact.account_id) == account_id)
+            .group_by(col(Contact.status))):
+        counts[status] = count
+    return {"all": sum(counts.values()), **{str(status): count for status, count in counts.items()}}

@@ -19,14 +19,13 @@ from service.db import current_engine, own
 from service.db import session as db_session
 from service.domain.accounts import fields_of, links_of
 from service.domain.contact_export import export_rows
-from service.domain.contact_search import search_contacts, search_of
+from service.domain.contact_search import search_contacts, search_of, status_counts
 from service.domain.contacts import as_utc, contact_public
 from service.domain.status_history import history_of
 from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.http_errors import in_words
 from service.models import Contact, ContactEvent, StatusChange
-from service.web.home import contact_counts
 from service.web.pages import page
 
 STATUS_WORDS = {
@@ -54,7 +53,7 @@ class HistoryLine:
 
 def contact_list() -> ResponseReturnValue:
     session = db_session()
-    counts = contact_counts(session, g.account.id)
+    counts = status_counts(session, g.account.id)
     try:
         search = search_of(request.args.get("q"), request.args.get("status"))
     except InvalidInput as problem:
