@@ -36,6 +36,8 @@ CONFLICT_WORDS = {
     "address_bounced": ("consent", "Mail to this address bounced. Only support staff can re-subscribe "
                                    "it, once the address has been fixed."),
 }
+STALE = ("This contact was changed (by an import, an event or another user) since the form was opened. "
+         "The form now shows it as it is: make your change again.")
 ID_CONFLICT_WORDS = "An ID belongs to one contact: change or clear it on the other contact first."
 
 
@@ -112,6 +114,11 @@ def edit_contact(contact_id: int) -> ResponseReturnValue:
     fields, links = fields_of(session, g.account.id), links_of(session, g.account.id)
     current = _edit_values(contact)
     values, errors, summary = current, {}, None
+    seen = contact.updated_at.isoformat()
+    if request.method == "POST" and request.form.get("seen", seen) != seen:
+        # Changed since the form was opened: saving it would put back the values it showed.
+        return page("contacts/edit.html", 409, contact=contact, fields=fields, links=links, values=current,
+                    errors={"form": STALE}, summary=STALE, seen=seen, boolean=FieldType.BOOLEAN)
     if request.method == "POST":
         values = {key: request.form.get(key, "") for key in request.form}
         edit = None
@@ -129,14 +136,17 @@ def edit_contact(contact_id: int) -> ResponseReturnValue:
             flash("The contact is saved.")
             return redirect(url_for("web.contact_page", contact_id=contact_id))
     return page("contacts/edit.html", 400 if errors else 200, contact=contact, fields=fields, links=links,
-                values=values, errors=errors, summary=summary, boolean=FieldType.BOOLEAN)
+                values=values, errors=errors, summary=summary, seen=seen, boolean=FieldType.BOOLEAN)
 
 
 def unsubscribe_contact(contact_id: int) -> ResponseReturnValue:
     session = db_session()
     note = request.form.get("note", "").strip()[:MAX_NOTE] or None
     contact = contact_changes.unsubscribe_contact(session, g.account, contact_id, detail=note)
-    flash(f"{contact.email} is unsubscribed: no mailing goes to this contact any more.")
+    if contact.status == ContactStatus.UNSUBSCRIBED:
+        flash(f"{contact.email} is unsubscribed: no mailing goes to this contact any more.")
+    else:  # bounced meanwhile, the stronger status: it stays
+        flash(f"{contact.email} stays {contact.status}: no mailing goes to this contact.")
     return redirect(url_for("web.contact_page", contact_id=contact_id))
 
 

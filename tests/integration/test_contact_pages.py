@@ -242,7 +242,10 @@ def _edit_form(web, contact: int, **changes: str) -> dict[str, str]:  # type: ig
         chosen = re.search(r'<option value="([^"]*)" selected>', options)
         values[name] = chosen.group(1) if chosen else ""
     values.pop("csrf_token", None)
-    return {"csrf_token": csrf_token(web.get(f"/contacts/{contact}/edit")), **values, **changes}
+    seen = re.search(r'name="seen" value="([^"]+)"', page)
+    assert seen, "the form says which version of the contact it shows"
+    return {"csrf_token": csrf_token(web.get(f"/contacts/{contact}/edit")), "seen": seen.group(1),
+            **values, **changes}
 
 
 def test_an_edit_names_the_wrong_field_on_the_form_and_changes_nothing(
@@ -370,3 +373,22 @@ def test_merged_ids_find_the_surviving_contact(app, engine, client, make_tenant,
     page = web.get(f"/contacts/{ids['K1']}").get_data(as_text=True)
     row = page.split('data-link="crm"', 1)[1].split("</tr>", 1)[0]
     assert "<td>K1</td>" in row and "<td>K2</td>" in row  # its own ID, and the merged contact's
+
+
+def test_an_edit_of_a_changed_contact_is_refused(app, engine, make_tenant, import_rows, contacts_of):
+    tenant = _family(make_tenant, import_rows)
+    contact = _ids(engine, tenant.id)["K1"]
+    web = signed_in(app, engine, tenant.id, "anna@family.example")
+    opened = _edit_form(web, contact, **{"field.age": "42"})
+    import_rows(tenant, [["nr", "first_name"], ["K1", "Johannes"]],
+                {"match": {"by": "external_id", "link": "crm", "column": "nr"},
+                 "mapping": {"first_name": "first_name"}})
+    before = contacts_of(tenant.id)
+    response = web.post(f"/contacts/{contact}/edit", data=opened)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "was changed" in page
+    assert 'value="Johannes"' in page  # the form shows the contact as it is now
+    assert contacts_of(tenant.id) == before  # and the old first name did not come back
+    assert web.post(f"/contacts/{contact}/edit", data=_edit_form(web, contact, **{"field.age": "42"})
+                    ).status_code == 302
+    assert contacts_of(tenant.id)[0]["attributes"]["first_name"] == "Johannes"
