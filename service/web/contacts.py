@@ -35,7 +35,7 @@ STATUS_WORDS = {
 }
 EVENT_WORDS = {
     "unsubscribe": "unsubscribe", "complaint": "spam complaint",
-    "hard_bounce": "hard bounce", "soft_bounce": "soft bounce",
+    "hard_bounce": "hard bounce",
 }
 
 
@@ -103,6 +103,8 @@ def source_words(change: StatusChange, event_types: dict[int, str]) -> str:
         return f"import{number}"
     if change.source == StatusSource.EVENT:
         kind = event_types.get(change.source_id or 0)
+        if kind == "soft_bounce":  # a soft bounce bounces an address only as the third in 30 days
+            return "event: soft bounce (the third within 30 days)"
         return f"event: {EVENT_WORDS.get(kind, kind)}" if kind else "event"
     if change.source == StatusSource.API:
         return "by hand"

@@ -146,7 +146,8 @@ def test_a_contacts_page_shows_fields_ids_and_the_history_in_words(app, engine, 
     contact = _ids(engine, tenant.id)["K1"]
     with Session(engine) as session:
         event = ContactEvent(account_id=tenant.id, type="hard_bounce", contact_id=contact)
-        session.add(event)
+        soft = ContactEvent(account_id=tenant.id, type="soft_bounce", contact_id=contact)
+        session.add_all([event, soft])
         session.flush()
         record_changes(session, tenant.id, [Change(contact, "active", "unsubscribed")],
                        source=StatusSource.API, detail="asked on the phone",
@@ -156,6 +157,8 @@ def test_a_contacts_page_shows_fields_ids_and_the_history_in_words(app, engine, 
                        at=datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
         record_changes(session, tenant.id, [Change(contact, "bounced", "active")],
                        source=StatusSource.UNDO, source_id=3, at=datetime(2026, 3, 3, tzinfo=UTC))
+        record_changes(session, tenant.id, [Change(contact, "active", "bounced")],
+                       source=StatusSource.EVENT, source_id=soft.id, at=datetime(2026, 3, 4, tzinfo=UTC))
         session.commit()
     web = signed_in(app, engine, tenant.id, "anna@family.example")
     page = web.get(f"/contacts/{contact}").get_data(as_text=True)
@@ -167,6 +170,7 @@ def test_a_contacts_page_shows_fields_ids_and_the_history_in_words(app, engine, 
     lines = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>(.*?)</td>\s*<td>([^<]*)</td>",
                        history)
     assert lines == [
+        ("2026-03-04 00:00:00 UTC", "Active → Bounced", "event: soft bounce (the third within 30 days)", ""),
         ("2026-03-03 00:00:00 UTC", "Bounced → Active", "undo (of dedup change #3)", ""),
         ("2026-03-02 10:00:00 UTC", "Unsubscribed → Bounced", "event: hard bounce", "550 no such user"),
         ("2026-03-01 09:30:00 UTC", "Active → Unsubscribed", "by hand", "asked on the phone"),
