@@ -5,7 +5,8 @@ rows that share a key (later non-empty values win), then take the merged rows on
 order, each seeing what the rows before it did. The real importer does the same with a few
 set-based statements; for every (account mode, match key, import mode) a fixed seed makes files,
 imports a sequence of them into one account, and after each import compares the report and the
-contacts (address, attributes, status, external IDs, in id order) with the reference.
+contacts (address, attributes, status, external IDs, in id order) with the reference. The
+reference keeps an unsubscribed or bounced status that a row says is active (`status_kept`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class Reference:
     def run(self, cells: list[list[str]], by_id: bool, mode: str, empty_clears: bool) -> dict:
         """Import data rows (without header) of COLUMNS; return the report."""
         report = {"rows": len(cells), "created": 0, "created_shared_address": 0, "updated": 0,
-                  "unchanged": 0, "skipped": 0, "merged_in_file": 0, "rejected": 0}
+                  "unchanged": 0, "skipped": 0, "merged_in_file": 0, "rejected": 0, "status_kept": 0}
         rejected: dict[str, int] = {}
         merged: dict[str, Row] = {}  # by key, in order of the key's first row
         for record in cells:
@@ -98,7 +99,8 @@ class Reference:
                 merged[checked.key] = checked
         vacated: set[str] = set()
         for row in merged.values():
-            outcome, reason = self.apply(row, by_id, mode, empty_clears, vacated)
+            outcome, reason, kept = self.apply(row, by_id, mode, empty_clears, vacated)
+            report["status_kept"] += kept
             if outcome == "reject":
                 rejected[reason] = rejected.get(reason, 0) + row.rows
                 continue
@@ -143,8 +145,8 @@ class Reference:
         return next((c for c in self.contacts if c.ids.get(LINK) == value), None)
 
     def apply(self, row: Row, by_id: bool, mode: str, empty_clears: bool,
-              vacated: set[str]) -> tuple[str, str | None]:
-        """The matching table for one (merged) row: (outcome, rejection reason)."""
+              vacated: set[str]) -> tuple[str, str | None, bool]:
+        """The matching table for one (merged) row: (outcome, rejection reason, status kept)."""
         target: Contact | None = None
         attach = shared = False
         if self.dedup_mode == "email" and not by_id:
@@ -184,23 +186,27 @@ class Reference:
         # unknown ID at an address whose contact has another ID is about a new contact.
         existing = target is not None or action in ("reject:address_conflict", "reject:ambiguous_address")
         if (mode == "create_only" and existing) or (mode == "update_only" and not existing):
-            return "skipped", None
+            return "skipped", None, False
         if action.startswith("reject:"):
-            return "reject", action.removeprefix("reject:")
+            return "reject", action.removeprefix("reject:"), False
         if action == "create":
             self.contacts.append(Contact(
                 self.next_id, row.email, row.address_key, row.status or "active",  # type: ignore[arg-type]
                 {f: v for f, v in row.values.items() if v is not None},
                 {LINK: row.key} if by_id else {}))
             self.next_id += 1
-            return ("created_shared_address" if shared else "created"), None
+            return ("created_shared_address" if shared else "created"), None, False
         assert target is not None
         before = copy.deepcopy(target.public())
         if row.email is not None:
             if row.address_key != target.address_key:
                 vacated.add(target.address_key)
             target.email, target.address_key = row.email, row.address_key  # type: ignore[assignment]
-        target.status = row.status or target.status
+        # An import never re-subscribes: "active" (an empty cell too, if it clears) keeps the status.
+        says = row.status or ("active" if empty_clears else None)
+        kept = says == "active" and target.status in ("unsubscribed", "bounced")
+        if not kept:
+            target.status = row.status or target.status
         for name, value in row.values.items():
             if value is not None:
                 target.attributes[name] = value
@@ -208,7 +214,7 @@ class Reference:
                 target.attributes.pop(name, None)
         if attach:
             target.ids[LINK] = row.key
-        return ("updated" if target.public() != before else "unchanged"), None
+        return ("updated" if target.public() != before else "unchanged"), None, kept
 
     def state(self) -> list[tuple]:
         return [c.public() for c in self.contacts]
