@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from importer.plan import PLAN, PlanContext, merged_attributes, new_attributes
 from importer.stage import STAGE
+from importer.vocabulary import ContactStatus, StatusSource
 
 TIMESTAMP = DateTime(timezone=True)
 
@@ -30,11 +31,16 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
         ).bindparams(stamp),
         params,
     )
+    if ctx.status_mapped:
+        _record_status_changes(conn, ctx, params)
+    # A status the plan keeps (an import never re-subscribes) stays as it is.
+    status = (f"CASE WHEN p.status_kept = 1 THEN {c}.status ELSE coalesce(s.status, {c}.status) END"
+              if ctx.status_mapped else f"coalesce(s.status, {c}.status)")
     conn.execute(
         text(
             f"UPDATE {c} SET email = coalesce(s.email, {c}.email), "
             f"address_key = coalesce(s.address_key, {c}.address_key), "
-            f"status = coalesce(s.status, {c}.status), "
+            f"status = {status}, "
             f"attributes = {merged_attributes(ctx, dialect, f'{c}.attributes')}, updated_at = :now "
             f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
             f"WHERE p.action = 'update' AND {c}.id = p.target_id"
@@ -52,6 +58,24 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
         )
 
 
+def _record_status_changes(conn: Connection, ctx: PlanContext, params: dict) -> None:
+    """Record in the status history what the plan changes (before the contacts are updated).
+
+    A new contact's status counts when it is not `active` (from nothing); a stored contact's
+    when the row's status differs and the plan does not keep the stored one. One pass over the plan.
+    """
+    conn.execute(text(
+        f"INSERT INTO {ctx.status_history} (account_id, contact_id, at, status_from, status_to, source, "
+        f"source_id) SELECT :account, coalesce(p.new_id, p.target_id), :now, c.status, s.status, :source, "
+        f":import_id FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
+        f"LEFT JOIN {ctx.contacts} c ON p.action = 'update' AND c.id = p.target_id "
+        f"WHERE s.status IS NOT NULL AND ((p.action = 'create' AND s.status <> '{ContactStatus.ACTIVE}') "
+        "OR (p.action = 'update' AND p.status_kept = 0 AND s.status <> c.status)) "
+        "ORDER BY p.row_no"  # in file order: the few changes, sorted after the filter
+    ).bindparams(bindparam("now", type_=TIMESTAMP)),
+        {**params, "source": str(StatusSource.IMPORT), "import_id": ctx.import_id})
+
+
 @dataclass
 class PlanCounts:
     """The plan's outcome per action, as the report counts it."""
@@ -62,6 +86,7 @@ class PlanCounts:
     unchanged: int = 0
     skipped: int = 0
     merged_in_file: int = 0
+    status_kept: int = 0  # of updated + unchanged: rows whose stored status the import keeps
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     # For the guards: how the rows' keys and addresses met the account's contacts.
     staged: int = 0
@@ -80,10 +105,11 @@ def count_plan(conn: Connection) -> PlanCounts:
         "sum(CASE WHEN action = 'unchanged' THEN 1 ELSE 0 END), "
         "sum(CASE WHEN action = 'skip' THEN 1 ELSE 0 END), "
         "sum(CASE WHEN action <> 'reject' THEN merged_rows ELSE 0 END), "
-        "sum(found), sum(CASE WHEN found = 0 AND addr_known = 1 THEN 1 ELSE 0 END) "
+        "sum(found), sum(CASE WHEN found = 0 AND addr_known = 1 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN action IN ('update', 'unchanged') THEN status_kept ELSE 0 END) "
         f"FROM {PLAN}"
     ).one()
-    staged, created, shared, updated, unchanged, skipped, merged, found, unfound_known = (
+    staged, created, shared, updated, unchanged, skipped, merged, found, unfound_known, kept = (
         int(value or 0) for value in totals
     )
     # Every row of a rejected group is a rejected row.
@@ -97,6 +123,7 @@ def count_plan(conn: Connection) -> PlanCounts:
         unchanged=unchanged,
         skipped=skipped,
         merged_in_file=merged,
+        status_kept=kept,
         rejected_by_reason={reason: int(n) for reason, n in rejected},
         staged=staged,
         found_by_key=found,

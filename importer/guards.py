@@ -156,6 +156,21 @@ def created_shared_address(facts: ImportFacts) -> dict | None:
     )
 
 
+def status_kept(facts: ImportFacts) -> dict | None:
+    """Count the rows that would make an unsubscribed or bounced contact active: they may not."""
+    kept = facts.counts.status_kept
+    if not kept:
+        return None
+    says = "say active (or leave the status empty)" if facts.settings.empty_clears else "say active"
+    return _warning(
+        "status_kept",
+        f"{kept} rows {says} for contacts that unsubscribed or bounced: those contacts keep their "
+        "status, since an import never re-subscribes anyone; the rest of these rows applies. "
+        "Re-subscribe a contact explicitly, with the person's consent.",
+        kept,
+    )
+
+
 def possible_typo_domain(facts: ImportFacts) -> dict | None:
     """List the domains that look like misspelt providers (the rows are imported as they are)."""
     typo_domains = facts.typo_domains
@@ -180,6 +195,7 @@ WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     created_without_external_id,
     ambiguous_address,
     created_shared_address,
+    status_kept,
     possible_typo_domain,
 )
 

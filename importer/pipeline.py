@@ -45,6 +45,7 @@ class ImportTables:
     contacts: str = "contacts"
     external_ids: str = "external_ids"
     rejections: str = "import_rejections"
+    status_history: str = "contact_status_history"
 
 
 @dataclass
@@ -85,7 +86,7 @@ def run_import(
     with engine.connect() as conn:
         data_rows = _stage_file(conn, job, fields, stats, report_progress)
         report_progress(data_rows, ImportPhase.APPLYING)
-        ctx = _plan_context(settings, account, tables, fields)
+        ctx = _plan_context(settings, account, tables, fields, import_id)
         conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             _lock_account(conn, tables, account.id)
@@ -132,7 +133,7 @@ def _stage_rows(job: CheckJob, stats: RowStats, stage: StageTable, conn: Connect
 
 
 def _plan_context(settings: ImportSettings, account: AccountInfo, tables: ImportTables,
-                  fields: list[StagedField]) -> PlanContext:
+                  fields: list[StagedField], import_id: int) -> PlanContext:
     """Gather what the plan and its application need to know of the account and the settings."""
     return PlanContext(
         contacts=tables.contacts,
@@ -144,6 +145,9 @@ def _plan_context(settings: ImportSettings, account: AccountInfo, tables: Import
         mode=settings.mode,
         empty_clears=settings.empty_clears,
         fields=tuple(fields),
+        status_mapped="status" in settings.mapping.values(),
+        status_history=tables.status_history,
+        import_id=import_id,
     )
 
 
@@ -243,6 +247,7 @@ def _report(data_rows: int, counts: PlanCounts, conn: Connection) -> dict:
         "merged_in_file": counts.merged_in_file,
         "rejected": sum(by_reason.values()),
         "rejected_by_reason": dict(sorted(by_reason.items())),
+        "status_kept": counts.status_kept,
     }
 
 

@@ -16,10 +16,12 @@ from sqlalchemy.engine import Connection
 
 from importer.rows import StagedField
 from importer.stage import STAGE, StageTable
+from importer.vocabulary import ContactStatus
 
 PLAN = "import_plan"
 REPEATED = "import_repeated_addresses"
 ACCEPTED = "('create', 'update', 'unchanged')"
+NOT_MAILABLE = f"('{ContactStatus.UNSUBSCRIBED}', '{ContactStatus.BOUNCED}')"
 # SQLite's functions take at most 127 arguments, PostgreSQL's 100: big documents are joined.
 PAIRS_PER_OBJECT = 50
 
@@ -37,11 +39,26 @@ class PlanContext:
     mode: str  # upsert, create_only, update_only
     empty_clears: bool
     fields: tuple[StagedField, ...]
+    status_mapped: bool = False  # the file has a status column
+    status_history: str = "contact_status_history"
+    import_id: int | None = None  # the history's source_id
 
     def parameters(self) -> dict:
         """The bound parameters of the plan's and the apply's statements."""
         names = {f"k_{f.column}": f.name for f in self.fields}
         return {"account": self.account_id, "link": self.link_id, "mode": self.dedup_mode, **names}
+
+    def keeps_status(self, row: str, current: str) -> str:
+        """SQL: row `row` says its contact `current` is active while it is unsubscribed or bounced.
+
+        An import never makes a contact mailable again (DESIGN.md, "Consent"): such a row keeps the
+        stored status. With empty_clears an empty status cell says "active" too.
+        """
+        if not self.status_mapped:
+            return "1 = 0"
+        says_active = (f"coalesce({row}.status, 'active') = 'active'" if self.empty_clears
+                       else f"{row}.status = 'active'")
+        return f"({says_active} AND {current}.status IN {NOT_MAILABLE})"
 
 
 def build_plan(conn: Connection, ctx: PlanContext) -> None:
@@ -153,8 +170,9 @@ SELECT s.row_no, s.match_value, s.address_key, s.merged_rows, s.merged_row_nos, 
             WHEN s.action2 = 'update' AND s.attach = 0 AND {_unchanged(ctx, dialect)} THEN 'unchanged'
             ELSE s.action2 END AS action,
        CASE WHEN s.action2 LIKE 'reject:%' THEN substr(s.action2, 8) END AS reason,
+       CASE WHEN s.action2 = 'update' AND {ctx.keeps_status('s', 'cur')} THEN 1 ELSE 0 END AS status_kept,
        {_new_id(dialect)} AS new_id
-FROM decided s LEFT JOIN {ctx.contacts} cur ON cur.id = s.found_id
+FROM decided s LEFT JOIN {ctx.contacts} cur ON cur.id = s.target_id
 """
     if dialect == "postgresql":
         # With ORDER BY, PostgreSQL calls nextval() after sorting: ids follow the file's order.
@@ -320,9 +338,10 @@ def _unless_complete(ctx: PlanContext, row: str, general: str, complete: str) ->
 def _unchanged(ctx: PlanContext, dialect: str) -> str:
     # SQLite compares JSON as text: both sides in json()'s minified form, key order kept.
     current = "cur.attributes" if dialect == "postgresql" else "json(cur.attributes)"
+    # A status the import keeps is no change: a row that differs only there is unchanged.
     return (
         "(s.email IS NULL OR s.email = cur.email) "
-        "AND (s.status IS NULL OR s.status = cur.status) "
+        f"AND (s.status IS NULL OR s.status = cur.status OR {ctx.keeps_status('s', 'cur')}) "
         f"AND {merged_attributes(ctx, dialect, 'cur.attributes')} = {current}"
     )
 

@@ -15,12 +15,13 @@ from typing import NamedTuple
 
 from email_validator import EmailNotValidError
 
-from importer.addresses import AddressValidator, address_key, likely_typo_of
+from importer.addresses import AddressValidator, address_key, erased_address_hash, likely_typo_of
 from importer.settings import AccountInfo, ImportSettings
 from importer.values import InvalidValue, Value, parse_status, value_parser
 
 MAX_NUMBER = 2**63  # numbers must be smaller than this, either way
 MEMO_LIMIT = 100_000  # parsed cells remembered per column
+ERASED_DETAIL = "the person at this address asked to be forgotten (an admin can lift the erasure)"
 
 @dataclass(frozen=True)
 class Rejection:
@@ -85,6 +86,7 @@ def make_row_checker(
     field_cols = _field_columns(settings, account, columns, by_field)
     key_at, id_matches, key_label = _match_key(settings, account, columns, position, email_at)
     typo_cache: dict[str, str | None] = {}
+    erased = _erased_check(account)
 
     def check(row: int, cells: list[str]) -> StagedRow | Rejection:
         if len(cells) != width:
@@ -107,6 +109,8 @@ def make_row_checker(
                 except EmailNotValidError as error:
                     return Rejection(row, "invalid_email", str(error), cells)
                 akey = address_key(email)
+                if erased is not None and erased(akey):
+                    return Rejection(row, "erased_address", ERASED_DETAIL, cells)
         if id_matches is not None and id_matches(key) is None:
             return Rejection(row, "invalid_external_id",
                              f"'{key}' does not match the link's ID pattern", cells)
@@ -146,6 +150,18 @@ def make_row_checker(
         return (row, match_value, email, akey, status, *values)
 
     return check
+
+
+def _erased_check(account: AccountInfo) -> Callable[[str], bool] | None:
+    """Tell an erased address key, or None when the account has no erasures (then nothing is hashed)."""
+    if not account.erased:
+        return None
+    erased, salt, account_id = account.erased, account.erasure_salt, account.id
+
+    def is_erased(akey: str) -> bool:
+        return erased_address_hash(salt, account_id, akey) in erased
+
+    return is_erased
 
 
 def _field_columns(settings: ImportSettings, account: AccountInfo, columns: list[str],

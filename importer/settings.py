@@ -38,6 +38,9 @@ class AccountInfo:
     fields: dict[str, str]  # name -> type
     links: dict[str, LinkInfo]
     last_import_link_id: int | None = None
+    # The hashes of the account's erased addresses (usually none) and the salt they were made with.
+    erased: frozenset[str] = frozenset()
+    erasure_salt: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.engine import Connection, RowMapping
 
+from importer.vocabulary import StatusSource
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, ranking
-from segments.tables import contacts, dedup_merges, dedup_survivors, external_ids
+from segments.tables import contacts, dedup_merges, dedup_survivors, external_ids, status_history
 from segments.values import one_of
 
 # A merge never puts an address back on a list: the most restrictive status wins.
@@ -163,7 +164,8 @@ def merge_by_address(conn: Connection, account_id: int, change_id: int, rule: Re
                       "updated_at": stamp(now if changed else survivor["updated_at"])},
         })
         if changed:
-            updates.append({"sid": survivor["id"], "new_attributes": attributes, "new_status": status})
+            updates.append({"sid": survivor["id"], "new_attributes": attributes, "new_status": status,
+                            "old_status": survivor["status"]})
         for other in group[1:]:
             merges.append({"change_id": change_id, "contact_id": other["id"], "survivor_id": survivor["id"],
                            "contact": _snapshot(other), "external_id_ids": []})
@@ -175,6 +177,7 @@ def merge_by_address(conn: Connection, account_id: int, change_id: int, rule: Re
     if updates:
         conn.execute(contacts.update().where(contacts.c.id == bindparam("sid")).values(
             attributes=bindparam("new_attributes"), status=bindparam("new_status"), updated_at=now), updates)
+        _record_status_changes(conn, account_id, updates, StatusSource.MERGE, change_id, now)
     merged = select(dedup_merges.c.contact_id).where(dedup_merges.c.change_id == change_id)
     # The merged-away contacts' IDs lead to the survivor from now on (imports find it by them).
     survivor_of = (select(dedup_merges.c.survivor_id)
@@ -185,6 +188,20 @@ def merge_by_address(conn: Connection, account_id: int, change_id: int, rule: Re
                  .values(contact_id=survivor_of, merged=true()))
     conn.execute(contacts.delete().where(contacts.c.id.in_(merged)))
     return len(merges)
+
+
+def _record_status_changes(conn: Connection, account_id: int, updates: list[dict[str, Any]],
+                           source: StatusSource, change_id: int, now: datetime) -> None:
+    """Record in the status history the survivors' statuses that `updates` change.
+
+    A merged-away contact's own history stays: it is not deleted with the contact, so that an
+    undo brings the contact back with it.
+    """
+    changes = [{"account_id": account_id, "contact_id": u["sid"], "at": now, "status_from": u["old_status"],
+                "status_to": u["new_status"], "source": str(source), "source_id": change_id}
+               for u in updates if u["old_status"] != u["new_status"]]
+    if changes:
+        conn.execute(status_history.insert(), changes)
 
 
 def _snapshot(row: RowMapping) -> dict[str, Any]:
@@ -202,7 +219,7 @@ def _note_external_ids(conn: Connection, merges: list[dict[str, Any]]) -> None:
         by_contact[contact_id]["external_id_ids"].append(external_id)
 
 
-def undo_merge(conn: Connection, account_id: int, change_id: int, mode: str) -> int:
+def undo_merge(conn: Connection, account_id: int, change_id: int, mode: str, now: datetime) -> int:
     """Bring back the contacts a change merged away (with their ids and external IDs), and the
     survivors' values that nobody changed since; return how many contacts came back."""
     merges = conn.execute(select(dedup_merges).where(dedup_merges.c.change_id == change_id)).mappings().all()
@@ -214,7 +231,7 @@ def undo_merge(conn: Connection, account_id: int, change_id: int, mode: str) -> 
             conn.execute(external_ids.update().where(
                 external_ids.c.id == bindparam("eid"), external_ids.c.contact_id == bindparam("sid"),
             ).values(contact_id=bindparam("cid"), merged=False), moved)
-    _restore_survivors(conn, change_id)
+    _restore_survivors(conn, account_id, change_id, now)
     return len(merges)
 
 
@@ -225,7 +242,7 @@ def _restored(merge: RowMapping, account_id: int, mode: str) -> dict[str, Any]:
     return {"id": merge["contact_id"], "account_id": account_id, "dedup_mode": mode, **contact}
 
 
-def _restore_survivors(conn: Connection, change_id: int) -> None:
+def _restore_survivors(conn: Connection, account_id: int, change_id: int, now: datetime) -> None:
     rows = conn.execute(
         select(dedup_survivors.c.contact_id, dedup_survivors.c.before, dedup_survivors.c.after,
                contacts.c.attributes, contacts.c.status, contacts.c.updated_at)
@@ -241,11 +258,12 @@ def _restore_survivors(conn: Connection, change_id: int) -> None:
             continue
         updated_at = row["updated_at"] if touched_since else unstamp(before["updated_at"])
         updates.append({"sid": row["contact_id"], "new_attributes": attributes, "new_status": status,
-                        "new_updated_at": updated_at})
+                        "new_updated_at": updated_at, "old_status": row["status"]})
     if updates:
         conn.execute(contacts.update().where(contacts.c.id == bindparam("sid")).values(
             attributes=bindparam("new_attributes"), status=bindparam("new_status"),
             updated_at=bindparam("new_updated_at")), updates)
+        _record_status_changes(conn, account_id, updates, StatusSource.UNDO, change_id, now)
 
 
 def restore_unchanged(current: dict[str, Any], before: dict[str, Any], after: dict[str, Any]

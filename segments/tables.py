@@ -55,3 +55,15 @@ dedup_survivors = table(
     column("before", JSON().with_variant(JSONB(), "postgresql")),
     column("after", JSON().with_variant(JSONB(), "postgresql")),
 )
+
+# Every change of a contact's status, with its source (a merge or its undo, here).
+status_history = table(
+    "contact_status_history",
+    column("account_id", Integer),
+    column("contact_id", Integer),
+    column("at", DateTime(timezone=True)),
+    column("status_from", String),
+    column("status_to", String),
+    column("source", String),
+    column("source_id", Integer),
+)

@@ -518,6 +518,9 @@ class ImportReport(SQLModel):
     merged_in_file: int
     rejected: int
     rejected_by_reason: dict[str, int]
+    # Of updated + unchanged: rows whose stored unsubscribed/bounced status the import kept
+    # (0 in reports made before it was counted).
+    status_kept: int = 0
 
 
 class ImportWarning(SQLModel):

@@ -225,6 +225,7 @@ def assert_nothing_lost(report: dict) -> None:
     assert sum(report[part] for part in REPORT_PARTS) == report["rows"], report
     assert sum(report["rejected_by_reason"].values()) == report["rejected"], report
     assert 0 <= report["created_shared_address"] <= report["created"], report
+    assert 0 <= report["status_kept"] <= report["updated"] + report["unchanged"], report
 
 
 @pytest.fixture

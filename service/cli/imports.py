@@ -17,8 +17,8 @@ from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
 from service.models import ImportJob
 
-REPORT_COUNTS = ("rows", "created", "created_shared_address", "updated", "unchanged", "skipped",
-                 "merged_in_file", "rejected")
+REPORT_COUNTS = ("rows", "created", "created_shared_address", "updated", "unchanged", "status_kept",
+                 "skipped", "merged_in_file", "rejected")
 
 
 @click.command("import")

@@ -137,7 +137,7 @@ def undo(engine: Engine, account: Account, change_id: int) -> dict[str, Any]:
             with conn.begin_nested():
                 conn.execute(update(accounts_table).where(accounts_table.c.id == account.id)
                              .values(dedup_mode=change["from_mode"]))
-                restored = undo_merge(conn, account.id, change_id, change["from_mode"])
+                restored = undo_merge(conn, account.id, change_id, change["from_mode"], utcnow())
         except IntegrityError:
             raise Conflict("contacts now share addresses, which the previous rule "
                                             "(email) does not allow; change to email with a merge "

@@ -18,9 +18,10 @@ from sqlmodel import Session, col, select
 
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
-from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
+from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service.db import own
 from service.domain.accounts import account_info
+from service.domain.erasures import erased_hashes, erasure_salt
 from service.errors import InvalidInput
 from service.models import (
     Account,
@@ -103,7 +104,7 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
         assert job is not None
         account = session.get(Account, job.account_id)
         assert account is not None
-        info = account_info(session, account)
+        info = with_erasures(session, account_info(session, account))
         job.status, job.phase, job.started_at = ImportStatus.RUNNING, ImportPhase.READING, utcnow()
         job.heartbeat_at, job.worker = job.started_at, this_worker()
         session.commit()
@@ -139,6 +140,17 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
         finished = session.get(ImportJob, job_id)
         assert finished is not None
         return finished
+
+
+def with_erasures(session: Session, info: AccountInfo) -> AccountInfo:
+    """The account's info with its erased addresses' hashes, so that the import rejects them.
+
+    The salt is read only when there are erasures: the common account has none.
+    """
+    erased = erased_hashes(session, info.id)
+    if not erased:
+        return info
+    return replace(info, erased=erased, erasure_salt=erasure_salt(session))
 
 
 def _record_success(conn: Connection, job_id: int, account_id: int, settings: ImportSettings,

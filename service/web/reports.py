@@ -14,7 +14,8 @@ from service.models import ImportJob
 from service.web import drafts
 from service.web.pages import page
 
-# (key in the report, label, explanation); `created_shared_address` is a part of `created`.
+# (key in the report, label, explanation); `created_shared_address` is a part of `created`,
+# `status_kept` of `updated` + `unchanged` (the template indents the two).
 REPORT_LINES = [
     ("rows", "Data rows", "rows in the file, the header not counted"),
     ("created", "New contacts", "added to the account"),
@@ -22,6 +23,9 @@ REPORT_LINES = [
      "of the new contacts: at an address that another contact already has"),
     ("updated", "Updated", "existing contacts that got new values"),
     ("unchanged", "Unchanged", "existing contacts whose values were already the same"),
+    ("status_kept", "… status kept",
+     "of the updated and unchanged: said active for a contact that unsubscribed or bounced, "
+     "which keeps its status (an import never re-subscribes)"),
     ("skipped", "Skipped", "left out by the option you chose (only add, or only update)"),
     ("merged_in_file", "Merged in the file", "rows for a contact that an earlier row of the file has too"),
     ("rejected", "Rejected", "rows that changed nothing"),
@@ -37,6 +41,7 @@ REASONS = {
     "address_conflict": "the address belongs to another contact",
     "id_conflict": "the contact has another ID in this linked system",
     "ambiguous_address": "several contacts share this address; import by external ID",
+    "erased_address": "the person at this address asked to be forgotten (until an admin lifts it)",
 }
 
 

@@ -242,3 +242,35 @@ def test_scopes_and_tenants(client, family, make_tenant):
     assert client.get("/api/v1/dedup/preview?to=sms", headers=family.auth()).status_code == 400
     assert client.post("/api/v1/dedup/apply", json={"to": "external_id"},
                        headers=family.auth("admin")).status_code == 400  # no link named
+
+
+def _history(engine, account_id: int) -> list[tuple]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT contact_id, status_from, status_to, source, source_id FROM contact_status_history "
+            "WHERE account_id = :a ORDER BY id"), {"a": account_id})]
+
+
+def test_a_merge_and_its_undo_record_the_status_changes_they_make(client, family, contacts_of, engine):
+    ids = {c["ids"]["crm"]: c["id"] for c in contacts_of(family.id)}
+    imported = _history(engine, family.id)
+    # The first import: K2 came in unsubscribed, K5 bounced.
+    assert [(r[0], r[1], r[2], r[3]) for r in imported] == [(ids["K2"], None, "unsubscribed", "import"),
+                                                            (ids["K5"], None, "bounced", "import")]
+    applied = client.post("/api/v1/dedup/apply", json={"to": "email"}, headers=family.auth("admin")).json
+    change = applied["change_id"]
+    merged = _history(engine, family.id)
+    # The survivors K3 (jan@home.nl) and K6 (anna@x.nl) take the most restrictive status; the
+    # merged-away contacts keep their history although they are gone.
+    assert merged[:2] == imported
+    assert sorted(merged[2:]) == sorted([(ids["K3"], "active", "unsubscribed", "merge", change),
+                                         (ids["K6"], "active", "bounced", "merge", change)])
+    assert client.post("/api/v1/dedup/undo", json={"change_id": change},
+                       headers=family.auth("admin")).status_code == 200
+    undone = _history(engine, family.id)
+    assert undone[:4] == merged
+    assert sorted(undone[4:]) == sorted([(ids["K3"], "unsubscribed", "active", "undo", change),
+                                         (ids["K6"], "bounced", "active", "undo", change)])
+    # The contacts that came back have their own history again, under their own ids.
+    restored = {c["ids"]["crm"]: c["id"] for c in contacts_of(family.id)}
+    assert restored == ids

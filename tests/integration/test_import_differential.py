@@ -5,7 +5,9 @@ rows that share a key (later non-empty values win), then take the merged rows on
 order, each seeing what the rows before it did. The real importer does the same with a few
 set-based statements; for every (account mode, match key, import mode) a fixed seed makes files,
 imports a sequence of them into one account, and after each import compares the report and the
-contacts (address, attributes, status, external IDs, in id order) with the reference.
+contacts (address, attributes, status, external IDs, in id order) with the reference. The
+reference keeps an unsubscribed or bounced status that a row says is active (`status_kept`), and
+lists the status changes each import makes, which the history must hold.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import text
 
 from importer.addresses import address_key
 
@@ -80,11 +83,13 @@ class Reference:
     dedup_mode: str
     contacts: list[Contact] = field(default_factory=list)
     next_id: int = 1
+    changes: list[tuple] = field(default_factory=list)  # the last import's (status from, to)
 
     def run(self, cells: list[list[str]], by_id: bool, mode: str, empty_clears: bool) -> dict:
         """Import data rows (without header) of COLUMNS; return the report."""
+        self.changes = []
         report = {"rows": len(cells), "created": 0, "created_shared_address": 0, "updated": 0,
-                  "unchanged": 0, "skipped": 0, "merged_in_file": 0, "rejected": 0}
+                  "unchanged": 0, "skipped": 0, "merged_in_file": 0, "rejected": 0, "status_kept": 0}
         rejected: dict[str, int] = {}
         merged: dict[str, Row] = {}  # by key, in order of the key's first row
         for record in cells:
@@ -98,7 +103,8 @@ class Reference:
                 merged[checked.key] = checked
         vacated: set[str] = set()
         for row in merged.values():
-            outcome, reason = self.apply(row, by_id, mode, empty_clears, vacated)
+            outcome, reason, kept = self.apply(row, by_id, mode, empty_clears, vacated)
+            report["status_kept"] += kept
             if outcome == "reject":
                 rejected[reason] = rejected.get(reason, 0) + row.rows
                 continue
@@ -143,8 +149,8 @@ class Reference:
         return next((c for c in self.contacts if c.ids.get(LINK) == value), None)
 
     def apply(self, row: Row, by_id: bool, mode: str, empty_clears: bool,
-              vacated: set[str]) -> tuple[str, str | None]:
-        """The matching table for one (merged) row: (outcome, rejection reason)."""
+              vacated: set[str]) -> tuple[str, str | None, bool]:
+        """The matching table for one (merged) row: (outcome, rejection reason, status kept)."""
         target: Contact | None = None
         attach = shared = False
         if self.dedup_mode == "email" and not by_id:
@@ -184,23 +190,30 @@ class Reference:
         # unknown ID at an address whose contact has another ID is about a new contact.
         existing = target is not None or action in ("reject:address_conflict", "reject:ambiguous_address")
         if (mode == "create_only" and existing) or (mode == "update_only" and not existing):
-            return "skipped", None
+            return "skipped", None, False
         if action.startswith("reject:"):
-            return "reject", action.removeprefix("reject:")
+            return "reject", action.removeprefix("reject:"), False
         if action == "create":
             self.contacts.append(Contact(
                 self.next_id, row.email, row.address_key, row.status or "active",  # type: ignore[arg-type]
                 {f: v for f, v in row.values.items() if v is not None},
                 {LINK: row.key} if by_id else {}))
             self.next_id += 1
-            return ("created_shared_address" if shared else "created"), None
+            if row.status not in (None, "active"):
+                self.changes.append((None, row.status))
+            return ("created_shared_address" if shared else "created"), None, False
         assert target is not None
         before = copy.deepcopy(target.public())
         if row.email is not None:
             if row.address_key != target.address_key:
                 vacated.add(target.address_key)
             target.email, target.address_key = row.email, row.address_key  # type: ignore[assignment]
-        target.status = row.status or target.status
+        # An import never re-subscribes: "active" (an empty cell too, if it clears) keeps the status.
+        says = row.status or ("active" if empty_clears else None)
+        kept = says == "active" and target.status in ("unsubscribed", "bounced")
+        if not kept and row.status not in (None, target.status):
+            self.changes.append((target.status, row.status))
+            target.status = row.status
         for name, value in row.values.items():
             if value is not None:
                 target.attributes[name] = value
@@ -208,7 +221,7 @@ class Reference:
                 target.attributes.pop(name, None)
         if attach:
             target.ids[LINK] = row.key
-        return ("updated" if target.public() != before else "unchanged"), None
+        return ("updated" if target.public() != before else "unchanged"), None, kept
 
     def state(self) -> list[tuple]:
         return [c.public() for c in self.contacts]
@@ -260,6 +273,18 @@ IMPORTS_PER_TRIAL = 3
 
 
 @pytest.fixture
+def history_of(engine):  # type: ignore[no-untyped-def]
+    """The (status from, to) pairs an import recorded in the status history."""
+    def read(job: dict) -> list[tuple]:
+        with engine.connect() as conn:
+            return sorted((tuple(r) for r in conn.execute(text(
+                "SELECT status_from, status_to FROM contact_status_history "
+                "WHERE source = 'import' AND source_id = :id"), {"id": job["id"]})), key=str)
+
+    return read
+
+
+@pytest.fixture
 def import_rows(import_ok):  # type: ignore[no-untyped-def]
     def run(tenant, rows: list[list[str]], settings: dict) -> dict:  # type: ignore[no-untyped-def]
         return import_ok(tenant, rows, {"has_header": True, "delimiter": ",", **settings})
@@ -269,9 +294,10 @@ def import_rows(import_ok):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("mode", ["upsert", "create_only", "update_only"])
 @pytest.mark.parametrize("dedup_mode,match_by", list(SETUPS), ids=lambda v: str(v))
-def test_importer_matches_the_reference(make_tenant, import_rows, contacts_of, dedup_mode, match_by, mode):
+def test_importer_matches_the_reference(make_tenant, import_rows, contacts_of, history_of, dedup_mode,
+                                        match_by, mode):
     rng = random.Random(f"{dedup_mode}/{match_by}/{mode}")
-    compared = 0
+    compared = kept = 0
     for trial in range(TRIALS):
         tenant = make_tenant(f"t{trial}", dedup_mode, links={LINK: ID_PATTERN},
                              fields=dict.fromkeys(FIELDS, "text"))
@@ -297,9 +323,13 @@ def test_importer_matches_the_reference(make_tenant, import_rows, contacts_of, d
             job = import_rows(tenant, [COLUMNS, *rows], settings)
             context = f"trial {trial}, import {step}, {settings}, rows {rows}, before {reference.state()}"
             assert job["report"] == expected_report, context
+            kept += expected_report["status_kept"]
+            assert history_of(job) == sorted(expected.changes, key=str), context
             actual = [(c["email"], c["address_key"], c["status"], c["attributes"], c["ids"])
                       for c in contacts_of(tenant.id)]
             assert actual == expected.state(), context
             reference = expected
             compared += 1
     assert compared == TRIALS * IMPORTS_PER_TRIAL
+    # The files met stored unsubscribed and bounced statuses (create_only updates nothing).
+    assert kept > 0 or mode == "create_only"

@@ -194,7 +194,8 @@ def test_dutch_excel_file_by_external_id(make_tenant, import_ok, inspect_upload,
     job = import_ok(tenant, excel, {"match": DUTCH_MATCH, "mapping": DUTCH_MAPPING})
     report = job["report"]
     assert report == {"rows": 3, "created": 1, "created_shared_address": 1, "updated": 2, "unchanged": 0,
-                      "skipped": 0, "merged_in_file": 0, "rejected": 0, "rejected_by_reason": {}}
+                      "skipped": 0, "merged_in_file": 0, "rejected": 0, "rejected_by_reason": {},
+                      "status_kept": 0}
     # The family member shares Jérôme's address: the colleague's warning says so.
     assert {w["code"]: w["count"] for w in job["warnings"]}["created_shared_address"] == 1
 

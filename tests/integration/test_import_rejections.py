@@ -45,7 +45,7 @@ def test_every_row_problem_with_its_row_number_and_detail(make_tenant, import_ok
     assert report == {"rows": 15, "created": 6, "created_shared_address": 0, "updated": 0, "unchanged": 0,
                       "skipped": 0, "merged_in_file": 0, "rejected": 9,
                       "rejected_by_reason": {"invalid_email": 2, "invalid_value": 5, "malformed_row": 1,
-                                             "missing_key": 1}}
+                                             "missing_key": 1}, "status_kept": 0}
 
     header, rejected = rejected_rows(tenant, job["id"])
     assert header == ["row", "reason", "detail", *HEADER]

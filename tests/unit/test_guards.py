@@ -188,6 +188,21 @@ def test_created_shared_address(settings, mode):
     }
 
 
+@pytest.mark.parametrize("empty_clears", [False, True])
+def test_status_kept(empty_clears):
+    settings = ImportSettings(mapping={"email": "email", "Status": "status"}, empty_clears=empty_clears)
+    counts = PlanCounts(updated=2, unchanged=3, status_kept=4, staged=5, found_by_key=5)
+    says = "say active (or leave the status empty)" if empty_clears else "say active"
+    assert warnings(settings, account("email"), counts)["status_kept"] == {
+        "code": "status_kept",
+        "message": f"4 rows {says} for contacts that unsubscribed or bounced: those contacts keep "
+                   "their status, since an import never re-subscribes anyone; the rest of these rows "
+                   "applies. Re-subscribe a contact explicitly, with the person's consent.",
+        "count": 4,
+    }
+    assert "status_kept" not in warnings(settings, account("email"), PlanCounts(updated=5, staged=5))
+
+
 def test_possible_typo_domain():
     typos = Counter({"hotmial.com -> hotmail.com": 1, "gamil.com -> gmail.com": 2})
     got = warnings(BY_EMAIL, account("email"), PlanCounts(created=5, staged=5), typos=typos)
@@ -215,11 +230,13 @@ def test_possible_typo_domain_lists_the_most_common_ten(domains, more):
 
 
 def test_warnings_come_in_a_fixed_order():
-    counts = PlanCounts(created=10, created_shared_address=8, staged=10, unfound_with_known_address=8)
+    counts = PlanCounts(created=10, created_shared_address=8, staged=10, unfound_with_known_address=8,
+                        status_kept=1)
     typos = Counter({"gamil.com -> gmail.com": 1})
     by_id = import_warnings(BY_CRM, account("email", last_import_link_id=8), counts, typos, True, 8)
     assert [w["code"] for w in by_id] == ["id_column_mismatch", "match_by_id_in_email_account",
-                                          "different_link", "created_shared_address", "possible_typo_domain"]
+                                          "different_link", "created_shared_address", "status_kept",
+                                          "possible_typo_domain"]
     by_address = import_warnings(BY_EMAIL, account("external_id", last_import_link_id=8),
                                  PlanCounts(created=2, created_shared_address=1, staged=3,
                                             rejected_by_reason={"ambiguous_address": 1}), typos, True, 1)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
+import importer.rows
+from importer.addresses import erased_address_hash
 from importer.rows import Rejection, RowChecker, RowStats, make_row_checker, staged_fields
 from importer.settings import AccountInfo, ImportSettings, LinkInfo, MatchRule
 
@@ -229,3 +232,30 @@ def test_typo_domains_are_counted_for_the_rows_that_are_imported():
     checked = [check(row, cells) for row, cells in enumerate(rows, start=2)]
     assert [type(c) is tuple for c in checked] == [True] * 5 + [False]
     assert stats.typo_domains == Counter({"gamil.com -> gmail.com": 2, "hotmial.com -> hotmail.com": 1})
+
+
+# --- erased addresses -----------------------------------------------------------------------------
+
+
+def test_an_erased_address_is_rejected_and_without_erasures_nothing_is_hashed(monkeypatch):
+    salt = "s" * 64
+    erased = replace(ACCOUNT, erased=frozenset({erased_address_hash(salt, 1, "sanne@example.nl")}),
+                     erasure_salt=salt)
+
+    def check(account: AccountInfo, cells: list[str]) -> tuple | Rejection:
+        return make_row_checker(ImportSettings(mapping={c: c for c in COLUMNS}), account, COLUMNS,
+                                RowStats())(4, cells)
+
+    cells = [" Sanne@Example.NL ", "Sanne", "", "", "", ""]
+    rejection = check(erased, cells)
+    assert isinstance(rejection, Rejection) and rejection.reason == "erased_address"
+    assert rejection.cells == cells and "forgotten" in rejection.detail
+    assert type(check(erased, ["ann@x.nl", *cells[1:]])) is tuple
+    # Another account's hashes differ: the address is not erased there.
+    assert type(check(replace(erased, id=2), cells)) is tuple
+
+    def no_hashing(*args: object) -> str:
+        raise AssertionError("an account without erasures hashes nothing")
+
+    monkeypatch.setattr(importer.rows, "erased_address_hash", no_hashing)
+    assert type(check(ACCOUNT, cells)) is tuple
