@@ -644,7 +644,8 @@ class CheckBody(SQLModel):
 
 
 class CheckResult(SQLModel):
-    address: str | None = Field(default=None, description="when the check was by address")
+    address: str | None = Field(default=None, description="on every send: the address the clearance "
+                                "holds (send to it); on a skip of a check by address: the address asked")
     contact: int | None
     verdict: Verdict
     reason: SkipReason | None = None
@@ -670,10 +671,13 @@ class Confirmed(SQLModel):
 class LedgerEntryPublic(SQLModel):
     contact: int
     address_key: str
+    address: str | None = Field(default=None, description="the address the clearance holds")
     state: LedgerState
     claimed_at: datetime
     sent_at: datetime | None = None
     released_at: datetime | None = None
+    event: EventType | None = Field(default=None, description="the last event reported for it")
+    event_at: datetime | None = None
 
 
 class LedgerPublic(SQLModel):
