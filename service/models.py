@@ -685,6 +685,34 @@ class LedgerPublic(SQLModel):
     next_cursor: int | None = None
 
 
+class EventIn(SQLModel):
+    """One event the mailing system reports; checked one by one (a bad one is answered `invalid`)."""
+
+    type: EventType
+    contact: int | None = Field(default=None, description="the contact's id (or give address)")
+    address: str | None = Field(default=None, description="the address (every contact at it)")
+    mailing: int | None = Field(default=None, description="the mailing it came from: its ledger entry "
+                                "for the contact notes the event")
+    occurred_at: datetime | None = Field(default=None, description="ISO 8601; default now; not in the "
+                                         "future")
+    event_id: str | None = Field(default=None, max_length=200, description="the mailing system's id: "
+                                 "one seen before in the account is a duplicate and changes nothing")
+    detail: str | None = Field(default=None, max_length=1000, description="such as the SMTP reply")
+
+
+class EventsBody(SQLModel):
+    events: list[EventIn] = Field(max_length=10_000, description="at most 10,000 (more: 413)")
+
+
+class EventResult(SQLModel):
+    status: EventStatus
+    message: str | None = Field(default=None, description="why an event is invalid")
+
+
+class EventsResponse(SQLModel):
+    results: list[EventResult] = Field(description="one per event, in request order")
+
+
 class DedupApply(SQLModel):
     to: DedupMode
     link: str | None = Field(default=None, description="to external_id: the link whose IDs identify contacts")
