@@ -275,3 +275,31 @@ class Served:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+def post_worker(database_url: str, upload_dir: str, key: str,  # type: ignore[no-untyped-def]
+                requests: list[tuple[str, dict]], barrier, out_path: str) -> None:
+    """A client in an OS process of its own (the 'spawn' context), like check_worker: waits at the
+    barrier, then POSTs each (path, JSON body) in turn and writes the answers to out_path as JSON."""
+    import json
+    import time
+    from pathlib import Path
+
+    from service import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": upload_dir})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    answers = []
+    try:
+        assert client.get("/api/v1/account", headers=headers).status_code == 200  # connected and warm
+        barrier.wait(timeout=120)
+        for path, body in requests:
+            started = time.monotonic()
+            response = client.post(path, json=body, headers=headers)
+            answers.append({"path": path, "body": body, "status": response.status_code,
+                            "answer": response.get_json(), "started": started, "ended": time.monotonic()})
+    finally:
+        Path(out_path).write_text(json.dumps(answers))
+        app.extensions["safeguard.imports"].shutdown(wait=True)
+        app.extensions["safeguard.engine"].dispose()
