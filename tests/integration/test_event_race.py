@@ -6,13 +6,10 @@ and no check answers `send` for it afterwards."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 
-from mailing_helpers import EVERYONE, create_mailing, create_segment, make_account, post_worker
+from mailing_helpers import EVERYONE, create_mailing, create_segment, make_account, post_worker, run_clients
 from sqlalchemy import text
 
 CONTACTS = 120
@@ -24,27 +21,6 @@ EVENT_BATCH = 4
 def _moment(value: object) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _run(database_url: str, tmp_path: Path, plans: list[tuple[str, list[tuple[str, dict]]]]
-         ) -> list[list[dict]]:
-    """Run one client process per (key, requests), released together; return their answers."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(plans))
-    outputs = [tmp_path / f"client{n}.json" for n in range(len(plans))]
-    processes = [context.Process(target=post_worker, args=(database_url, str(tmp_path / "uploads"), key,
-                                                           requests, barrier, str(out)))
-                 for (key, requests), out in zip(plans, outputs, strict=True)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=300)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join()
-    assert [p.exitcode for p in processes] == [0] * len(processes), "a client process failed"
-    return [json.loads(out.read_text()) for out in outputs]
 
 
 def test_an_event_and_a_concurrent_check_never_both_win(client, make_tenant, import_rows, engine,
@@ -63,7 +39,7 @@ def test_an_event_and_a_concurrent_check_never_both_win(client, make_tenant, imp
             order = list(ids)
             rng.shuffle(order)
             plan.append((f"/api/v1/mailings/{mailing}/check", {"contacts": order}))
-        checks.append((account.tenant.keys["send"], plan))
+        checks.append((database_url, str(tmp_path / "uploads"), account.tenant.keys["send"], plan))
     targets = list(ids)
     rng.shuffle(targets)
     address_of = {account.ids[crm]: email for crm, email, *_ in rows}
@@ -71,7 +47,8 @@ def test_an_event_and_a_concurrent_check_never_both_win(client, make_tenant, imp
     events = [("/api/v1/events", {"events": [
         {"type": rng.choice(kinds), **({"contact": c} if rng.random() < 0.5 else {"address": address_of[c]})}
         for c in targets[i:i + EVENT_BATCH]]}) for i in range(0, len(targets), EVENT_BATCH)]
-    answers = _run(database_url, tmp_path, [*checks, (account.tenant.keys["send"], events)])
+    answers = run_clients(post_worker, [*checks, (database_url, str(tmp_path / "uploads"),
+                                                  account.tenant.keys["send"], events)], tmp_path)
 
     assert all(a["status"] == 200 for worker in answers for a in worker), [
         a for worker in answers for a in worker if a["status"] != 200][:3]
