@@ -1,8 +1,9 @@
 """A batch of contacts asked about before a send: their standing in the audience, in one statement.
 
 For each requested contact of the account: does the audience's rules take it in (status aside),
-its status, whether its address bounced, its personalisation values, and its rank among the
-batch's eligible contacts of the same slot by the representative rule (1: it would be chosen).
+its address (the one a clearance holds), its status, whether its address bounced, its
+personalisation values, and its rank among the batch's eligible contacts of the same slot by the
+representative rule (1: it would be chosen).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from segments.values import one_of
 
 
 def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str) -> Select:
-    """Rows (id, address_key, status, in_audience, bounced, p0.., rank) for the ids found."""
+    """Rows (id, address_key, email, status, in_audience, bounced, p0.., rank) for the ids found."""
     c = contacts.alias("c")
     keys = ranking(audience.representative, audience.compiler, c)
     personal = audience.personalisation(c)
     facts = select(
-        c.c.id, c.c.address_key, c.c.status,
+        c.c.id, c.c.address_key, c.c.email, c.c.status,
         audience.matches(c).label("in_audience"),
         bounced_address(c).label("bounced"),
         *(value.label(f"p{i}") for i, value in enumerate(personal)),
@@ -37,6 +38,6 @@ def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str) ->
         order_by=[facts.c[f"k{i}"].desc() if descending else facts.c[f"k{i}"].asc()
                   for i, (_, descending) in enumerate(keys)],
     )
-    return select(facts.c.id, facts.c.address_key, facts.c.status, facts.c.in_audience,
+    return select(facts.c.id, facts.c.address_key, facts.c.email, facts.c.status, facts.c.in_audience,
                   facts.c.bounced, *(facts.c[f"p{i}"] for i in range(len(personal))),
                   rank.label("rank"))

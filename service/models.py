@@ -647,7 +647,8 @@ class CheckBody(SQLModel):
 
 
 class CheckResult(SQLModel):
-    address: str | None = Field(default=None, description="when the check was by address")
+    address: str | None = Field(default=None, description="on every send: the address the clearance "
+                                "holds (send to it); on a skip of a check by address: the address asked")
     contact: int | None
     verdict: Verdict
     reason: SkipReason | None = None
@@ -673,15 +674,46 @@ class Confirmed(SQLModel):
 class LedgerEntryPublic(SQLModel):
     contact: int
     address_key: str
+    address: str | None = Field(default=None, description="the address the clearance holds")
     state: LedgerState
     claimed_at: datetime
     sent_at: datetime | None = None
     released_at: datetime | None = None
+    event: EventType | None = Field(default=None, description="the last event reported for it")
+    event_at: datetime | None = None
 
 
 class LedgerPublic(SQLModel):
     entries: list[LedgerEntryPublic]
     next_cursor: int | None = None
+
+
+class EventIn(SQLModel):
+    """One event the mailing system reports; checked one by one (a bad one is answered `invalid`)."""
+
+    type: EventType
+    contact: int | None = Field(default=None, description="the contact's id (or give address)")
+    address: str | None = Field(default=None, description="the address (every contact at it)")
+    mailing: int | None = Field(default=None, description="the mailing it came from: its ledger entry "
+                                "for the contact notes the event")
+    occurred_at: datetime | None = Field(default=None, description="ISO 8601; default now; not in the "
+                                         "future")
+    event_id: str | None = Field(default=None, max_length=200, description="the mailing system's id: "
+                                 "one seen before in the account is a duplicate and changes nothing")
+    detail: str | None = Field(default=None, max_length=1000, description="such as the SMTP reply")
+
+
+class EventsBody(SQLModel):
+    events: list[EventIn] = Field(max_length=10_000, description="at most 10,000 (more: 413)")
+
+
+class EventResult(SQLModel):
+    status: EventStatus
+    message: str | None = Field(default=None, description="why an event is invalid")
+
+
+class EventsResponse(SQLModel):
+    results: list[EventResult] = Field(description="one per event, in request order")
 
 
 class DedupApply(SQLModel):

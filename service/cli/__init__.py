@@ -12,6 +12,7 @@ from service.cli.context import Context
 from service.cli.database import db_group
 from service.cli.dedup import dedup_group
 from service.cli.demo import demo
+from service.cli.events import events_group
 from service.cli.imports import import_file
 from service.cli.segments import segments_group
 from service.cli.serve import serve
@@ -37,5 +38,5 @@ def main() -> None:
 
 
 for command in (db_group, accounts_group, keys_group, links_group, fields_group, import_file,
-                segments_group, dedup_group, users_group, demo, serve):
+                segments_group, dedup_group, events_group, users_group, demo, serve):
     main.add_command(command)

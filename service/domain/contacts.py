@@ -15,10 +15,11 @@ from service.errors import InvalidInput
 from service.models import Contact, ContactPublic, ExternalId, Link
 
 
-def lookup_key(address: str) -> str:
-    """The address key of an address typed by a person (normalized like an import would)."""
+def lookup_key(address: str, validator: AddressValidator | None = None) -> str:
+    """The address key of an address typed by a person (normalized like an import would); pass
+    one validator for many addresses, so that each domain is checked once."""
     try:
-        return address_key(AddressValidator().normalize(address.strip()))
+        return address_key((validator or AddressValidator()).normalize(address.strip()))
     except EmailNotValidError:
         return address_key(address.strip())  # not an address: found only if stored so
 

@@ -16,13 +16,15 @@ from service.domain.contacts import as_utc
 from service.models import ACTIVE_STATES, LedgerEntry, LedgerState
 
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
-CSV_HEADER = ["contact", "address_key", "state", "claimed_at", "sent_at", "released_at"]
+CSV_HEADER = ["contact", "address_key", "address", "state", "claimed_at", "sent_at", "released_at",
+              "event", "event_at"]
 
 
 def ledger_query(mailing_id: int, *, after: int = 0, limit: int | None = None) -> Any:
     """The mailing's ledger in the order of the claims."""
-    query = select(ledger.c.id, ledger.c.contact_id, ledger.c.address_key, ledger.c.state,
-                   ledger.c.claimed_at, ledger.c.sent_at, ledger.c.released_at).where(
+    query = select(ledger.c.id, ledger.c.contact_id, ledger.c.address_key, ledger.c.address,
+                   ledger.c.state, ledger.c.claimed_at, ledger.c.sent_at, ledger.c.released_at,
+                   ledger.c.event, ledger.c.event_at).where(
         ledger.c.mailing_id == mailing_id, ledger.c.id > after).order_by(ledger.c.id)
     return query if limit is None else query.limit(limit)
 
@@ -32,9 +34,10 @@ def ledger_page(session: Session, mailing_id: int, *, after: int, limit: int
     """A page of the ledger's entries, and the cursor of the next page (None on the last)."""
     rows = session.connection().execute(ledger_query(mailing_id, after=after, limit=limit + 1)).all()
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    entries = [{"contact": r.contact_id, "address_key": r.address_key, "state": r.state,
-                "claimed_at": _utc(r.claimed_at), "sent_at": _utc(r.sent_at),
-                "released_at": _utc(r.released_at)} for r in rows[:limit]]
+    entries = [{"contact": r.contact_id, "address_key": r.address_key, "address": r.address,
+                "state": r.state, "claimed_at": _utc(r.claimed_at), "sent_at": _utc(r.sent_at),
+                "released_at": _utc(r.released_at), "event": r.event, "event_at": _utc(r.event_at)}
+               for r in rows[:limit]]
     return entries, next_cursor
 
 
@@ -46,8 +49,9 @@ def ledger_rows(engine: Engine, mailing_id: int) -> Iterator[list[str]]:
         result = conn.execution_options(stream_results=True, yield_per=5000).execute(
             ledger_query(mailing_id))
         for row in result:
-            yield [str(row.contact_id), row.address_key, row.state,
-                   *(_stamp(v) for v in (row.claimed_at, row.sent_at, row.released_at))]
+            yield [str(row.contact_id), row.address_key, row.address or "", row.state,
+                   *(_stamp(v) for v in (row.claimed_at, row.sent_at, row.released_at)),
+                   row.event or "", _stamp(row.event_at)]
 
 
 def state_counts(session: Session, mailing_id: int) -> dict[str, int]:

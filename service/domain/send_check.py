@@ -5,6 +5,16 @@ clearance hold a slot (an address key, a personalisation at an address, or a con
 opt-in) and a contact. A check decides from what it reads, then inserts its claims with ON
 CONFLICT DO NOTHING; a claim another worker won in between is answered from the ledger as it is
 now. So any number of processes on any number of hosts can check overlapping batches at once.
+
+A clearance holds the address it was given for: the ledger keeps the contact's normalized address
+at the time of the check, and every `send` answer carries it, so a contact that moves afterwards
+takes no second inbox with it.
+
+Consent wins over a concurrent check: before claiming, the check locks the contacts it is about to
+clear (PostgreSQL: FOR SHARE, which an event's status UPDATE waits for) and re-reads their status
+under that lock; SQLite serialises writers (BEGIN IMMEDIATE). So once an event that unsubscribes
+or bounces a contact has committed, no check clears that contact, and a check that cleared it
+committed first.
 """
 
 from __future__ import annotations
@@ -57,9 +67,12 @@ class Decision:
     verdict: Verdict
     reason: SkipReason | None = None
     duplicate_of: int | None = None
+    address: str | None = None  # on a send: the address the clearance holds
 
-    def to_json(self, address: str | None = None) -> dict[str, Any]:
+    def to_json(self, asked: str | None = None) -> dict[str, Any]:
+        """The answer; `asked` is the address a check by address named (a send names its own)."""
         answer: dict[str, Any] = {"contact": self.contact, "verdict": self.verdict}
+        address = self.address if self.verdict == Verdict.SEND else asked
         if address is not None:
             answer = {"address": address, **answer}
         if self.reason is not None:
@@ -169,8 +182,14 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
         verdict = decide(i, row, slots[i], holders, holding, batch_winner)
         verdicts[i] = verdict
         if verdict.verdict == Verdict.SEND:
+            verdict.address = row["email"]
             claims.append(i)
-    won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i]) for i in claims])
+    for i, status in _opted_out_since(conn, claims).items():  # an event came in since we read
+        verdicts[i] = skip(i, SkipReason.BOUNCED if status == ContactStatus.BOUNCED
+                           else SkipReason.UNSUBSCRIBED)
+    claims = [i for i in claims if verdicts[i].verdict == Verdict.SEND]
+    won = _claim(conn, mailing_id, [(i, facts[i]["address_key"], slots[i], facts[i]["email"])
+                                    for i in claims])
     lost = {i for i in claims if i not in won}
     if lost:  # another worker claimed these slots since we read the ledger: answer from it now
         holders, _ = _clearances(conn, mailing_id, {slots[i] for i in lost})
@@ -190,6 +209,19 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
 def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> Sequence[RowMapping]:
     ids = sorted(ids)
     return conn.execute(batch_query(audience, ids, conn.dialect.name)).mappings().all() if ids else []
+
+
+def _opted_out_since(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """Lock the contacts about to be cleared against status changes until this check commits, and
+    return those that are no longer active (an event committed after the facts were read)."""
+    if not ids or conn.dialect.name != "postgresql":
+        return {}  # SQLite: this transaction holds the write lock, nobody changed them meanwhile
+    # In id order, as events lock them, so that the two do not deadlock. Read committed: a row
+    # an event changed is read as it is now, once the event has committed.
+    rows = conn.execute(select(contacts.c.id, contacts.c.status).where(
+        one_of(contacts.c.id, sorted(ids), conn.dialect.name)).order_by(contacts.c.id)
+        .with_for_update(read=True)).all()
+    return {contact_id: status for contact_id, status in rows if status != ContactStatus.ACTIVE}
 
 
 def _eligible(row: RowMapping) -> bool:
@@ -242,7 +274,7 @@ def _clearances(conn: Connection, mailing_id: int, slots: Iterable[str], ids: It
     return {slot: contact_id for slot, contact_id in rows}, {contact_id for _, contact_id in rows}
 
 
-def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str]]) -> set[int]:
+def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str, str]]) -> set[int]:
     """Insert the claims; return the contacts whose claim went in (the others lost a race).
 
     One statement whatever the batch size: the claims travel as one JSON document, not as a
@@ -253,14 +285,15 @@ def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str]]
         return set()
     params = {"mailing": mailing_id, "now": utcnow(), "claims": json.dumps(claims)}
     if conn.dialect.name == "postgresql":
-        source = ("(SELECT CAST(e->>0 AS integer) AS contact_id, e->>1 AS address_key, e->>2 AS slot "
-                  "FROM json_array_elements(CAST(:claims AS json)) AS e) AS c")
+        source = ("(SELECT CAST(e->>0 AS integer) AS contact_id, e->>1 AS address_key, e->>2 AS slot, "
+                  "e->>3 AS address FROM json_array_elements(CAST(:claims AS json)) AS e) AS c")
     else:
         source = ("(SELECT json_extract(value, '$[0]') AS contact_id, json_extract(value, '$[1]') "
-                  "AS address_key, json_extract(value, '$[2]') AS slot FROM json_each(:claims)) AS c")
+                  "AS address_key, json_extract(value, '$[2]') AS slot, json_extract(value, '$[3]') "
+                  "AS address FROM json_each(:claims)) AS c")
     statement = text(
-        "INSERT INTO send_ledger (mailing_id, contact_id, address_key, slot, state, claimed_at) "
-        f"SELECT :mailing, c.contact_id, c.address_key, c.slot, 'claimed', :now FROM {source} "
+        "INSERT INTO send_ledger (mailing_id, contact_id, address_key, address, slot, state, claimed_at) "
+        f"SELECT :mailing, c.contact_id, c.address_key, c.address, c.slot, 'claimed', :now FROM {source} "
         # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT, to tell it from a join's ON.
         "WHERE true ORDER BY c.slot ON CONFLICT DO NOTHING RETURNING contact_id"
     ).bindparams(bindparam("now", type_=DateTime(timezone=True)))

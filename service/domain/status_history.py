@@ -23,11 +23,14 @@ BATCH = 1000
 
 @dataclass(frozen=True)
 class Change:
-    """One contact's status going from `status_from` (None: a new contact) to `status_to`."""
+    """One contact's status going from `status_from` (None: a new contact) to `status_to`; a
+    change may name its own source id and detail (events of one batch each have their own)."""
 
     contact_id: int
     status_from: str | None
     status_to: str
+    source_id: int | None = None
+    detail: str | None = None
 
 
 def record_changes(session: Session, account_id: int, changes: Iterable[Change], *,
@@ -37,7 +40,9 @@ def record_changes(session: Session, account_id: int, changes: Iterable[Change],
     moment = at or utcnow()
     rows = [{"account_id": account_id, "contact_id": change.contact_id, "at": moment,
              "status_from": change.status_from, "status_to": change.status_to,
-             "source": str(source), "source_id": source_id, "detail": detail}
+             "source": str(source),
+             "source_id": source_id if change.source_id is None else change.source_id,
+             "detail": detail if change.detail is None else change.detail}
             for change in changes if change.status_from != change.status_to]
     for start in range(0, len(rows), BATCH):
         session.execute(insert(history), rows[start:start + BATCH])

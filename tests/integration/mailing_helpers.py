@@ -8,6 +8,7 @@ decide), and where a test reads the send ledger table itself to check the guaran
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,17 +121,25 @@ def check(client, account: Account, mailing_id: int, contacts: list | None = Non
 
 def verdicts(client, account: Account, mailing_id: int, contacts: list | None = None,  # type: ignore[no-untyped-def]
              **kwargs) -> list[dict]:
-    """POST a check that must succeed; return its results."""
+    """POST a check that must succeed; return its results. Every send must name the address it
+    cleared; for a check by contact ids that address is left out of the results returned, so that
+    tests compare verdicts (tests of the address itself read the response)."""
     response = check(client, account, mailing_id, contacts, **kwargs)
     assert response.status_code == 200, response.json
     results = response.json["results"]
     asked = contacts if contacts is not None else kwargs["addresses"]
     assert len(results) == len(asked), results
-    return results
+    for result in results:
+        assert (result["verdict"] == "send") <= ("@" in result.get("address", "")), result
+    if contacts is None:
+        return results
+    return [{k: v for k, v in r.items() if k != "address"} if r["verdict"] == "send" else r
+            for r in results]
 
 
-def send(contact: int | None) -> dict:
-    return {"contact": contact, "verdict": "send"}
+def send(contact: int | None, address: str | None = None) -> dict:
+    """A send verdict; with `address`, as the check answers it (tests of verdicts() leave it out)."""
+    return {**({"address": address} if address else {}), "contact": contact, "verdict": "send"}
 
 
 def skip(contact: int | None, reason: str, duplicate_of: int | None = None) -> dict:
@@ -174,23 +183,36 @@ def active_per_address(engine, mailing_id: int) -> Counter:  # type: ignore[no-u
                    if row["state"] in ("claimed", "sent"))
 
 
-def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ignore[no-untyped-def]
-                 requests: list[tuple[int, str | None, list[int]]], barrier, out_path: str) -> None:
-    """A mailing-system worker in an OS process of its own (run with the 'spawn' context): its own
-    app, engine and connections. Waits for the others at the barrier, then POSTs each check
-    (mailing id, Idempotency-Key or None, contact ids) and writes the answers to out_path as JSON."""
+@contextmanager
+def client_process(database_url: str, upload_dir: str, key: str, out_path: str):  # type: ignore[no-untyped-def]
+    """In a worker process: its own app, engine and connections, a warm client and the key's
+    headers; the answers collected are written to out_path as JSON, whatever happens."""
     import json
-    import time
     from pathlib import Path
 
     from service import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": upload_dir})
     client = app.test_client()
-    headers = {"Authorization": f"Bearer {send_key}"}
-    answers = []
+    headers = {"Authorization": f"Bearer {key}"}
+    answers: list[dict] = []
     try:
         assert client.get("/api/v1/account", headers=headers).status_code == 200  # connected and warm
+        yield client, headers, answers
+    finally:
+        Path(out_path).write_text(json.dumps(answers))
+        app.extensions["safeguard.imports"].shutdown(wait=True)
+        app.extensions["safeguard.engine"].dispose()
+
+
+def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ignore[no-untyped-def]
+                 requests: list[tuple[int, str | None, list[int]]], barrier, out_path: str) -> None:
+    """A mailing-system worker in an OS process of its own (run with the 'spawn' context). Waits for
+    the others at the barrier, then POSTs each check (mailing id, Idempotency-Key or None, contact
+    ids) and writes the answers to out_path as JSON."""
+    import time
+
+    with client_process(database_url, upload_dir, send_key, out_path) as (client, headers, answers):
         barrier.wait(timeout=120)
         for mailing_id, key, batch in requests:
             started = time.monotonic()
@@ -198,10 +220,39 @@ def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ign
                                    headers={**headers, **({"Idempotency-Key": key} if key else {})})
             answers.append({"mailing": mailing_id, "key": key, "batch": batch, "status": response.status_code,
                             "body": response.get_json(), "started": started, "ended": time.monotonic()})
-    finally:
-        Path(out_path).write_text(json.dumps(answers))
-        app.extensions["safeguard.imports"].shutdown(wait=True)
-        app.extensions["safeguard.engine"].dispose()
+
+
+def post_worker(database_url: str, upload_dir: str, key: str,  # type: ignore[no-untyped-def]
+                requests: list[tuple[str, dict]], barrier, out_path: str) -> None:
+    """Like check_worker, for any POSTs: each (path, JSON body) in turn."""
+    with client_process(database_url, upload_dir, key, out_path) as (client, headers, answers):
+        barrier.wait(timeout=120)
+        for path, body in requests:
+            response = client.post(path, json=body, headers=headers)
+            answers.append({"path": path, "status": response.status_code, "answer": response.get_json()})
+
+
+def run_clients(worker, plans: list[tuple], tmp_path) -> list[list[dict]]:  # type: ignore[no-untyped-def]
+    """Run `worker` in one OS process per plan (database url, upload dir, key, requests), released
+    together at a barrier; return each process's answers."""
+    import json
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(plans))
+    outputs = [tmp_path / f"worker{n}.json" for n in range(len(plans))]
+    processes = [context.Process(target=worker, args=(*plan, barrier, str(out)))
+                 for plan, out in zip(plans, outputs, strict=True)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
+    assert [p.exitcode for p in processes] == [0] * len(processes), "a worker process failed (see its stderr)"
+    return [json.loads(out.read_text()) for out in outputs]
 
 
 class Served:
@@ -267,3 +318,4 @@ class Served:
             self.process.kill()
             self.process.wait()
         self.log.close()
+

@@ -4,8 +4,6 @@ batches of the same mailings at once. The guarantees are then read back from the
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import random
 import threading
 import time
@@ -22,6 +20,7 @@ from mailing_helpers import (
     ledger_table,
     make_account,
     pin_times,
+    run_clients,
     skip,
 )
 from sqlalchemy import text
@@ -38,22 +37,8 @@ MODES = {
 def _run_workers(database_url: str, tmp_path: Path, send_key: str,
                  plans: list[list[tuple[int, str | None, list[int]]]]) -> list[list[dict]]:
     """Run one process per plan, released together at a barrier; return each process's answers."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(plans))
-    outputs = [tmp_path / f"worker{n}.json" for n in range(len(plans))]
-    processes = [context.Process(target=check_worker, args=(database_url, str(tmp_path / "uploads"),
-                                                            send_key, plan, barrier, str(out)))
-                 for plan, out in zip(plans, outputs, strict=True)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=180)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join()
-    assert [p.exitcode for p in processes] == [0] * len(processes), "a worker process failed (see its stderr)"
-    return [json.loads(out.read_text()) for out in outputs]
+    return run_clients(check_worker, [(database_url, str(tmp_path / "uploads"), send_key, plan)
+                                      for plan in plans], tmp_path)
 
 
 def _households(rng: random.Random, addresses: int) -> list[list[str]]:

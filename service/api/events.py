@@ -1,0 +1,28 @@
+"""The mailing system's events: unsubscribes, complaints and bounces, in batches."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask.typing import ResponseReturnValue
+
+from service.api.routing import api, endpoint
+from service.db import current_engine, session
+from service.domain import events
+from service.errors import InvalidInput
+from service.models import EventsBody, EventsResponse, Scope
+
+
+@endpoint(api, "/events", "POST", summary="Report unsubscribes, complaints and bounces (answered per "
+          "event, in request order)", scope=Scope.SEND, body=EventsBody, response=EventsResponse)
+def report_events() -> ResponseReturnValue:
+    # Only the envelope is checked here: each event is read on its own, so that one bad event
+    # gets its own answer instead of a 400 for the whole batch.
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise InvalidInput('the body must be {"events": [...]}', code="invalid_json", part="events")
+    unknown = sorted(str(key) for key in body if key != "events")
+    if unknown:
+        raise InvalidInput(f"unknown key {unknown[0]!r}: the body is {{\"events\": [...]}}", part="body")
+    account_id = g.account.id
+    session().close()  # the batch runs in a transaction of its own; hold no second connection
+    return {"results": events.record_events(current_engine(), account_id, body["events"])}
