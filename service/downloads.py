@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from itertools import islice
 
 from flask import Response
 
@@ -23,13 +24,13 @@ def csv_lines(rows: Iterator[list[str]], *, delimiter: str = ",", bom: bool = Fa
     writer = csv.writer(buffer, delimiter=delimiter)
     if bom:
         buffer.write(BOM)
-    for n, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if n % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
+    rows = iter(rows)
+    while batch := list(islice(rows, ROWS_PER_CHUNK)):
+        writer.writerows(batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # a byte-order mark and no rows
         yield buffer.getvalue()
 
 

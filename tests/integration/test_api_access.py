@@ -18,6 +18,7 @@ MANAGE_REQUESTS = [
     pytest.param("post", "/api/v1/fields", {"json": {"name": "city", "type": "text"}}, 201,
                  id="POST fields"),
     pytest.param("get", "/api/v1/contacts", {}, 200, id="GET contacts"),
+    pytest.param("get", "/api/v1/contacts/export", {}, 200, id="GET contacts/export"),
     pytest.param("post", "/api/v1/imports/inspect",
                  {"data": lambda: {"file": (io.BytesIO(b"email\nsanne@example.nl\n"), "c.csv")},
                   "content_type": "multipart/form-data"}, 200, id="POST imports/inspect"),

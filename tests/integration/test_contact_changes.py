@@ -21,6 +21,7 @@ from service.domain.erasures import address_hash, is_erased
 from service.domain.status_history import history_of
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Account
+from tests.integration.contact_helpers import three_contacts
 from tests.integration.mailing_helpers import (
     EVERYONE,
     create_mailing,
@@ -30,15 +31,10 @@ from tests.integration.mailing_helpers import (
     verdicts,
 )
 
-ROWS = [["K1", "sanne@example.nl", "Sanne", "Utrecht", "ja", ""],
-        ["K2", "piet@example.nl", "Piet", "Delft", "nee", "unsubscribed"],
-        ["K3", "=cmd@example.nl", "@SUM(A1)", "-1+2", "", "bounced"]]
-FIELDS = {"first_name": "text", "city": "text", "vip": "boolean", "born": "date", "points": "number"}
-
 
 @pytest.fixture
 def acme(make_tenant, import_rows, engine):  # type: ignore[no-untyped-def]
-    return make_account(make_tenant, import_rows, engine, ROWS, mode="email", fields=FIELDS)
+    return three_contacts(make_tenant, import_rows, engine)
 
 
 @pytest.fixture
@@ -255,3 +251,51 @@ def test_find_contacts_filters_by_status_and_pages_through_everyone(engine, acme
         with pytest.raises(InvalidInput) as caught:
             find_contacts(session, acme.id, status="gone")
         assert caught.value.part == "status"
+
+
+def test_an_erasure_hashes_the_events_of_the_address_and_keeps_a_shared_addresss_counts(engine, crm):
+    from service.models import ContactEvent
+
+    with Session(engine) as session:
+        session.add_all([
+            ContactEvent(account_id=crm.id, event_id="e1", type="soft_bounce", contact_id=crm["K3"],
+                         address_key="solo@example.nl", detail="452 <solo@example.nl> mailbox full"),
+            ContactEvent(account_id=crm.id, event_id="e2", type="soft_bounce", contact_id=crm["K1"],
+                         address_key="gezin@example.nl", detail="452 <gezin@example.nl> mailbox full"),
+            ContactEvent(account_id=crm.id, event_id="e3", type="soft_bounce", contact_id=crm["K2"],
+                         address_key="gezin@example.nl", detail="452 <gezin@example.nl> mailbox full"),
+        ])
+        session.commit()
+        account = _account(session, crm.id)
+        erase_contact(session, account, crm["K3"])
+        erase_contact(session, account, crm["K1"])
+        digests = {key: address_hash(session, crm.id, key) for key in ("solo@example.nl", "gezin@example.nl")}
+    with engine.connect() as conn:
+        events = {row.event_id: (row.address_key, row.detail) for row in conn.execute(
+            text("SELECT event_id, address_key, detail FROM contact_events ORDER BY id"))}
+    assert events["e1"] == (digests["solo@example.nl"], None)
+    assert events["e2"] == (digests["gezin@example.nl"], None)
+    # K2 still lives at the address: its own bounce still counts there.
+    assert events["e3"] == ("gezin@example.nl", "452 <gezin@example.nl> mailbox full")
+
+
+def test_an_erased_survivor_is_not_brought_back_by_undoing_its_merge(client, engine, crm):
+    response = client.post("/api/v1/dedup/apply", json={"to": "email"}, headers=crm.auth("admin"))
+    assert response.status_code == 200 and response.json["merged"] == 1, response.json
+    change_id = response.json["change_id"]
+    with engine.connect() as conn:
+        [survivor] = conn.execute(text("SELECT id FROM contacts WHERE address_key = :k"),
+                                  {"k": "gezin@example.nl"}).scalars()
+    with Session(engine) as session:
+        erase_contact(session, _account(session, crm.id), survivor)
+    with engine.connect() as conn:
+        snapshots = conn.execute(text("SELECT count(*) FROM dedup_merges")).scalar_one()
+        survivors = conn.execute(text("SELECT count(*) FROM dedup_survivors WHERE contact_id = :c"),
+                                 {"c": survivor}).scalar_one()
+    assert (snapshots, survivors) == (0, 0)
+    response = client.post("/api/v1/dedup/undo", json={"change_id": change_id}, headers=crm.auth("admin"))
+    assert response.status_code == 200 and response.json["restored"] == 0, response.json
+    with engine.connect() as conn:
+        keys = set(conn.execute(text("SELECT address_key FROM contacts WHERE account_id = :a"),
+                                {"a": crm.id}).scalars())
+    assert keys == {"solo@example.nl"}

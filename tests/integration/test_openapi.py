@@ -137,3 +137,23 @@ def test_errors_are_documented_with_the_envelope(document):
             for status in ("400", "401", "404"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_the_contact_endpoints_document_their_bodies_and_enums(document):
+    paths = document["paths"]
+    schemas = document["components"]["schemas"]
+    patch = paths["/api/v1/contacts/{contact_id}"]["patch"]
+    assert patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ContactPatch")
+    assert set(schemas["ContactPatch"]["properties"]) == {"email", "fields", "external_ids"}
+    assert "address_conflict" in patch["responses"]["409"]["description"]
+    assert "204" in paths["/api/v1/contacts/{contact_id}"]["delete"]["responses"]
+    resubscribe = paths["/api/v1/contacts/{contact_id}/resubscribe"]["post"]
+    assert "address_bounced" in resubscribe["responses"]["409"]["description"]
+    status = {p["name"]: p["schema"] for p in paths["/api/v1/contacts"]["get"]["parameters"]}["status"]
+    assert status["enum"] == ["active", "unsubscribed", "bounced"]
+    export = {p["name"]: p["schema"] for p in paths["/api/v1/contacts/export"]["get"]["parameters"]}
+    assert export["delimiter"]["enum"] == [",", ";", "\t", "tab"]
+    assert export["bom"]["enum"] == ["true", "false"]
+    sources = schemas["StatusSource"]["enum"]
+    assert sources == ["import", "event", "api", "merge", "undo"]
+    assert paths["/api/v1/erasures/lift"]["post"]["description"] == "Needs an admin key."
