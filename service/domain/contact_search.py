@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, func, tuple_
+from sqlalchemy import ColumnElement, case, exists, false, func, tuple_
 from sqlmodel import Session, col, select
 
 from importer.vocabulary import ContactStatus
@@ -53,7 +53,7 @@ def search_of(text: str | None, status: str | None) -> Search:
     return Search(text, kind, status)
 
 
-def _conditions(account_id: int, search: Search) -> list[ColumnElement[bool]]:
+def _conditions(session: Session, account_id: int, search: Search) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [col(Contact.account_id) == account_id]
     if search.status is not None:
         conditions.append(col(Contact.status) == search.status)
@@ -62,11 +62,14 @@ def _conditions(account_id: int, search: Search) -> list[ColumnElement[bool]]:
         conditions.append(col(Contact.address_key) == lookup_key(search.text))
     elif search.kind == "id":
         # Any link of the account's, own IDs and those kept from merged contacts alike; by link,
-        # so that each lookup is one probe of the (link, value) unique index.
+        # so that each lookup is one probe of the (link, value) unique index. The few contacts
+        # are found first: as a subquery, a database would rather walk the account in address
+        # order and test each contact against it.
         links = select(Link.id).where(col(Link.account_id) == account_id)
-        conditions.append(col(Contact.id).in_(
-            select(ExternalId.contact_id).where(col(ExternalId.link_id).in_(links),
-                                                col(ExternalId.value) == search.text)))
+        found = session.execute(select(col(ExternalId.contact_id)).where(
+            col(ExternalId.link_id).in_(links), col(ExternalId.value) == search.text)).scalars().all()
+        # Nobody has the ID: a plain false, which every database sees needs no rows at all.
+        conditions.append(col(Contact.id).in_(sorted(set(found))) if found else false())
     return conditions
 
 
@@ -79,7 +82,7 @@ def search_contacts(session: Session, account_id: int, search: Search, *, after:
     (account, address, status): a page is read from the index where it starts, never sorted
     from the whole account (id order would sort all of it: no index has the account and id).
     """
-    conditions = _conditions(account_id, search)
+    conditions = _conditions(session, account_id, search)
     query: Any = select(Contact).where(*conditions)
     cursor = _position(session, account_id, before if before is not None else after)
     if before is not None:
