@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from importer.vocabulary import ContactStatus, DedupMode, FieldType, ImportPhase
+from importer.vocabulary import ContactStatus, DedupMode, FieldType, ImportPhase, StatusSource
 
 LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -565,6 +565,49 @@ class ContactPublic(SQLModel):
 class ContactList(SQLModel):
     contacts: list[ContactPublic]
     next_cursor: int | None = None
+
+
+class ContactPatch(SQLModel):
+    """An edit of one contact: only what is given changes (`status` is not edited here)."""
+
+    model_config = {"extra": "forbid"}
+
+    email: str | None = Field(default=None, max_length=320, description="the new address")
+    fields: dict[str, Any] = Field(default_factory=dict,
+                                   description="field name: its new value, or null to clear it")
+    external_ids: dict[str, str | None] = Field(default_factory=dict,
+                                                description="link name: the contact's new ID, or null "
+                                                            "to remove it")
+
+
+class Resubscription(SQLModel):
+    consent: str = Field(max_length=1000, description="how the person gave consent again (recorded "
+                                                      "in the history)")
+
+
+class Unsubscription(SQLModel):
+    detail: str | None = Field(default=None, max_length=1000, description="why, e.g. asked by phone")
+
+
+class StatusChangePublic(SQLModel):
+    at: datetime
+    status_from: ContactStatus | None = Field(description="null: the contact was created so")
+    status_to: ContactStatus
+    source: StatusSource
+    source_id: int | None = Field(default=None, description="the import's, event's or dedup change's id")
+    detail: str | None = Field(default=None, description="the consent text, a bounce's reply, a note")
+
+
+class ContactHistory(SQLModel):
+    history: list[StatusChangePublic]
+
+
+class ErasureLift(SQLModel):
+    address: str = Field(min_length=1, max_length=320, description="the erased e-mail address")
+
+
+class Lifted(SQLModel):
+    lifted: int = Field(description="1 if the address was erased (it may be imported again), else 0")
 
 
 class SegmentCreate(SQLModel):

@@ -48,7 +48,7 @@ def _operation(e: Endpoint, refs: dict) -> dict[str, Any]:
             for name in _path_parameters(e.path)
         ] + [
             {"name": name, "in": "query", "required": False, "description": text,
-             "schema": {"type": "string"}}
+             "schema": {"type": "string", **({"enum": list(e.choices[name])} if name in e.choices else {})}}
             for name, text in e.query.items()
         ],
         "responses": {
@@ -58,7 +58,12 @@ def _operation(e: Endpoint, refs: dict) -> dict[str, Any]:
             "400": {"description": "invalid request", **error},
         },
     }
-    if e.response is not None:
+    if e.conflicts:
+        operation["responses"]["409"] = {"description": "conflict; error codes: " + ", ".join(e.conflicts),
+                                         **error}
+    if e.status == 204:
+        operation["responses"]["204"] = {"description": "done; no content"}
+    elif e.response is not None:
         schema = refs[(e.response, "serialization")]
         operation["responses"][str(e.status)] = {
             "description": "success", "content": {e.content_type: {"schema": schema}}}

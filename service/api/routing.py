@@ -28,6 +28,8 @@ class Endpoint:
     body: type[BaseModel] | None = None
     multipart: dict[str, str] = field(default_factory=dict)  # part -> description
     query: dict[str, str] = field(default_factory=dict)  # parameter -> description
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> its values
+    conflicts: tuple[str, ...] = ()  # the codes of its 409 answers
     response: type[BaseModel] | None = None
     status: int = 200
     content_type: str = "application/json"

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from service.cli.accounts import accounts_group, fields_group, keys_group, links_group
+from service.cli.contacts import contacts_group
 from service.cli.context import Context
 from service.cli.database import db_group
 from service.cli.dedup import dedup_group
@@ -37,5 +38,5 @@ def main() -> None:
 
 
 for command in (db_group, accounts_group, keys_group, links_group, fields_group, import_file,
-                segments_group, dedup_group, users_group, demo, serve):
+                contacts_group, segments_group, dedup_group, users_group, demo, serve):
     main.add_command(command)

@@ -126,13 +126,13 @@ def _edited_fields(info: AccountInfo, stored: dict[str, Any], edits: dict[str, A
     for name, value in edits.items():
         part = f"fields.{name}"
         if name == "status":
-            raise InvalidInput("status is not set by an edit: use events, or resubscribe with consent",
-                               part=part)
+            raise InvalidInput(f"{part}: status is not set by an edit: use events, or resubscribe "
+                               "with consent", part=part)
         if name in BUILTIN_FIELDS:
             what = "the email part of the edit" if name == "email" else "the service"
-            raise InvalidInput(f"{name} is a built-in field, set by {what}", part=part)
+            raise InvalidInput(f"{part}: {name} is a built-in field, set by {what}", part=part)
         if name not in info.fields:
-            raise InvalidInput(f"this account has no field named '{name}'", part=part)
+            raise InvalidInput(f"{part}: this account has no field named '{name}'", part=part)
         parsed = _field_value(value, info.fields[name], part)
         if parsed is None:
             attributes.pop(name, None)
@@ -180,7 +180,7 @@ def _checked_ids(session: Session, info: AccountInfo, contact: Contact,
         part = f"external_ids.{name}"
         link = info.links.get(name)
         if link is None:
-            raise InvalidInput(f"this account has no link named '{name}'", part=part)
+            raise InvalidInput(f"{part}: this account has no link named '{name}'", part=part)
         if raw is not None and not isinstance(raw, str):
             raise InvalidInput(f"{part}: an ID is text", code="invalid_external_id", part=part)
         value = (raw or "").strip() or None

@@ -49,7 +49,7 @@ def test_unknown_api_path_is_a_json_404(client, make_tenant):
     ("delete", "/api/v1/account"),
     ("put", "/api/v1/links"),
     ("get", "/api/v1/links"),
-    ("patch", "/api/v1/contacts/1"),
+    ("put", "/api/v1/contacts/1"),
     ("get", "/api/v1/imports"),
 ])
 def test_wrong_method_is_a_json_405(client, make_tenant, method, path):

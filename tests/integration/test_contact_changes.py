@@ -21,6 +21,7 @@ from service.domain.erasures import address_hash, is_erased
 from service.domain.status_history import history_of
 from service.errors import Conflict, InvalidInput, NotFound
 from service.models import Account
+from tests.integration.contact_helpers import three_contacts
 from tests.integration.mailing_helpers import (
     EVERYONE,
     create_mailing,
@@ -30,15 +31,10 @@ from tests.integration.mailing_helpers import (
     verdicts,
 )
 
-ROWS = [["K1", "sanne@example.nl", "Sanne", "Utrecht", "ja", ""],
-        ["K2", "piet@example.nl", "Piet", "Delft", "nee", "unsubscribed"],
-        ["K3", "=cmd@example.nl", "@SUM(A1)", "-1+2", "", "bounced"]]
-FIELDS = {"first_name": "text", "city": "text", "vip": "boolean", "born": "date", "points": "number"}
-
 
 @pytest.fixture
 def acme(make_tenant, import_rows, engine):  # type: ignore[no-untyped-def]
-    return make_account(make_tenant, import_rows, engine, ROWS, mode="email", fields=FIELDS)
+    return three_contacts(make_tenant, import_rows, engine)
 
 
 @pytest.fixture
