@@ -91,6 +91,7 @@ def test_the_list_searches_by_address_or_id_and_says_what_it_searched(app, engin
     by_address = web.get("/contacts?q=Jan@Home.NL").get_data(as_text=True)
     assert _listed(by_address) == ["jan@home.nl", "JAN@home.nl"]
     assert "Contacts at the address “Jan@Home.NL”" in by_address
+    assert 'id="status-counts"' in everyone and 'id="status-counts"' not in by_address  # the overview's
     by_id = web.get("/contacts?q=K3").get_data(as_text=True)
     assert _listed(by_id) == ["piet@example.nl"]
     assert "Contacts with the ID “K3” in a linked system" in by_id
