@@ -53,18 +53,22 @@ class HistoryLine:
 
 def contact_list() -> ResponseReturnValue:
     session = db_session()
-    counts = status_counts(session, g.account.id)
+    after, before = request.args.get("after", type=int), request.args.get("before", type=int)
     try:
         search = search_of(request.args.get("q"), request.args.get("status"))
     except InvalidInput as problem:
-        return page("contacts/list.html", 400, error=in_words(problem.message), result=None,
-                    counts=counts, statuses=STATUS_WORDS, query=request.args.get("q", "")[:400],
-                    status_filter="", links={})
-    result = search_contacts(session, g.account.id, search, after=request.args.get("after", type=int),
-                             before=request.args.get("before", type=int))
+        return page("contacts/list.html", 400, error=in_words(problem.message), result=None, counts=None,
+                    statuses=STATUS_WORDS, query=request.args.get("q", "")[:400], status_filter="",
+                    links={})
+    # The counts read the whole account (most of a page's time at a million contacts): the
+    # overview shows them, a search or a further page does without.
+    overview = search.text is None and after is None and before is None
+    result = search_contacts(session, g.account.id, search, after=after, before=before)
     labels = {link.name: link.label for link in links_of(session, g.account.id)}
-    return page("contacts/list.html", error=None, result=result, counts=counts, statuses=STATUS_WORDS,
-                query=search.text or "", status_filter=search.status or "", links=labels)
+    return page("contacts/list.html", error=None, result=result,
+                counts=status_counts(session, g.account.id) if overview else None,
+                statuses=STATUS_WORDS, query=search.text or "", status_filter=search.status or "",
+                links=labels)
 
 
 def contact_page(contact_id: int) -> ResponseReturnValue:
