@@ -321,8 +321,9 @@ def test_status_is_imported_and_an_empty_status_leaves_it(tenant, import_rows, c
     rows = [["email", "status"], ["ann@example.nl", "active"], ["bob@example.nl", "bounced"],
             ["cas@example.nl", ""]]
     job = import_rows(tenant, rows, {**BY_EMAIL, "mapping": mapping, "empty_clears": True})
-    expect(job, rows=3, updated=2, unchanged=1)
-    assert [c["status"] for c in contacts_of(tenant.id)] == ["active", "bounced", "bounced"]
+    # An import never re-subscribes: Ann's "active" and Cas's emptied status keep what is stored.
+    expect(job, rows=3, updated=1, unchanged=2, status_kept=2)
+    assert [c["status"] for c in contacts_of(tenant.id)] == ["unsubscribed", "bounced", "bounced"]
 
 
 def test_a_dry_run_reports_the_same_and_writes_nothing(tenant, import_rows, contacts_of):
