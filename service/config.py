@@ -90,3 +90,12 @@ def from_environment() -> dict[str, Any]:
         "SECRET_KEY": settings.secret_key or None,
         "LOG_LEVEL": settings.log_level,
     }
+
+
+def command_line_overrides() -> dict[str, Any]:
+    """What a `safeguard` command changes in the config: its output is read by a person (and by
+    scripts that read a key from it), so it logs warnings and errors only, unless
+    SAFEGUARD_LOG_LEVEL asks for more."""
+    if "log_level" in settings_from_environment().model_fields_set:
+        return {}
+    return {"LOG_LEVEL": "WARNING"}
