@@ -89,6 +89,8 @@ def from_environment() -> dict[str, Any]:
         # None, not a random key: service/web/secret.py then shares one key through the database.
         "SECRET_KEY": settings.secret_key or None,
         "LOG_LEVEL": settings.log_level,
+        # Set by `safeguard serve` for its workers, which make their apps after it did.
+        "METRICS_DIR": settings.prometheus_multiproc_dir or None,
     }
 
 

@@ -14,7 +14,6 @@ events endpoint); nothing here knows Flask.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -121,11 +120,12 @@ class JobsCollector(Collector):
         yield gauge
 
 
-def exposition(engine: Engine) -> bytes:
-    """The text of /metrics: this process' metrics (or every worker's), then the database's."""
-    if os.environ.get(MULTIPROCESS_DIR):
+def exposition(engine: Engine, multiprocess_dir: str | None) -> bytes:
+    """The text of /metrics: this process' metrics (or, in multiprocess mode, every worker's in
+    `multiprocess_dir`), then the database's."""
+    if multiprocess_dir:
         processes = CollectorRegistry()
-        MultiProcessCollector(processes)
+        MultiProcessCollector(processes, path=multiprocess_dir)
         own = generate_latest(processes)
     else:
         own = generate_latest(REGISTRY)

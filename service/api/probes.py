@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 from flask.typing import ResponseReturnValue
 
 from service import metrics
@@ -33,4 +33,5 @@ def readyz() -> ResponseReturnValue:
 @probes.get("/metrics")
 def metrics_text() -> ResponseReturnValue:
     """Prometheus' text format."""
-    return Response(metrics.exposition(current_engine()), content_type=metrics.CONTENT_TYPE)
+    text = metrics.exposition(current_engine(), current_app.config.get("METRICS_DIR"))
+    return Response(text, content_type=metrics.CONTENT_TYPE)
