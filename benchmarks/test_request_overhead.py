@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app, observability
+from service import background, create_app, observability
 from service.db import upgrade_database
 
 
@@ -16,7 +16,7 @@ def app(sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     upgrade_database(sqlite_url)
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "UPLOAD_DIR": str(tmp_path / "up")})
     yield app
-    app.extensions["safeguard.imports"].shutdown(wait=True)
+    background.shutdown(app)
     app.extensions["safeguard.engine"].dispose()
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from service import create_app
+from service import background, create_app
 
 KEYS = "/api/v1/keys"
 
@@ -57,7 +57,7 @@ def test_a_revoked_key_is_refused_at_its_next_use_on_another_instance(app, clien
         assert refused.json["error"] == {"code": "unauthorized", "message": "this API key was revoked"}
         assert client.get("/api/v1/account", headers=bearer(made["key"])).status_code == 401
     finally:
-        other.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(other)
         other.extensions["safeguard.engine"].dispose()
     revoked = _listed(client, tenant)[made["id"]]["revoked_at"]
     assert revoked is not None

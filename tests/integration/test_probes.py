@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from service import create_app
+from service import background, create_app
 from service.db import alembic_config, upgrade_database
 from service.readiness import code_heads
 
@@ -21,7 +21,7 @@ def _app(url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _closed(app) -> None:  # type: ignore[no-untyped-def]
-    app.extensions["safeguard.imports"].shutdown(wait=True)
+    background.shutdown(app)
     app.extensions["safeguard.engine"].dispose()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app
+from service import background, create_app
 from service.config import SettingError, Settings, from_environment, settings_from_environment
 from service.web.secret import SharedSecretSessions
 
@@ -87,5 +87,5 @@ def test_the_secret_key_comes_from_the_apps_config(monkeypatch, tmp_path):
     given = create_app({"DATABASE_URL": database, "UPLOAD_DIR": str(tmp_path / "up"), "SECRET_KEY": "mine"})
     assert given.secret_key == "mine" and not isinstance(given.session_interface, SharedSecretSessions)
     for each in (app, shared, given):
-        each.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(each)
         each.extensions["safeguard.engine"].dispose()
