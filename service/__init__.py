@@ -7,8 +7,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from service import background, config, db, web
+from service import background, config, db, observability, web
 from service.api import api
+from service.api.probes import probes
 from service.http_errors import register_error_handlers
 from service.models import MAX_ID
 
@@ -27,11 +28,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    observability.init_app(app)
     db.init_app(app)
     background.init_app(app)
     register_error_handlers(app)
     # Before the blueprints: their rules take the converter when they are registered.
     app.url_map.converters["int"] = StoredId
     app.register_blueprint(api)
+    app.register_blueprint(probes)
     web.init_app(app, exempt=[api])
     return app

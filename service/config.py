@@ -1,9 +1,21 @@
-"""Settings of the service, read from the environment once, when the app is made."""
+"""Settings of the service: every environment variable it reads, typed, with its default, in one place.
+
+`Settings` is read from the environment once, when an app is made (pydantic-settings: the same
+pydantic models the API uses, so a bad value is refused at start with the variable's name and why,
+instead of a ValueError deep in a request). Nothing else in the service reads `os.environ`; the
+app's config (`app.config`) carries the values, and tests override them through `create_app`.
+README.md, "Settings", lists each variable with its default; tests/unit/test_config.py keeps the two
+the same.
+"""
 
 from __future__ import annotations
 
-import os
+import logging
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE = Path("var") / "safeguard.db"
 
@@ -13,13 +25,79 @@ def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_DATABASE.resolve()}"
 
 
-def from_environment() -> dict:
-    """Build the app configuration from environment variables (with defaults)."""
-    upload_mb = int(os.environ.get("SAFEGUARD_MAX_UPLOAD_MB", "200"))
+class Settings(BaseSettings):
+    """The environment variables; each field's alias is the variable's name."""
+
+    # Field names are the variables' own: no prefix, so DATABASE_URL and SECRET_KEY keep their
+    # customary names beside the SAFEGUARD_ ones.
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "", alias="DATABASE_URL",
+        description="The database; empty means the embedded SQLite file var/safeguard.db.")
+    secret_key: str = Field(
+        "", alias="SECRET_KEY",
+        description="Signs session cookies and CSRF tokens; empty means a random key kept in the database.")
+    max_upload_mb: int = Field(
+        200, alias="SAFEGUARD_MAX_UPLOAD_MB", ge=1,
+        description="The largest upload (a request body), in megabytes.")
+    upload_dir: str = Field(
+        str(Path("var") / "uploads"), alias="SAFEGUARD_UPLOAD_DIR",
+        description="Where uploads wait for their import job.")
+    import_workers: int = Field(
+        2, alias="SAFEGUARD_IMPORT_WORKERS", ge=1,
+        description="Import jobs that one process runs at once.")
+    log_level: str = Field(
+        "INFO", alias="SAFEGUARD_LOG_LEVEL",
+        description="The root logger's level (DEBUG, INFO, WARNING, ERROR); JSON lines on standard error.")
+    prometheus_multiproc_dir: str = Field(
+        "", alias="PROMETHEUS_MULTIPROC_DIR",
+        description="Where gunicorn's workers keep their metrics for /metrics; empty means a temporary "
+                    "folder that `safeguard serve` makes and removes.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+
+class SettingError(ValueError):
+    """An environment variable whose value cannot be used."""
+
+
+def settings_from_environment() -> Settings:
+    """The settings the environment gives; SettingError names the variable whose value is not valid."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                             for item in error.errors())
+        raise SettingError(f"a setting is not valid: {problems}") from None
+
+
+def from_environment() -> dict[str, Any]:
+    """The app configuration (`app.config` keys) from the environment's settings."""
+    settings = settings_from_environment()
     return {
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(),
-        "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024,
-        "UPLOAD_DIR": os.environ.get("SAFEGUARD_UPLOAD_DIR") or str(Path("var") / "uploads"),
-        "IMPORT_WORKERS": int(os.environ.get("SAFEGUARD_IMPORT_WORKERS", "2")),
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or os.urandom(32).hex(),
+        "DATABASE_URL": settings.database_url or default_database_url(),
+        "MAX_CONTENT_LENGTH": settings.max_upload_mb * 1024 * 1024,
+        "UPLOAD_DIR": settings.upload_dir,
+        "IMPORT_WORKERS": settings.import_workers,
+        # None, not a random key: service/web/secret.py then shares one key through the database.
+        "SECRET_KEY": settings.secret_key or None,
+        "LOG_LEVEL": settings.log_level,
+        # Set by `safeguard serve` for its workers, which make their apps after it did.
+        "METRICS_DIR": settings.prometheus_multiproc_dir or None,
     }
+
+
+def command_line_overrides() -> dict[str, Any]:
+    """What a `safeguard` command changes in the config: its output is read by a person (and by
+    scripts that read a key from it), so it logs warnings and errors only, unless
+    SAFEGUARD_LOG_LEVEL asks for more."""
+    if "log_level" in settings_from_environment().model_fields_set:
+        return {}
+    return {"LOG_LEVEL": "WARNING"}

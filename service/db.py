@@ -18,6 +18,8 @@ from service.errors import Conflict, NotFound
 from service.models import MAX_ID
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a SQLite writer waits for the write lock before it gives up ("database is locked").
+SQLITE_BUSY_MS = 30000
 Row = TypeVar("Row", bound=Any)
 
 
@@ -64,7 +66,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         # 100 MB of page cache: enough for the indexes an import of a million rows touches,
         # and a bound on what one process holds (an import stays under 400 MB in all).
         cursor.execute("PRAGMA cache_size=-100000")

@@ -110,6 +110,12 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(sa_column=Column(String(16), nullable=False))
     key_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = Field(default_factory=utcnow)
+    # What the key is for ("mailing system", "Jan's laptop"); keys made before names were asked have none.
+    name: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    # Written at most once a minute per key (service/domain/api_keys.py), not on every request.
+    last_used_at: datetime | None = None
+    # A revoked key is refused at its next use; the row stays, so that the list still shows it.
+    revoked_at: datetime | None = None
 
 
 class Link(SQLModel, table=True):
@@ -464,6 +470,33 @@ class Erasure(SQLModel, table=True):
 
 
 # --- API data models (request bodies and answers); the OpenAPI document is made from these ---
+
+
+class KeyCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=100, description='what the key is for, e.g. "mailing system"')
+    scope: Scope = Field(description="what the key may do")
+
+
+class KeyCreated(SQLModel):
+    id: int
+    name: str | None
+    scope: str
+    key: str = Field(description="the key itself, shown this once")
+    created_at: datetime
+
+
+class KeyPublic(SQLModel):
+    id: int
+    name: str | None
+    scope: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="the last use, to within a minute")
+    revoked_at: datetime | None
+
+
+class KeyList(SQLModel):
+    keys: list[KeyPublic]
 
 
 class LinkCreate(SQLModel):

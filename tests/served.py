@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,14 @@ from urllib.parse import urlencode
 
 STARTUP_SECONDS = 60
 STOP_SECONDS = 30
+
+
+def safeguard_command() -> list[str]:
+    """The `safeguard` command of this environment (its script, else the module through this Python)."""
+    script = Path(sys.executable).parent / "safeguard"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from service.cli import main; main()"]
 
 
 def free_port() -> int:

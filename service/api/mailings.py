@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, request
 from flask.typing import ResponseReturnValue
 
+from service import metrics
 from service.api.routing import api, endpoint, json_body, page_args
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import current_engine, session
@@ -94,9 +95,11 @@ def check(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     audience = mailings.mailing_audience(session(), g.account, mailing)
     session().close()  # the check runs in a transaction of its own; hold no second connection
-    return send_check.run_check(
+    answer = send_check.run_check(
         current_engine(), audience, mailing.id, contact_ids=body.contacts,
         addresses=body.addresses, idempotency_key=key, fingerprint=send_check.body_hash(raw))
+    metrics.count_verdicts(answer["results"])
+    return answer
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/release", "POST",

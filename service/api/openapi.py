@@ -67,6 +67,8 @@ def _operation(e: Endpoint, refs: dict) -> dict[str, Any]:
         schema = refs[(e.response, "serialization")]
         operation["responses"][str(e.status)] = {
             "description": "success", "content": {e.content_type: {"schema": schema}}}
+    elif e.status == 204:
+        operation["responses"]["204"] = {"description": "done; no content"}
     else:
         operation["responses"][str(e.status)] = {
             "description": "success", "content": {e.content_type: {"schema": {"type": "string"}}}}

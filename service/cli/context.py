@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from service import create_app
+from service import config, create_app
 from service.db import upgrade_if_embedded
 from service.domain.accounts import find_account
 from service.models import Account
@@ -24,7 +24,7 @@ class Context:
     @property
     def app(self) -> Flask:
         if self._app is None:
-            self._app = create_app()
+            self._app = create_app(config.command_line_overrides())
             upgrade_if_embedded(self._app.config["DATABASE_URL"])
         return self._app
 

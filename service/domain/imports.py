@@ -23,6 +23,8 @@ from service.db import own
 from service.domain.accounts import account_info
 from service.domain.erasures import erased_hashes, erasure_salt
 from service.errors import InvalidInput
+from service.logs import job_step
+from service.metrics import count_import
 from service.models import (
     Account,
     ContactField,
@@ -108,12 +110,17 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
         job.status, job.phase, job.started_at = ImportStatus.RUNNING, ImportPhase.READING, utcnow()
         job.heartbeat_at, job.worker = job.started_at, this_worker()
         session.commit()
+    job_step(job_id, job.account_id, "started", dry_run=job.dry_run)
+    started = time.monotonic()
     settings = parse_settings(job.settings)
-    last_write = [0.0]
+    last_write, last_phase = [0.0], [str(ImportPhase.READING)]
 
     def progress(rows: int, phase: str) -> None:
         if on_progress is not None:
             on_progress(rows, phase)
+        if phase != last_phase[0] and phase != ImportPhase.DONE:
+            last_phase[0] = phase
+            job_step(job_id, job.account_id, phase, rows_done=rows)
         now = time.monotonic()
         if phase == ImportPhase.READING and now - last_write[0] < PROGRESS_INTERVAL:
             return
@@ -139,7 +146,15 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
     with Session(engine) as session:
         finished = session.get(ImportJob, job_id)
         assert finished is not None
-        return finished
+    _observe_end(finished, time.monotonic() - started)
+    return finished
+
+
+def _observe_end(job: ImportJob, seconds: float) -> None:
+    """Log the job's last step and count it (its rows by outcome) for /metrics."""
+    job_step(job.id, job.account_id, job.status, rows_done=job.rows_done, duration_ms=round(seconds * 1000),
+             error=job.error)
+    count_import(job.status, job.report, dry_run=job.dry_run)
 
 
 def with_erasures(session: Session, info: AccountInfo) -> AccountInfo:

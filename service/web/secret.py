@@ -1,13 +1,13 @@
 """The key that signs session cookies and CSRF tokens, the same in every process.
 
 `safeguard serve` runs several worker processes (and PostgreSQL users run several hosts): a
-random key per process would sign a user out whenever another process answers. SECRET_KEY
-from the environment wins; without it, one random key is kept in the database.
+random key per process would sign a user out whenever another process answers. The app's
+SECRET_KEY (from the environment's SECRET_KEY, see service/config.py) wins; without it, one random
+key is kept in the database.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 from flask import Flask, Request
@@ -17,10 +17,13 @@ from itsdangerous import URLSafeTimedSerializer
 from service.domain.app_secrets import stored_secret
 
 SECRET_NAME = "session"
+# The API authenticates by key; the probes must answer without the database (healthz) or before
+# the stored key can be read (readyz on a database not yet migrated).
+SESSIONLESS = ("/api/", "/healthz", "/readyz", "/metrics")
 
 
 def init_app(app: Flask) -> None:
-    if os.environ.get("SECRET_KEY"):
+    if app.config.get("SECRET_KEY"):
         return
     app.extensions["safeguard.secret_lock"] = threading.Lock()
     app.session_interface = SharedSecretSessions()
@@ -34,7 +37,7 @@ class SharedSecretSessions(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(SESSIONLESS):
             return None  # Flask gives the request an empty session that is never saved
         return super().open_session(app, request)
 
