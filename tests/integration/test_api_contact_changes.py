@@ -245,7 +245,8 @@ def test_an_erasure_blanks_the_address_in_rejected_import_rows(client, acme, imp
             ["", "piet@example.nl", "Piet", "", "misschien", ""]]
     job = import_rows(acme.tenant, rows, mailings.BY_EMAIL)
     assert job["report"]["rejected"] == 2
-    assert client.delete(f"/api/v1/contacts/{acme['sanne@example.nl']}", headers=acme.auth()).status_code == 204
+    response = client.delete(f"/api/v1/contacts/{acme['sanne@example.nl']}", headers=acme.auth())
+    assert response.status_code == 204
     _, rejected = rejected_rows(acme.tenant, job["id"])
     assert [row[3:] for row in rejected] == [["", "(erased)", "", "", "", ""],
                                              ["", "piet@example.nl", "Piet", "", "misschien", ""]]
