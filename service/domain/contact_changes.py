@@ -69,13 +69,19 @@ class ContactEdit:
     external_ids: dict[str, str | None] = field(default_factory=dict)
 
 
+def _contact_to_change(session: Session, account: Account, contact_id: int) -> Contact:
+    """The account's contact, in a write transaction that a running dedup change has let go of
+    (it may be merging this very contact away)."""
+    wait_for_change(begin_write(session), account.id)
+    return own(session, Contact, contact_id, account.id, "contact")
+
+
 # --- editing ----------------------------------------------------------------------------------------
 
 
 def edit_contact(session: Session, account: Account, contact_id: int, edit: ContactEdit) -> ContactPublic:
     """Apply an edit of one contact, checked whole before anything is written."""
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     info = account_info(session, account)
     email = _checked_email(session, account, contact, edit.email)
     attributes = _edited_fields(info, contact.attributes, edit.fields)
@@ -230,8 +236,7 @@ def unsubscribe_contact(session: Session, account: Account, contact_id: int, *,
     """Record an opt-out by hand (the person asked a campaign manager); a bounced contact stays
     bounced (the more restrictive status), and an unsubscribed one as it is."""
     detail = _detail(detail, "detail", required=False)
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     if contact.status == ContactStatus.ACTIVE:
         _set_status(session, account.id, contact, ContactStatus.UNSUBSCRIBED, detail)
     session.commit()
@@ -246,8 +251,7 @@ def resubscribe_contact(session: Session, account: Account, contact_id: int, con
     contact is returned as it is, with nothing recorded.
     """
     consent_text = _detail(consent, "consent", required=True)
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     if contact.status == ContactStatus.BOUNCED and not admin:
         raise Conflict("the contact's address bounced: only support staff (an admin key) can make it "
                        "active again, once the address is fixed", code="address_bounced")
@@ -292,9 +296,8 @@ def erase_contact(session: Session, account: Account, contact_id: int) -> None:
     what keeps that inbox from getting the mailing twice. Merge snapshots of contacts merged into
     this one (the same inbox) are deleted: an undo must not bring the person back.
     """
-    conn = begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
-    wait_for_change(conn, account.id)
+    contact = _contact_to_change(session, account, contact_id)
+    conn = session.connection()
     mailings = select(col(Mailing.id)).where(col(Mailing.account_id) == account.id)
     erased_key = contact.address_key
     keys = {erased_key}
