@@ -13,6 +13,7 @@ forgotten, until an admin lifts the erasure.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from email_validator import EmailNotValidError
 from sqlalchemy import String, case, cast, delete, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
+from sqlmodel import select as select_rows
 
 from importer.addresses import AddressValidator, address_key
 from importer.rows import parse_cell
@@ -43,6 +45,8 @@ from service.models import (
     DedupMerge,
     DedupSurvivor,
     ExternalId,
+    ImportJob,
+    ImportRejection,
     LedgerEntry,
     Mailing,
     StatusChange,
@@ -51,6 +55,7 @@ from service.models import (
 
 MAX_ID_LENGTH = 200  # external_ids.value
 MAX_DETAIL = 1000  # contact_status_history.detail
+ERASED_CELL = "(erased)"  # what a rejected row's cell that held an erased address shows
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
 events = ContactEvent.__table__  # type: ignore[attr-defined]
 
@@ -64,13 +69,19 @@ class ContactEdit:
     external_ids: dict[str, str | None] = field(default_factory=dict)
 
 
+def _contact_to_change(session: Session, account: Account, contact_id: int) -> Contact:
+    """The account's contact, in a write transaction that a running dedup change has let go of
+    (it may be merging this very contact away)."""
+    wait_for_change(begin_write(session), account.id)
+    return own(session, Contact, contact_id, account.id, "contact")
+
+
 # --- editing ----------------------------------------------------------------------------------------
 
 
 def edit_contact(session: Session, account: Account, contact_id: int, edit: ContactEdit) -> ContactPublic:
     """Apply an edit of one contact, checked whole before anything is written."""
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     info = account_info(session, account)
     email = _checked_email(session, account, contact, edit.email)
     attributes = _edited_fields(info, contact.attributes, edit.fields)
@@ -225,8 +236,7 @@ def unsubscribe_contact(session: Session, account: Account, contact_id: int, *,
     """Record an opt-out by hand (the person asked a campaign manager); a bounced contact stays
     bounced (the more restrictive status), and an unsubscribed one as it is."""
     detail = _detail(detail, "detail", required=False)
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     if contact.status == ContactStatus.ACTIVE:
         _set_status(session, account.id, contact, ContactStatus.UNSUBSCRIBED, detail)
     session.commit()
@@ -241,8 +251,7 @@ def resubscribe_contact(session: Session, account: Account, contact_id: int, con
     contact is returned as it is, with nothing recorded.
     """
     consent_text = _detail(consent, "consent", required=True)
-    begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
+    contact = _contact_to_change(session, account, contact_id)
     if contact.status == ContactStatus.BOUNCED and not admin:
         raise Conflict("the contact's address bounced: only support staff (an admin key) can make it "
                        "active again, once the address is fixed", code="address_bounced")
@@ -276,7 +285,8 @@ def _set_status(session: Session, account_id: int, contact: Contact, status: Con
 
 
 def erase_contact(session: Session, account: Account, contact_id: int) -> None:
-    """Forget a person: the contact, its fields, IDs, history and merge snapshots, in one transaction.
+    """Forget a person: the contact, its fields, IDs, history, merge snapshots and rejected import
+    rows, in one transaction.
 
     What stays: the send ledger's rows (a mailing's counts stay true), with the address and its key
     replaced by their salted hash; the events (for idempotency), their address likewise hashed and
@@ -286,9 +296,8 @@ def erase_contact(session: Session, account: Account, contact_id: int) -> None:
     what keeps that inbox from getting the mailing twice. Merge snapshots of contacts merged into
     this one (the same inbox) are deleted: an undo must not bring the person back.
     """
-    conn = begin_write(session)
-    contact = own(session, Contact, contact_id, account.id, "contact")
-    wait_for_change(conn, account.id)
+    contact = _contact_to_change(session, account, contact_id)
+    conn = session.connection()
     mailings = select(col(Mailing.id)).where(col(Mailing.account_id) == account.id)
     erased_key = contact.address_key
     keys = {erased_key}
@@ -311,6 +320,7 @@ def erase_contact(session: Session, account: Account, contact_id: int) -> None:
                                                col(StatusChange.contact_id) == contact.id))
     session.execute(delete(ExternalId).where(col(ExternalId.contact_id) == contact.id))
     session.execute(delete(Contact).where(col(Contact.id) == contact.id))
+    _scrub_rejections(session, account.id, keys)
     record_erasure(session, account.id, erased_key)
     session.commit()
 
@@ -333,6 +343,27 @@ def _hash_address(session: Session, account_id: int, contact_id: int, key: str, 
     if shared:  # the others' soft bounces at the address still count
         which.append(events.c.contact_id == contact_id)
     session.execute(update(events).where(*which).values(address_key=digest, detail=None))
+
+
+def _scrub_rejections(session: Session, account_id: int, keys: set[str]) -> None:
+    """Empty the account's rejected import rows that hold the person's addresses (ERASED_CELL
+    where the address was).
+
+    The rows are the files' cells as they were (for the rejected-rows download); a filter on the
+    stored document's text finds the few that may hold an address (SQLite's text escapes
+    non-ASCII), and each of their cells is then compared by its address key.
+    """
+    document = func.lower(cast(col(ImportRejection.cells), String))
+    spellings = {spelling for key in keys for spelling in (key, json.dumps(key)[1:-1])}
+    imports = select(col(ImportJob.id)).where(col(ImportJob.account_id) == account_id)
+    candidates = session.exec(select_rows(ImportRejection).where(
+        col(ImportRejection.import_id).in_(imports),
+        or_(*(document.contains(spelling, autoescape=True) for spelling in spellings))))
+    for rejection in candidates:
+        held = [lookup_key(cell) in keys for cell in rejection.cells]
+        if any(held):  # the row is the person's: its other cells go too (row number and reason stay)
+            rejection.cells = [ERASED_CELL if here else "" for here in held]
+            session.add(rejection)
 
 
 def lift(session: Session, account: Account, address: str) -> int:

@@ -121,7 +121,7 @@ def test_a_patch_applies_and_an_unchanged_patch_keeps_updated_at(client, acme):
 
 
 def test_erasure_deletes_the_contact_keeps_the_ledger_and_refuses_the_address_until_lifted(
-        client, engine, acme):
+        client, engine, acme, other):
     sanne, piet = acme["sanne@example.nl"], acme["piet@example.nl"]
     segment = mailings.create_segment(client, acme, mailings.EVERYONE)
     mailing = mailings.create_mailing(client, acme, [segment])
@@ -143,6 +143,12 @@ def test_erasure_deletes_the_contact_keeps_the_ledger_and_refuses_the_address_un
     _error(client.post("/api/v1/erasures/lift", json={"address": "sanne@example.nl"},
                        headers=acme.auth()), 403)
     _error(client.post("/api/v1/erasures/lift", json={}, headers=acme.auth("admin")), 400)
+    _error(_patch(client, acme, piet, {"email": "sanne@example.nl"}, scope="send"), 403)
+    _error(client.get(f"/api/v1/contacts/{piet}/history", headers=acme.auth("send")), 403)
+    # Another account's admin lifts nothing of this account's.
+    response = client.post("/api/v1/erasures/lift", json={"address": "sanne@example.nl"},
+                           headers=other.auth("admin"))
+    assert response.json == {"lifted": 0}
     response = client.post("/api/v1/erasures/lift", json={"address": "Sanne@Example.nl"},
                            headers=acme.auth("admin"))
     assert response.status_code == 200 and response.json == {"lifted": 1}, response.json
@@ -232,3 +238,16 @@ def test_the_cli_exports_all_contacts(cli, acme, tmp_path):
     assert "3 contacts written" in result.stderr
     result = cli("contacts", "export", "nobody")
     assert result.exit_code == 1 and "no account named 'nobody'" in result.output
+
+
+def test_an_erasure_blanks_the_address_in_rejected_import_rows(client, acme, import_rows, rejected_rows):
+    rows = [mailings.HEADER, ["", " Sanne@Example.nl ", "Sanne", "", "misschien", ""],
+            ["", "piet@example.nl", "Piet", "", "misschien", ""]]
+    job = import_rows(acme.tenant, rows, mailings.BY_EMAIL)
+    assert job["report"]["rejected"] == 2
+    response = client.delete(f"/api/v1/contacts/{acme['sanne@example.nl']}", headers=acme.auth())
+    assert response.status_code == 204
+    _, rejected = rejected_rows(acme.tenant, job["id"])
+    assert [row[3:] for row in rejected] == [["", "(erased)", "", "", "", ""],
+                                             ["", "piet@example.nl", "Piet", "", "misschien", ""]]
+    assert [row[:2] for row in rejected] == [["2", "invalid_value"], ["3", "invalid_value"]]
