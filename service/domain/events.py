@@ -209,11 +209,17 @@ def _third_soft_bounces(session: Session, account_id: int, batch: Batch) -> set[
         return set()
     keys = sorted({str(e.address_key) for e in new.values()})
     moments = [e.occurred_at for e in new.values()]
-    # A join from the keys, and the type as a literal: the planner then uses the partial index of
-    # soft bounces, even before the table has statistics.
-    listed = json_values(keys, _dialect(session))
-    rows = session.execute(select(events_table.c.address_key, events_table.c.occurred_at).select_from(
-        listed.join(events_table, events_table.c.address_key == listed.c.value)).where(
+    # The type as a literal, so that the planner may use the partial index of soft bounces. On
+    # PostgreSQL a join from the keys (the IN form gets a nested loop over the whole table while
+    # the table has no statistics); on SQLite the IN form (a join there loops over the table).
+    dialect = _dialect(session)
+    query = select(events_table.c.address_key, events_table.c.occurred_at)
+    if dialect == "postgresql":
+        listed = json_values(keys, dialect)
+        query = query.select_from(listed.join(events_table, events_table.c.address_key == listed.c.value))
+    else:
+        query = query.where(one_of(events_table.c.address_key, keys, dialect))
+    rows = session.execute(query.where(
         events_table.c.account_id == account_id,
         events_table.c.type == literal_column(f"'{EventType.SOFT_BOUNCE}'"),
         events_table.c.occurred_at >= min(moments) - SOFT_BOUNCE_WINDOW,
