@@ -24,10 +24,16 @@ def one_of(column: ColumnElement[Any], values: Sequence[int] | Sequence[str], di
     """
     if not values:
         return false()
-    document = bindparam(None, json.dumps(list(values)), type_=String())
+    listed = json_values(values, dialect)
     if dialect == "postgresql":
-        listed = func.json_array_elements_text(cast(document, JSON)).table_valued("value")
         kind = Integer() if values and isinstance(values[0], int) else String()
         return column.in_(select(cast(listed.c.value, kind)))
-    listed = func.json_each(document).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def json_values(values: Sequence[int] | Sequence[str], dialect: str) -> Any:
+    """The values as a table of one column, `value` (text in PostgreSQL), from one JSON parameter."""
+    document = bindparam(None, json.dumps(list(values)), type_=String())
+    if dialect == "postgresql":
+        return func.json_array_elements_text(cast(document, JSON)).table_valued("value")
+    return func.json_each(document).table_valued("value")

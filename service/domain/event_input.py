@@ -16,6 +16,7 @@ from service.domain.contacts import lookup_key
 from service.models import MAX_ID, EventType
 
 KEYS = ("type", "contact", "address", "mailing", "occurred_at", "event_id", "detail")
+TYPES = {kind.value: kind for kind in EventType}
 # The longest strings the tables keep (an address as RFC 5321 allows, ids and details as stored).
 LIMITS = {"address": 320, "event_id": 200, "detail": 1000, "occurred_at": 64}
 # A mailing system's clock may run a little ahead of ours.
@@ -43,14 +44,14 @@ def read_event(raw: Any, now: datetime, validator: AddressValidator) -> Event:
     """Check one reported event; raise NotAnEvent saying what is wrong with it."""
     if not isinstance(raw, dict):
         raise NotAnEvent("an event must be a JSON object")
-    unknown = sorted(str(key) for key in raw if key not in KEYS)
-    if unknown:
-        raise NotAnEvent(f"unknown key {unknown[0]!r}; an event has {', '.join(KEYS)}")
-    for key in KEYS:
-        if isinstance(raw.get(key), str):
-            _check_text(key, raw[key])
+    for key, value in raw.items():
+        if key not in KEYS:
+            raise NotAnEvent(f"unknown key {str(key)!r}; an event has {', '.join(KEYS)}")
+        if isinstance(value, str):
+            _check_text(key, value)
     kind = raw.get("type")
-    if kind not in tuple(EventType):
+    kind = TYPES.get(kind) if isinstance(kind, str) else None
+    if kind is None:
         raise NotAnEvent(f"type must be one of {', '.join(EventType)}")
     contact, address = raw.get("contact"), raw.get("address")
     if (contact is None) == (address is None):
@@ -63,7 +64,7 @@ def read_event(raw: Any, now: datetime, validator: AddressValidator) -> Event:
     if mailing is not None and not _is_id(mailing):
         raise NotAnEvent("mailing must be a mailing id (a whole number)")
     return Event(
-        type=EventType(kind),
+        type=kind,
         contact=contact,
         address_key=lookup_key(address, validator) if address is not None else None,
         mailing=mailing,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
@@ -30,10 +30,11 @@ from importer.addresses import AddressValidator
 from importer.collector import collector_paused
 from importer.vocabulary import ContactStatus, StatusSource
 from segments.tables import contacts
-from segments.values import one_of
+from segments.values import json_values, one_of
 from service.domain.contacts import as_utc
 from service.domain.dedup_change import wait_for_change
 from service.domain.event_input import Event, NotAnEvent, read_event, storable_id
+from service.domain.json_rows import insert_rows
 from service.domain.status_history import Change, record_changes
 from service.errors import TooLarge
 from service.models import ContactEvent, EventStatus, EventType, LedgerEntry, Mailing, utcnow
@@ -46,6 +47,10 @@ RESTRICTIVENESS = {ContactStatus.ACTIVE: 0, ContactStatus.UNSUBSCRIBED: 1, Conta
 # the transaction rolled back whole, and the next attempt sees what the other one committed.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
 ATTEMPTS = 3
+
+EVENT_COLUMNS = (("id", "integer"), ("account_id", "integer"), ("event_id", "text"), ("type", "text"),
+                 ("contact_id", "integer"), ("address_key", "text"), ("mailing_id", "integer"),
+                 ("occurred_at", "timestamp"), ("received_at", "timestamp"), ("detail", "text"))
 
 events_table = ContactEvent.__table__  # type: ignore[attr-defined]
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
@@ -165,18 +170,31 @@ def _resolve(session: Session, account_id: int, batch: Batch) -> None:
 
 
 def _insert(session: Session, account_id: int, batch: Batch, now: datetime) -> dict[int, int]:
-    """Record the batch's events in bulk; return each one's row id by position."""
+    """Record the batch's events in one statement; return each one's row id by position.
+
+    The ids are taken first (PostgreSQL: from the sequence; SQLite: past the largest, under
+    the write lock this transaction holds): RETURNING would not say which row is which.
+    """
     positions = list(batch.events)
     if not positions:
         return {}
-    rows = [{"account_id": account_id, "event_id": e.event_id, "type": str(e.type), "contact_id": e.contact,
-             "address_key": e.address_key, "mailing_id": e.mailing, "occurred_at": e.occurred_at,
-             "received_at": now, "detail": e.detail} for e in (batch.events[p] for p in positions)]
+    ids = _new_ids(session, len(positions))
+    rows = [(row_id, account_id, e.event_id, str(e.type), e.contact, e.address_key, e.mailing,
+             e.occurred_at, now, e.detail)
+            for row_id, e in zip(ids, (batch.events[p] for p in positions), strict=True)]
     # A concurrent batch that recorded one of these event_ids first makes this insert fail on
     # the unique index; the retry then answers that event `duplicate`.
-    ids = session.execute(insert(events_table).returning(events_table.c.id, sort_by_parameter_order=True),
-                          rows).scalars().all()
+    insert_rows(session.connection(), "contact_events", EVENT_COLUMNS, rows)
     return dict(zip(positions, ids, strict=True))
+
+
+def _new_ids(session: Session, count: int) -> list[int]:
+    if _dialect(session) == "postgresql":
+        return list(session.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('contact_events', 'id')) FROM generate_series(1, :n)"),
+            {"n": count}).scalars())
+    largest = session.execute(select(func.coalesce(func.max(events_table.c.id), 0))).scalar_one()
+    return list(range(largest + 1, largest + 1 + count))
 
 
 def _third_soft_bounces(session: Session, account_id: int, batch: Batch) -> set[int]:
@@ -191,18 +209,31 @@ def _third_soft_bounces(session: Session, account_id: int, batch: Batch) -> set[
         return set()
     keys = sorted({str(e.address_key) for e in new.values()})
     moments = [e.occurred_at for e in new.values()]
-    rows = session.execute(select(events_table.c.address_key, events_table.c.occurred_at).where(
-        events_table.c.account_id == account_id, events_table.c.type == EventType.SOFT_BOUNCE,
-        one_of(events_table.c.address_key, keys, _dialect(session)),
+    # The type as a literal, so that the planner may use the partial index of soft bounces. On
+    # PostgreSQL a join from the keys (the IN form gets a nested loop over the whole table while
+    # the table has no statistics); on SQLite the IN form (a join there loops over the table).
+    dialect = _dialect(session)
+    query = select(events_table.c.address_key, events_table.c.occurred_at)
+    if dialect == "postgresql":
+        listed = json_values(keys, dialect)
+        query = query.select_from(listed.join(events_table, events_table.c.address_key == listed.c.value))
+    else:
+        query = query.where(one_of(events_table.c.address_key, keys, dialect))
+    rows = session.execute(query.where(
+        events_table.c.account_id == account_id,
+        events_table.c.type == literal_column(f"'{EventType.SOFT_BOUNCE}'"),
         events_table.c.occurred_at >= min(moments) - SOFT_BOUNCE_WINDOW,
         events_table.c.occurred_at <= max(moments) + SOFT_BOUNCE_WINDOW)).all()
     recorded: dict[str, list[datetime]] = defaultdict(list)
     for key, moment in rows:
         recorded[key].append(as_utc(moment))
+    new_at: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    for position, event in new.items():
+        new_at[str(event.address_key)].append((event.occurred_at, position))
     escalated: set[int] = set()
     for key, times in recorded.items():
         times.sort()
-        news = sorted((e.occurred_at, p) for p, e in new.items() if e.address_key == key)
+        news = new_at[key]
         for first in range(len(times) - SOFT_BOUNCES_TO_BOUNCE + 1):
             start, end = times[first], times[first + SOFT_BOUNCES_TO_BOUNCE - 1]
             if end - start <= SOFT_BOUNCE_WINDOW:

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from importer.vocabulary import StatusSource
+from service.domain.json_rows import insert_rows
 from service.models import StatusChange, utcnow
 
-history = StatusChange.__table__  # type: ignore[attr-defined]
-BATCH = 1000
+COLUMNS = (("account_id", "integer"), ("contact_id", "integer"), ("at", "timestamp"),
+           ("status_from", "text"), ("status_to", "text"), ("source", "text"), ("source_id", "integer"),
+           ("detail", "text"))
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,13 @@ class Change:
 def record_changes(session: Session, account_id: int, changes: Iterable[Change], *,
                    source: StatusSource, source_id: int | None = None, detail: str | None = None,
                    at: datetime | None = None) -> int:
-    """Record status changes (one statement per thousand); returns how many were recorded."""
+    """Record status changes (in one statement); returns how many were recorded."""
     moment = at or utcnow()
-    rows = [{"account_id": account_id, "contact_id": change.contact_id, "at": moment,
-             "status_from": change.status_from, "status_to": change.status_to,
-             "source": str(source),
-             "source_id": source_id if change.source_id is None else change.source_id,
-             "detail": detail if change.detail is None else change.detail}
+    rows = [(account_id, change.contact_id, moment, change.status_from, change.status_to, str(source),
+             source_id if change.source_id is None else change.source_id,
+             detail if change.detail is None else change.detail)
             for change in changes if change.status_from != change.status_to]
-    for start in range(0, len(rows), BATCH):
-        session.execute(insert(history), rows[start:start + BATCH])
+    insert_rows(session.connection(), "contact_status_history", COLUMNS, rows)
     return len(rows)
 
 

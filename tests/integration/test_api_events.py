@@ -213,6 +213,8 @@ def test_unknown_contacts(client, account, other, engine):
 INVALID = {
     "unknown type": {"type": "bounce", "contact": 1},
     "no type": {"contact": 1},
+    "type a list": {"type": ["unsubscribe"], "contact": 1},
+    "type an object": {"type": {"unsubscribe": 1}, "contact": 1},
     "both": {"type": "unsubscribe", "contact": 1, "address": "bob@example.nl"},
     "neither": {"type": "unsubscribe"},
     "contact not a number": {"type": "unsubscribe", "contact": "1"},
