@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
+from service import safe_json
 from service.db import own
 from service.domain.accounts import account_info
 from service.errors import InvalidInput
@@ -46,13 +47,18 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def parse_settings_text(raw: str | None) -> ImportSettings:
+def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]]:
+    """The settings sent as JSON text: checked, and as sent (which the job keeps)."""
     try:
-        data = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as error:
+        data = safe_json.loads(raw) if raw else {}
+    except safe_json.UnsafeJson as error:
+        raise InvalidInput(f"settings cannot be read: {error}", code="invalid_settings") from None
+    except ValueError as error:
         raise InvalidInput(f"settings is not valid JSON: {error}", code="invalid_settings") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("settings must be a JSON object", code="invalid_settings")
     try:
-        return parse_settings(data)
+        return parse_settings(data), data
     except SettingsError as error:
         raise InvalidInput(str(error), code="invalid_settings") from None
 

@@ -1,0 +1,142 @@
+"""Hostile requests (issue 11): each answered with a clear 4xx, never a 500, and nothing changed.
+
+Deep JSON, huge numbers, NUL characters, loose types and overlong file names, on every JSON body,
+the import settings and the uploads, on both databases.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import text
+
+from tests.integration.page_helpers import csrf_token, signed_in
+from tests.integration.test_api_errors import ROWS, assert_error
+
+GOOD_SETTINGS = {"mapping": {"email": "email"}}
+
+DEEP = 100_000
+HUGE_NUMBER = "7" * 5_000
+
+# Every JSON body of the API: (path, a good body). The mailing is made by the `mailing` fixture.
+JSON_BODIES = [
+    ("/api/v1/links", {"name": "crm", "label": "CRM number"}, "manage"),
+    ("/api/v1/fields", {"name": "city", "type": "text"}, "manage"),
+    ("/api/v1/segments", {"name": "everyone", "rules": {"all": []}}, "manage"),
+    ("/api/v1/mailings", {"name": "news", "include": [1]}, "manage"),
+    ("/api/v1/mailings/1/check", {"contacts": [1]}, "send"),
+    ("/api/v1/mailings/1/release", {"contacts": [1]}, "send"),
+    ("/api/v1/mailings/1/confirm", {"contacts": [1]}, "send"),
+    ("/api/v1/dedup/apply", {"to": "email"}, "admin"),
+    ("/api/v1/dedup/undo", {"change_id": 1}, "admin"),
+]
+BODY_IDS = [path.removeprefix("/api/v1/") for path, _, _ in JSON_BODIES]
+
+
+def deep_json(depth: int, leaf: str = "1") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+def _counts(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    tables = ("links", "fields", "segments", "mailings", "send_ledger", "contacts", "imports",
+              "dedup_changes")
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+
+
+# --- finding 6: the 500s ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", [
+    pytest.param("null", id="null"),
+    pytest.param(deep_json(DEEP), id="nested 100000 deep"),
+    pytest.param('{"mapping": {"email": "email"}, "x": ' + HUGE_NUMBER + "}", id="5000-digit number"),
+    pytest.param('{"mapping": {"email": "email"}, "x": 1e999}', id="infinite number"),
+    pytest.param('{"mapping": {"email": "email"}, "x": NaN}', id="NaN"),
+])
+def test_hostile_settings_are_400(make_tenant, post_import, engine, settings):
+    tenant = make_tenant()
+    before = _counts(engine)
+    assert_error(post_import(tenant, ROWS, settings), 400, "invalid_settings")
+    assert _counts(engine) == before
+    assert post_import(tenant, ROWS, json.dumps(GOOD_SETTINGS)).status_code == 200
+
+
+@pytest.fixture
+def mailing(client, make_tenant):  # type: ignore[no-untyped-def]
+    """A tenant with one contact, segment 1 and mailing 1."""
+    tenant = make_tenant()
+    client.post("/api/v1/imports?wait=true", headers=tenant.auth(), content_type="multipart/form-data",
+                data={"file": (io.BytesIO(ROWS), "c.csv"), "settings": json.dumps(GOOD_SETTINGS)})
+    assert client.post("/api/v1/segments", json={"name": "all", "rules": {"all": []}},
+                       headers=tenant.auth()).status_code == 201
+    assert client.post("/api/v1/mailings", json={"name": "m", "include": [1]},
+                       headers=tenant.auth()).status_code == 201
+    return tenant
+
+
+@pytest.mark.parametrize("depth", [1_000, DEEP])
+@pytest.mark.parametrize(("path", "good", "scope"), JSON_BODIES, ids=BODY_IDS)
+def test_deep_json_bodies_are_400(client, mailing, engine, path, good, scope, depth):
+    before = _counts(engine)
+    body = json.dumps(good)[:-1] + ', "deep": ' + deep_json(depth) + "}"
+    response = client.post(path, data=body, content_type="application/json", headers=mailing.auth(scope))
+    error = assert_error(response, 400, "invalid_json")
+    assert "deep" in error["message"]
+    assert _counts(engine) == before
+
+
+@pytest.mark.parametrize(("path", "good", "scope"), JSON_BODIES, ids=BODY_IDS)
+def test_huge_numbers_in_json_bodies_are_400(client, mailing, engine, path, good, scope):
+    before = _counts(engine)
+    body = json.dumps(good)[:-1] + ', "n": ' + HUGE_NUMBER + "}"
+    response = client.post(path, data=body, content_type="application/json", headers=mailing.auth(scope))
+    assert_error(response, 400, "invalid_json")
+    assert _counts(engine) == before
+
+
+def test_deep_rules_in_the_builder_preview_are_400(app, engine, mailing):
+    user = signed_in(app, engine, mailing.id, "ann@example.nl")
+    token = csrf_token(user.get("/segments/new"))
+    response = user.post("/segments/preview", data='{"rules": ' + deep_json(DEEP) + "}",
+                         content_type="application/json", headers={"X-CSRFToken": token})
+    assert response.status_code == 400
+    assert "deep" in response.get_json()["error"]["message"]
+
+
+LONG_NAME = "x" * 300 + ".csv"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/imports/inspect", "/api/v1/imports?wait=true"])
+def test_an_upload_with_a_300_character_name_is_read(client, make_tenant, path):
+    tenant = make_tenant()
+    data = {"file": (io.BytesIO(ROWS), LONG_NAME), "settings": json.dumps(GOOD_SETTINGS)}
+    response = client.post(path, data=data, headers=tenant.auth(), content_type="multipart/form-data")
+    assert response.status_code == 200, response.data
+
+
+def test_an_upload_with_a_10000_character_name_is_read(client, make_tenant):
+    tenant = make_tenant()
+    data = {"file": (io.BytesIO(ROWS), "é" * 10_000 + ".csv"), "settings": json.dumps(GOOD_SETTINGS)}
+    response = client.post("/api/v1/imports?wait=true", data=data, headers=tenant.auth(),
+                           content_type="multipart/form-data")
+    assert response.status_code == 200, response.data
+    assert len(response.json["filename"]) <= 255
+
+
+def test_the_wizard_takes_a_file_with_a_300_character_name(app, engine, make_tenant):
+    tenant = make_tenant()
+    user = signed_in(app, engine, tenant.id, "ann@example.nl")
+    token = csrf_token(user.get("/imports/new"))
+    response = user.post("/imports/new", data={"csrf_token": token, "file": (io.BytesIO(ROWS), LONG_NAME)},
+                         content_type="multipart/form-data")
+    assert response.status_code == 302, response.data
+
+
+@pytest.mark.parametrize("change_id", [2**31, 2**63, 10**30])
+def test_undo_of_a_change_beyond_any_id_is_404(client, make_tenant, change_id):
+    tenant = make_tenant()
+    response = client.post("/api/v1/dedup/undo", json={"change_id": change_id}, headers=tenant.auth("admin"))
+    assert_error(response, 404, "not_found")
