@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from service import background, config, db, safe_json, web
+from service import background, config, db, request_checks, safe_json, web
 from service.api import api
 from service.http_errors import register_error_handlers
 from service.models import MAX_ID
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     safe_json.init_app(app)
+    request_checks.init_app(app)
     db.init_app(app)
     background.init_app(app)
     register_error_handlers(app)

@@ -58,13 +58,33 @@ def _constant(name: str) -> float:
     raise UnsafeJson(f"{name} is not a JSON number")
 
 
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed document has a NUL character in any string, key or value (no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def loads(data: str | bytes) -> Any:
-    """Parse JSON text: UnsafeJson when it nests too deep or holds numbers beyond any field,
-    json.JSONDecodeError (a ValueError too) when it is not JSON."""
+    """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
+    NUL character (which PostgreSQL cannot store), json.JSONDecodeError (a ValueError too) when
+    it is not JSON."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     if nesting_depth(text) > MAX_DEPTH:
         raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
-    return json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    if holds_nul(value):
+        raise UnsafeJson("a string holds a NUL character (\\u0000)")
+    return value
 
 
 class RequestJSON(DefaultJSONProvider):

@@ -140,3 +140,67 @@ def test_undo_of_a_change_beyond_any_id_is_404(client, make_tenant, change_id):
     tenant = make_tenant()
     response = client.post("/api/v1/dedup/undo", json={"change_id": change_id}, headers=tenant.auth("admin"))
     assert_error(response, 404, "not_found")
+
+
+# --- finding 7: a NUL character in any string -------------------------------------------------------
+
+NUL = "a\x00b"
+NUL_BODIES = [
+    ("/api/v1/links", {"name": "crm", "label": NUL}, "manage"),
+    ("/api/v1/links", {"name": "crm", "label": "CRM", "id_pattern": NUL}, "manage"),
+    ("/api/v1/fields", {"name": NUL, "type": "text"}, "manage"),
+    ("/api/v1/segments", {"name": NUL, "rules": {"all": []}}, "manage"),
+    ("/api/v1/segments", {"name": "s", "rules": {"field": "email", "op": "eq", "value": NUL}}, "manage"),
+    ("/api/v1/segments", {"name": "s", "rules": {"all": [], NUL: 1}}, "manage"),
+    ("/api/v1/mailings", {"name": NUL, "include": [1]}, "manage"),
+    ("/api/v1/mailings/1/check", {"addresses": ["ann@example.nl", NUL]}, "send"),
+    ("/api/v1/dedup/apply", {"to": "external_id", "link": NUL}, "admin"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "scope"), NUL_BODIES,
+                         ids=[f"{p.removeprefix('/api/v1/')}-{i}" for i, (p, _, _) in enumerate(NUL_BODIES)])
+def test_a_nul_in_a_json_body_is_400(client, mailing, engine, path, body, scope):
+    before = _counts(engine)
+    response = client.post(path, json=body, headers=mailing.auth(scope))
+    error = assert_error(response, 400)
+    assert "NUL" in error["message"]
+    assert _counts(engine) == before
+
+
+@pytest.mark.parametrize("query", [
+    {"address": "ann\x00@example.nl"},
+    {"external_id.crm": "K\x001"},
+    {"external_id.cr\x00m": "K1"},
+])
+def test_a_nul_in_a_query_parameter_is_400(client, make_tenant, query):
+    tenant = make_tenant(links={"crm": None})
+    error = assert_error(client.get("/api/v1/contacts", query_string=query, headers=tenant.auth()), 400)
+    assert "NUL" in error["message"]
+
+
+def test_a_nul_in_the_import_settings_is_400(make_tenant, post_import, engine):
+    tenant = make_tenant()
+    before = _counts(engine)
+    settings = json.dumps({"mapping": {"email": "email"}, "date_format": NUL})
+    assert_error(post_import(tenant, ROWS, settings), 400, "invalid_settings")
+    assert _counts(engine) == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/imports/inspect", "/api/v1/imports?wait=true"])
+def test_a_nul_in_an_upload_name_is_400(client, make_tenant, engine, path):
+    tenant = make_tenant()
+    before = _counts(engine)
+    data = {"file": (io.BytesIO(ROWS), "con\x00tacts.csv"), "settings": json.dumps(GOOD_SETTINGS)}
+    response = client.post(path, data=data, headers=tenant.auth(), content_type="multipart/form-data")
+    assert "NUL" in assert_error(response, 400)["message"]
+    assert _counts(engine) == before
+
+
+def test_a_nul_in_a_page_form_is_400(app, engine, make_tenant):
+    tenant = make_tenant()
+    user = signed_in(app, engine, tenant.id, "ann@example.nl")
+    token = csrf_token(user.get("/segments/new"))
+    response = user.post("/segments/new", data={"csrf_token": token, "name": NUL, "rules": '{"all": []}'})
+    assert response.status_code == 400
+    assert _counts(engine)["segments"] == 0
