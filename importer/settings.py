@@ -143,6 +143,11 @@ def _parse_match(raw: Any) -> MatchRule:
     if not isinstance(raw, dict):
         raise SettingsError('match must be an object such as {"by": "email"}')
     by = MatchBy(_choice(raw.get("by", "email"), tuple(MatchBy), "match.by"))
+    # A key the rule does not use is a mistake to point out (a link meant, by email chosen).
+    allowed = {"by"} if by == MatchBy.EMAIL else {"by", "link", "column"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise SettingsError(f"match by {by} does not take: {', '.join(map(str, unknown))}")
     if by == MatchBy.EMAIL:
         return MatchRule(by)
     link, column = raw.get("link"), raw.get("column")

@@ -204,3 +204,48 @@ def test_a_nul_in_a_page_form_is_400(app, engine, make_tenant):
     response = user.post("/segments/new", data={"csrf_token": token, "name": NUL, "rules": '{"all": []}'})
     assert response.status_code == 400
     assert _counts(engine)["segments"] == 0
+
+
+# --- finding 12: loose types and unknown keys -------------------------------------------------------
+
+LOOSE_BODIES = [
+    ("/api/v1/mailings/1/check", {"contacts": [True]}, "send", "contacts"),
+    ("/api/v1/mailings/1/check", {"contacts": [False]}, "send", "contacts"),
+    ("/api/v1/mailings/1/check", {"contacts": ["1"]}, "send", "contacts"),
+    ("/api/v1/mailings/1/check", {"contacts": [1.0]}, "send", "contacts"),
+    ("/api/v1/mailings/1/check", {"addresses": [7]}, "send", "addresses"),
+    ("/api/v1/mailings/1/release", {"contacts": [True]}, "send", "contacts"),
+    ("/api/v1/mailings/1/confirm", {"contacts": ["1"]}, "send", "contacts"),
+    ("/api/v1/mailings", {"name": "m", "include": [True]}, "manage", "include"),
+    ("/api/v1/mailings", {"name": "m", "include": [1], "allow_shared_address": 1}, "manage",
+     "allow_shared_address"),
+    ("/api/v1/dedup/undo", {"change_id": "1"}, "admin", "change_id"),
+    ("/api/v1/dedup/undo", {"change_id": True}, "admin", "change_id"),
+    ("/api/v1/mailings/1/check", {"contacts": [1], "contact": [2]}, "send", "contact"),
+    ("/api/v1/segments", {"name": "s", "rules": {"all": []}, "rule": {}}, "manage", "rule"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "scope", "mentions"), LOOSE_BODIES,
+                         ids=[f"{p.removeprefix('/api/v1/')}-{json.dumps(b)}" for p, b, _, _ in LOOSE_BODIES])
+def test_loose_types_and_unknown_keys_in_bodies_are_400(client, mailing, engine, path, body, scope,
+                                                        mentions):
+    before = _counts(engine)
+    error = assert_error(client.post(path, json=body, headers=mailing.auth(scope)), 400, "invalid_request")
+    assert mentions in error["message"]
+    assert _counts(engine) == before
+
+
+@pytest.mark.parametrize("match", [
+    {"by": "email", "column": "x"},
+    {"by": "email", "link": "crm"},
+    {"by": "external_id", "link": "crm", "column": "nr", "colour": "red"},
+])
+def test_unknown_keys_in_the_match_setting_are_400(make_tenant, post_import, engine, match):
+    tenant = make_tenant(links={"crm": None})
+    before = _counts(engine)
+    rows = b"email,nr\r\nann@example.nl,K1\r\n"
+    settings = json.dumps({"mapping": {"email": "email"}, "match": match})
+    error = assert_error(post_import(tenant, rows, settings), 400, "invalid_settings")
+    assert "match" in error["message"]
+    assert _counts(engine) == before
