@@ -40,7 +40,6 @@ from service.models import (
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=15)  # a job on another host with no heartbeat for this long died
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def this_worker() -> str:
@@ -220,20 +219,15 @@ def job_public(job: ImportJob) -> ImportPublic:
     )
 
 
-def spreadsheet_safe(cell: str) -> str:
-    """Keep a cell from being read as a formula when the CSV is opened in a spreadsheet."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
 def rejected_rows_csv(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
-    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order.
+    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order
+    (made safe for spreadsheets where it is written, service/downloads.py).
 
     It reads in a session of its own, so that it can be streamed after a request has ended.
     """
-    yield ["row", "reason", "detail", *[spreadsheet_safe(c) for c in job.columns or []]]
+    yield ["row", "reason", "detail", *(job.columns or [])]
     query = (select(ImportRejection).where(ImportRejection.import_id == job.id)
              .order_by(col(ImportRejection.row)).execution_options(yield_per=2000))
     with Session(engine) as session:
         for rejection in session.exec(query):
-            yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),
-                   *[spreadsheet_safe(c) for c in rejection.cells]]
+            yield [str(rejection.row), rejection.reason, rejection.detail, *rejection.cells]
