@@ -7,7 +7,6 @@ is a closure over precomputed column positions rather than a class with attribut
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import NamedTuple
 from email_validator import EmailNotValidError
 
 from importer.addresses import AddressValidator, address_key, likely_typo_of
+from importer.id_patterns import id_matcher
 from importer.settings import AccountInfo, ImportSettings
 from importer.values import InvalidValue, Value, parse_status, value_parser
 
@@ -57,7 +57,7 @@ class MatchKey(NamedTuple):
     """Where a row's match key is and how it is checked."""
 
     at: int | None  # None when nothing is mapped to email and the import matches by address
-    id_matches: Callable[[str], re.Match[str] | None] | None  # the link's ID pattern, if any
+    id_matches: Callable[[str], bool] | None  # the link's ID pattern, if any
     label: str  # the key's column, as a rejection names it
 
 
@@ -107,7 +107,7 @@ def make_row_checker(
                 except EmailNotValidError as error:
                     return Rejection(row, "invalid_email", str(error), cells)
                 akey = address_key(email)
-        if id_matches is not None and id_matches(key) is None:
+        if id_matches is not None and not id_matches(key):
             return Rejection(row, "invalid_external_id",
                              f"'{key}' does not match the link's ID pattern", cells)
         status = None
@@ -165,7 +165,7 @@ def _match_key(settings: ImportSettings, account: AccountInfo, columns: list[str
         assert settings.match.column is not None and settings.match.link is not None
         pattern = account.links[settings.match.link].id_pattern
         return MatchKey(position[settings.match.column],
-                        re.compile(pattern).fullmatch if pattern else None,
+                        id_matcher(pattern) if pattern else None,
                         f"column '{settings.match.column}'")
     key_label = f"column '{columns[email_at]}'" if email_at is not None else "the e-mail column"
     return MatchKey(email_at, None, key_label)

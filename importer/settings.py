@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from importer.id_patterns import IdPatternError, id_matcher
 from importer.vocabulary import (
     BUILTIN_FIELDS,
     IMPORTABLE_BUILTINS,
@@ -137,6 +138,13 @@ def check_against(settings: ImportSettings, account: AccountInfo, columns: list[
         raise SettingsError(f"match: unknown link '{match.link}' (this account's links: {known})")
     if match.column not in columns:
         raise SettingsError(f"match: column '{match.column}' is not in the file")
+    pattern = account.links[match.link].id_pattern
+    if pattern:
+        try:  # a link made before patterns were compiled with RE2 may hold one it refuses
+            id_matcher(pattern)
+        except IdPatternError as error:
+            raise SettingsError(f"the id_pattern of link '{match.link}' cannot be used: {error}; "
+                                "change the link's pattern") from None
 
 
 def _parse_match(raw: Any) -> MatchRule:

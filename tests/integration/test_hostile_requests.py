@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 from sqlalchemy import text
@@ -248,4 +249,29 @@ def test_unknown_keys_in_the_match_setting_are_400(make_tenant, post_import, eng
     settings = json.dumps({"mapping": {"email": "email"}, "match": match})
     error = assert_error(post_import(tenant, rows, settings), 400, "invalid_settings")
     assert "match" in error["message"]
+    assert _counts(engine) == before
+
+
+# --- finding 5: an id_pattern that backtracks -------------------------------------------------------
+
+
+def test_an_import_by_a_catastrophic_id_pattern_is_quick(make_tenant, post_import):
+    tenant = make_tenant(dedup_mode="external_id", links={"crm": "^(a+)+$"})
+    rows = [["nr", "email"], ["a" * 40 + "!", "ann@example.nl"], ["a" * 40, "bob@example.nl"]]
+    settings = {"mapping": {"email": "email"}, "match": {"by": "external_id", "link": "crm", "column": "nr"}}
+    started = time.perf_counter()
+    job = post_import(tenant, rows, settings).json  # with Python's re: hours for the first row
+    assert time.perf_counter() - started < 30
+    assert job["report"]["created"] == 1 and job["report"]["rejected_by_reason"] == {"invalid_external_id": 1}
+
+
+def test_a_stored_pattern_re2_refuses_makes_the_import_400(make_tenant, post_import, engine):
+    tenant = make_tenant(dedup_mode="external_id", links={"crm": None})
+    with engine.begin() as conn:  # as a link made before patterns were compiled with RE2
+        conn.execute(text("UPDATE links SET id_pattern = '(?=K)K[0-9]+' WHERE account_id = :a"),
+                     {"a": tenant.id})
+    before = _counts(engine)
+    settings = {"mapping": {"email": "email"}, "match": {"by": "external_id", "link": "crm", "column": "nr"}}
+    response = post_import(tenant, [["nr", "email"], ["K1", "ann@example.nl"]], settings)
+    assert "id_pattern" in assert_error(response, 400, "invalid_settings")["message"]
     assert _counts(engine) == before
