@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from service import background, config, db, request_checks, safe_json, web
+from service import background, config, db, request_checks, safe_json, security_headers, web
 from service.api import api
 from service.http_errors import register_error_handlers
 from service.models import MAX_ID
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     safe_json.init_app(app)
     request_checks.init_app(app)
+    security_headers.init_app(app)
     db.init_app(app)
     background.init_app(app)
     register_error_handlers(app)

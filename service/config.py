@@ -22,4 +22,14 @@ def from_environment() -> dict:
         "UPLOAD_DIR": os.environ.get("SAFEGUARD_UPLOAD_DIR") or str(Path("var") / "uploads"),
         "IMPORT_WORKERS": int(os.environ.get("SAFEGUARD_IMPORT_WORKERS", "2")),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or os.urandom(32).hex(),
+        # The session cookie: never read by scripts, not sent with another site's requests (on top
+        # of the forms' CSRF tokens), and, when served over HTTPS, never sent over plain HTTP.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag(os.environ.get("SESSION_COOKIE_SECURE", "")),
     }
+
+
+def _flag(value: str) -> bool:
+    """An on/off environment variable: 1, true, yes or on is on; anything else (or none) off."""
+    return value.strip().lower() in ("1", "true", "yes", "on")
