@@ -42,6 +42,9 @@ _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f]")
 # row ("email", "geboortedatum") from a data row.
 _NUMBER_OR_DATE = re.compile(r"[+-]?\(?[0-9][0-9 .,:/()+T-]*")
 
+# Excel writes (and reads) a first line "sep=;" that names the delimiter; it is not a record.
+_SEP_LINE = re.compile(r'\ufeff?"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
+
 # The error handler `read_rows` uses to find the exact row of a decoding error (see _locate_undecodable).
 # A lone surrogate cannot come out of decoding valid text, so it marks undecodable bytes unambiguously.
 _MARK = "\udcff"
@@ -73,6 +76,7 @@ class FileFormat:
     delimiter: str
     has_header: bool
     compressed: bool
+    sep_line: bool = False  # Excel's "sep=;" first line: it named the delimiter and is no record
 
 
 @dataclass(frozen=True)
@@ -126,13 +130,19 @@ def detect_format(
         raise FileUnreadable("this looks like a binary file, not CSV/TSV text")
     if at_eof and not text.strip().lstrip("\ufeff"):
         raise FileUnreadable("the file is empty")
-    if not at_eof and "\n" in text:
-        text = text[: text.rindex("\n") + 1]  # drop the line the sample cut in two
+    if not at_eof:  # drop the line the sample cut in two (lines may end in CR only: old Excel for Mac)
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+    sep_line = _SEP_LINE.match(text)
+    if sep_line:
+        text = text[sep_line.end():]
+        if delimiter is None and sep_line.group(1) not in '"\r\n':
+            delimiter = sep_line.group(1)
     if delimiter is None:
         delimiter = _detect_delimiter(text)
     if has_header is None:
         has_header = _detect_header(_sniff_records(text, delimiter))
-    return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed)
+    return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed,
+                      sep_line=sep_line is not None)
 
 
 def _check_delimiter(delimiter: str) -> None:
@@ -221,7 +231,8 @@ def _sniff_records(text: str, delimiter: str) -> list[list[str]]:
     """Parse the first non-blank records of the sample with this delimiter."""
     records: list[list[str]] = []
     try:
-        for record in csv.reader(io.StringIO(text), delimiter=delimiter):
+        # newline="": split lines at CR, LF and CRLF alike, as reading the file does.
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
             if record:
                 records.append(record)
                 if len(records) == _SNIFF_RECORDS:
@@ -315,6 +326,9 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
     try:
         with _open_text(path, fmt) as stream:
             reader = csv.reader(_until_eof(stream, exhausted), delimiter=fmt.delimiter)
+            if fmt.sep_line:  # not a row: Excel does not show it either, so row 1 is the header
+                next(reader, None)
+                end_line = reader.line_num
             for record in reader:
                 if exhausted:
                     # The csv module (not strict) only returns a record after its input ran out when a
@@ -358,7 +372,9 @@ def _locate_undecodable(path: str | os.PathLike[str], fmt: FileFormat) -> tuple[
     try:
         with _open_text(path, fmt, errors=_MARK_ERRORS) as stream:
             reader = csv.reader(stream, delimiter=fmt.delimiter)
-            end_line = 0
+            if fmt.sep_line:
+                next(reader, None)
+            end_line = reader.line_num
             for row, record in enumerate(reader, 1):
                 if any(_MARK in cell for cell in record):
                     return row, end_line + 1

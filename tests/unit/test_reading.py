@@ -254,6 +254,46 @@ def test_crlf_line_ends(write):
     assert rows == CONTACT_ROWS
 
 
+def test_cr_only_line_ends_of_old_excel_for_mac(write):
+    text = "email;voornaam;achternaam\rjan@example.nl;Jan;Jansen\rpiet@example.nl;Piet;Pietersen\r"
+    fmt, rows = read_all(write(text.encode("cp1252")))
+    assert (fmt.delimiter, fmt.has_header) == (";", True)
+    assert rows == CONTACT_ROWS
+
+
+def test_cr_only_line_ends_past_the_sample(write):
+    line = "jan@example.nl;Jan;Jansen\r"
+    text = "email;voornaam;achternaam\r" + line * (SAMPLE_SIZE // len(line) + 10)
+    fmt, rows = read_all(write(text))
+    assert fmt.delimiter == ";"
+    assert len(rows) == SAMPLE_SIZE // len(line) + 11 and rows[-1] == CONTACT_ROWS[1]
+
+
+@pytest.mark.parametrize("sep_line", ["sep=;\r\n", "sep=;\n", '"sep=;"\r\n', "SEP=;\r\n"])
+def test_excels_sep_line_sets_the_delimiter_and_is_skipped(write, sep_line):
+    text = sep_line + CONTACTS.replace(",", ";").replace("\n", "\r\n")
+    fmt, rows = read_all(write(text))
+    assert (fmt.delimiter, fmt.has_header) == (";", True)
+    assert rows == CONTACT_ROWS
+    inspection = inspect_file(write(text))
+    assert inspection.columns == CONTACT_ROWS[0]
+    assert inspection.sample_rows == CONTACT_ROWS[1:]
+
+
+def test_a_sep_line_with_a_bom_and_a_given_delimiter(write):
+    text = codecs.BOM_UTF8 + ("sep=,\n" + CONTACTS).encode()
+    fmt, rows = read_all(write(text), delimiter=",")
+    assert rows == CONTACT_ROWS
+
+
+def test_row_numbers_after_a_sep_line_count_from_the_header(write):
+    # Excel does not show the sep= line: the header is row 1 there, and so in our messages.
+    path = write('sep=;\nemail;naam\njan@example.nl;Jan\npiet@example.nl;"Piet\n')
+    fmt = detect_format(path)
+    with pytest.raises(FileUnreadable, match=r"row 3 \(line 4\) has an unterminated quoted field"):
+        list(read_rows(path, fmt))
+
+
 def test_one_column_file_gets_a_comma(write):
     fmt, rows = read_all(write("email\njan@example.nl\npiet@example.nl\n"))
     assert fmt.delimiter == ","
