@@ -87,6 +87,8 @@ def make_row_checker(
     typo_cache: dict[str, str | None] = {}
 
     def check(row: int, cells: list[str]) -> StagedRow | Rejection:
+        if any(NUL in cell for cell in cells):
+            return _nul_rejection(row, cells)
         if len(cells) != width:
             if len(cells) > width:
                 if any(c.strip() for c in cells[width:]):
@@ -169,6 +171,20 @@ def _match_key(settings: ImportSettings, account: AccountInfo, columns: list[str
                         f"column '{settings.match.column}'")
     key_label = f"column '{columns[email_at]}'" if email_at is not None else "the e-mail column"
     return MatchKey(email_at, None, key_label)
+
+
+NUL = "\x00"
+
+
+def _nul_rejection(row: int, cells: list[str]) -> Rejection:
+    """A row with a NUL byte: binary debris, which no text may hold (PostgreSQL cannot store it, and
+    SQLite would pass it on). Past the sample detection reads, so it is found row by row; its cells
+    are kept with U+FFFD for the NUL, so that the rejected row can be stored and shown."""
+    columns = [str(at) for at, cell in enumerate(cells, 1) if NUL in cell]
+    return Rejection(row, "malformed_row",
+                     f"a NUL character (a binary byte) in cell{'s' if len(columns) > 1 else ''} "
+                     f"{', '.join(columns)}; text cannot hold one",
+                     [cell.replace(NUL, "\ufffd") for cell in cells])
 
 
 def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:

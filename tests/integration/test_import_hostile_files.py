@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from importer.reading import SAMPLE_SIZE
 from tests.integration.test_import_files import MAPPING, NAMES, encode, names_by_email
 
 
@@ -24,3 +25,19 @@ def test_files_of_excel_are_read_as_excel_reads_them(client, make_tenant, import
     job = import_ok(tenant, content, {"mapping": MAPPING})
     assert job["report"]["created"] == 2
     assert names_by_email(contacts_of(tenant.id)) == {row[0]: (row[1], row[2]) for row in NAMES[1:]}
+
+
+def test_a_nul_byte_past_the_sample_rejects_its_row(make_tenant, import_ok, contacts_of, rejected_rows):
+    tenant = make_tenant(fields={"first_name": "text", "last_name": "text"})
+    good = [[f"p{i}@example.nl", "Piet", "Pietersen"] for i in range(SAMPLE_SIZE // 28 + 100)]
+    rows = [NAMES[0], *good, ["nul@example.nl", "Jan\x00", "Jansen"], ["last@example.nl", "Last", "One"]]
+    content = encode(rows)
+    assert content.index(b"\x00") > SAMPLE_SIZE  # detection never sees it
+    job = import_ok(tenant, content, {"mapping": MAPPING})
+    nul_row = len(good) + 2
+    assert job["report"]["created"] == len(good) + 1
+    assert job["report"]["rejected_by_reason"] == {"malformed_row": 1}
+    _header, records = rejected_rows(tenant, job["id"])
+    assert [(r[0], r[1], r[4]) for r in records] == [(str(nul_row), "malformed_row", "Jan\ufffd")]
+    assert "NUL" in records[0][2]
+    assert "nul@example.nl" not in {c["email"] for c in contacts_of(tenant.id)}

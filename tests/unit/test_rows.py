@@ -147,6 +147,13 @@ def test_a_catastrophic_pattern_checks_an_id_in_linear_time():
     assert time.perf_counter() - started < 1
 
 
+def test_a_row_with_a_nul_byte_is_malformed_and_kept_without_it():
+    cells = ["a@example.nl", "Jan\x00", "12", "ja", "1999-12-31", "\x00"]
+    assert checker()(70_000, cells) == Rejection(
+        70_000, "malformed_row", "a NUL character (a binary byte) in cells 2, 6; text cannot hold one",
+        ["a@example.nl", "Jan\ufffd", "12", "ja", "1999-12-31", "\ufffd"])
+
+
 def test_a_link_without_pattern_takes_any_id():
     check = checker(["KlantNr", "email"], match=MatchRule("external_id", "shop", "KlantNr"))
     assert check(18, ["AB-12/x", ""]) == (18, "AB-12/x", None, None, None)
