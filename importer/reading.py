@@ -33,6 +33,8 @@ _SNIFF_RECORDS = 50  # records of the sample used to choose the delimiter and th
 _GZIP_MAGIC = b"\x1f\x8b"
 _WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip archive) and legacy .xls
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_SINGLE_BYTE = ("cp1252", "latin-1")  # what a file that is not UTF-8 (nor UTF-16) is read as
+_MIXED = "the file mixes encodings; save the whole file in one encoding (UTF-8) and import it again"
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 # Control characters other than white space (\t \n \v \f \r); text files have next to none.
@@ -121,6 +123,7 @@ def detect_format(
         raise FileUnreadable(
             "this looks like a spreadsheet workbook or a zip archive, not CSV/TSV text; save it as CSV first"
         )
+    detected = encoding is None
     if encoding is None:
         encoding = _detect_encoding(sample, at_eof)
     elif sample.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
@@ -128,6 +131,8 @@ def detect_format(
     text = _decode_sample(sample, encoding, at_eof)
     if _looks_binary(text):
         raise FileUnreadable("this looks like a binary file, not CSV/TSV text")
+    if detected and encoding in _SINGLE_BYTE:
+        _refuse_mixed_encodings(sample, at_eof)
     if at_eof and not text.strip().lstrip("\ufeff"):
         raise FileUnreadable("the file is empty")
     if not at_eof:  # drop the line the sample cut in two (lines may end in CR only: old Excel for Mac)
@@ -193,6 +198,28 @@ def _detect_encoding(sample: bytes, at_eof: bool) -> str:
     if any(byte in sample for byte in _CP1252_UNDEFINED):
         return "latin-1"  # decodes every byte; Windows-1252 leaves these five undefined
     return "cp1252"
+
+
+def _refuse_mixed_encodings(sample: bytes, at_eof: bool) -> None:
+    """Refuse a sample that is not UTF-8 as a whole but has UTF-8 lines (a UTF-8 export with
+    Windows-1252 rows pasted in): read as one encoding, one of the two would be stored as mojibake
+    ("JÃ¶rg"), overwriting good names."""
+    lines = re.split(rb"\r\n|\r|\n", sample)
+    if not at_eof:
+        lines = lines[:-1]  # the sample may have cut its last line (and a character) in two
+    utf8 = other = None
+    for number, line in enumerate(lines, 1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other = other or number
+        else:
+            utf8 = utf8 or number
+        if utf8 and other:
+            raise FileUnreadable(
+                f"line {utf8} of the file is UTF-8 and line {other} is not (Windows-1252?): {_MIXED}")
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -323,6 +350,9 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
     row = 0  # records yielded so far
     end_line = 0  # the line on which the last yielded record ended
     exhausted: list[bool] = []
+    # A single-byte encoding decodes anything, UTF-8 rows too (as mojibake): each row with
+    # non-ASCII text is checked, since rows past the sample were never seen by detection.
+    utf8_check = codecs.lookup(fmt.encoding).name in ("cp1252", "iso8859-1")
     try:
         with _open_text(path, fmt) as stream:
             reader = csv.reader(_until_eof(stream, exhausted), delimiter=fmt.delimiter)
@@ -337,6 +367,10 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
                         f"row {row + 1} (line {end_line + 1}) has an unterminated quoted field"
                     )
                 row += 1
+                if utf8_check and not all(map(str.isascii, record)) and _reads_as_utf8(record, fmt.encoding):
+                    raise FileUnreadable(
+                        f"row {row} (line {end_line + 1}) is UTF-8, but the file is read as {fmt.encoding}: "
+                        f"{_MIXED}")
                 end_line = reader.line_num
                 yield record
     except UnicodeDecodeError as error:
@@ -352,6 +386,19 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
         raise FileUnreadable(
             f"the compressed file is damaged or truncated after row {row}: {error}"
         ) from None
+
+
+def _reads_as_utf8(record: list[str], encoding: str) -> bool:
+    """Whether the record's non-ASCII text, as decoded, was really UTF-8 (mojibake such as "JÃ¶rg")."""
+    for cell in record:
+        if cell.isascii():
+            continue
+        try:
+            cell.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            return False  # not UTF-8: one real character in this encoding is enough
+        return True
+    return False
 
 
 def _decoding_error(

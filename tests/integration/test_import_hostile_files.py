@@ -41,3 +41,31 @@ def test_a_nul_byte_past_the_sample_rejects_its_row(make_tenant, import_ok, cont
     assert [(r[0], r[1], r[4]) for r in records] == [(str(nul_row), "malformed_row", "Jan\ufffd")]
     assert "NUL" in records[0][2]
     assert "nul@example.nl" not in {c["email"] for c in contacts_of(tenant.id)}
+
+
+def test_mixed_encodings_are_refused_and_overwrite_no_good_name(client, make_tenant, import_ok, post_import,
+                                                               contacts_of):
+    tenant = make_tenant(fields={"first_name": "text", "last_name": "text"})
+    import_ok(tenant, encode([NAMES[0], ["jorg@example.de", "Jörg", "Müller"]]), {"mapping": MAPPING})
+    before = contacts_of(tenant.id)
+    mixed = (encode([NAMES[0], ["jorg@example.de", "Jörg", "Müller"]])
+             + encode([["sofie@example.be", "Sofie", "Œuvre €5"]], encoding="cp1252"))
+    response = post_import(tenant, mixed, {"mapping": MAPPING})
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "unreadable_file"
+    assert "line 2" in response.json["error"]["message"] and "line 3" in response.json["error"]["message"]
+    assert contacts_of(tenant.id) == before  # no "JÃ¶rg"
+    inspected = client.post("/api/v1/imports/inspect", data={"file": (io.BytesIO(mixed), "x.csv")},
+                            headers=tenant.auth(), content_type="multipart/form-data")
+    assert inspected.status_code == 400 and "mixes encodings" in inspected.json["error"]["message"]
+
+
+def test_utf8_rows_past_a_windows_1252_sample_fail_the_job_naming_the_row(make_tenant, post_import,
+                                                                         contacts_of):
+    tenant = make_tenant(fields={"first_name": "text", "last_name": "text"})
+    good = [[f"p{i}@example.nl", "Jérôme", "Müller"] for i in range(SAMPLE_SIZE // 30 + 100)]
+    content = encode([NAMES[0], *good], encoding="cp1252") + encode([["jorg@example.de", "Jörg", "Müller"]])
+    job = post_import(tenant, content, {"mapping": MAPPING}).json
+    assert job["status"] == "failed", job
+    assert f"row {len(good) + 2}" in job["error"] and "UTF-8" in job["error"]
+    assert contacts_of(tenant.id) == []  # atomic: nothing of it stored

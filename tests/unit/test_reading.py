@@ -114,10 +114,33 @@ def test_multibyte_character_cut_by_the_sample_is_still_utf8(write):
 
 
 def test_given_encoding_wins(write):
-    path = write("naam\nJérôme\n".encode())
+    path = write("naam\nJérôme\n".encode("cp1252"))
     fmt, rows = read_all(path, encoding="latin-1")
     assert fmt.encoding == "latin-1"
-    assert rows[1] == ["JÃ©rÃ´me"]
+    assert rows[1] == ["Jérôme"]
+
+
+def test_a_given_single_byte_encoding_that_would_store_mojibake_is_refused(write):
+    path = write("naam\nJérôme\n".encode())  # UTF-8: as latin-1 it would read "JÃ©rÃ´me"
+    fmt = detect_format(path, encoding="latin-1")
+    with pytest.raises(FileUnreadable, match=r"row 2 \(line 2\) is UTF-8, but the file is read as latin-1"):
+        list(read_rows(path, fmt))
+
+
+def test_utf8_rows_then_windows_1252_rows_are_refused_naming_the_lines(write):
+    path = write("naam\nJörg\n".encode() + "Jérôme\n".encode("cp1252"))
+    with pytest.raises(FileUnreadable, match="line 2 of the file is UTF-8 and line 3 is not .* mixes"):
+        detect_format(path)
+
+
+def test_windows_1252_then_utf8_rows_past_the_sample_are_refused_naming_the_row(write):
+    line = "Jérôme;1\n".encode("cp1252")
+    count = SAMPLE_SIZE // len(line) + 10
+    path = write(b"naam;nr\n" + line * count + "Jörg;2\n".encode())
+    fmt = detect_format(path)
+    assert fmt.encoding == "cp1252"
+    with pytest.raises(FileUnreadable, match=rf"row {count + 2} \(line {count + 2}\) is UTF-8"):
+        list(read_rows(path, fmt))
 
 
 def test_given_encoding_that_cannot_decode_the_sample(write):
