@@ -33,6 +33,8 @@ _SNIFF_RECORDS = 50  # records of the sample used to choose the delimiter and th
 _GZIP_MAGIC = b"\x1f\x8b"
 _WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip archive) and legacy .xls
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+_SINGLE_BYTE = ("cp1252", "latin-1")  # what a file that is not UTF-8 (nor UTF-16) is read as
+_MIXED = "the file mixes encodings; save the whole file in one encoding (UTF-8) and import it again"
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 # Control characters other than white space (\t \n \v \f \r); text files have next to none.
@@ -41,6 +43,9 @@ _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f]")
 # Cells that only data has: numbers, dates, phone numbers, e-mail addresses. Used to tell a header
 # row ("email", "geboortedatum") from a data row.
 _NUMBER_OR_DATE = re.compile(r"[+-]?\(?[0-9][0-9 .,:/()+T-]*")
+
+# Excel writes (and reads) a first line "sep=;" that names the delimiter; it is not a record.
+_SEP_LINE = re.compile(r'\ufeff?"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r)', re.IGNORECASE)
 
 # The error handler `read_rows` uses to find the exact row of a decoding error (see _locate_undecodable).
 # A lone surrogate cannot come out of decoding valid text, so it marks undecodable bytes unambiguously.
@@ -73,6 +78,7 @@ class FileFormat:
     delimiter: str
     has_header: bool
     compressed: bool
+    sep_line: bool = False  # Excel's "sep=;" first line: it named the delimiter and is no record
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ def detect_format(
         raise FileUnreadable(
             "this looks like a spreadsheet workbook or a zip archive, not CSV/TSV text; save it as CSV first"
         )
+    detected = encoding is None
     if encoding is None:
         encoding = _detect_encoding(sample, at_eof)
     elif sample.startswith(codecs.BOM_UTF8) and codecs.lookup(encoding).name == "utf-8":
@@ -124,15 +131,23 @@ def detect_format(
     text = _decode_sample(sample, encoding, at_eof)
     if _looks_binary(text):
         raise FileUnreadable("this looks like a binary file, not CSV/TSV text")
+    if detected and encoding in _SINGLE_BYTE:
+        _refuse_mixed_encodings(sample, at_eof)
     if at_eof and not text.strip().lstrip("\ufeff"):
         raise FileUnreadable("the file is empty")
-    if not at_eof and "\n" in text:
-        text = text[: text.rindex("\n") + 1]  # drop the line the sample cut in two
+    if not at_eof:  # drop the line the sample cut in two (lines may end in CR only: old Excel for Mac)
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+    sep_line = _SEP_LINE.match(text)
+    if sep_line:
+        text = text[sep_line.end():]
+        if delimiter is None and sep_line.group(1) not in '"\r\n':
+            delimiter = sep_line.group(1)
     if delimiter is None:
         delimiter = _detect_delimiter(text)
     if has_header is None:
         has_header = _detect_header(_sniff_records(text, delimiter))
-    return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed)
+    return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed,
+                      sep_line=sep_line is not None)
 
 
 def _check_delimiter(delimiter: str) -> None:
@@ -185,6 +200,28 @@ def _detect_encoding(sample: bytes, at_eof: bool) -> str:
     return "cp1252"
 
 
+def _refuse_mixed_encodings(sample: bytes, at_eof: bool) -> None:
+    """Refuse a sample that is not UTF-8 as a whole but has UTF-8 lines (a UTF-8 export with
+    Windows-1252 rows pasted in): read as one encoding, one of the two would be stored as mojibake
+    ("JÃ¶rg"), overwriting good names."""
+    lines = re.split(rb"\r\n|\r|\n", sample)
+    if not at_eof:
+        lines = lines[:-1]  # the sample may have cut its last line (and a character) in two
+    utf8 = other = None
+    for number, line in enumerate(lines, 1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other = other or number
+        else:
+            utf8 = utf8 or number
+        if utf8 and other:
+            raise FileUnreadable(
+                f"line {utf8} of the file is UTF-8 and line {other} is not (Windows-1252?): {_MIXED}")
+
+
 def _utf16_without_bom(sample: bytes) -> str | None:
     """Return "utf-16-le" or "utf-16-be" when NULs fill every other byte, as in UTF-16 Western text."""
     pairs = min(len(sample), 4096) // 2
@@ -221,7 +258,8 @@ def _sniff_records(text: str, delimiter: str) -> list[list[str]]:
     """Parse the first non-blank records of the sample with this delimiter."""
     records: list[list[str]] = []
     try:
-        for record in csv.reader(io.StringIO(text), delimiter=delimiter):
+        # newline="": split lines at CR, LF and CRLF alike, as reading the file does.
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
             if record:
                 records.append(record)
                 if len(records) == _SNIFF_RECORDS:
@@ -312,9 +350,15 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
     row = 0  # records yielded so far
     end_line = 0  # the line on which the last yielded record ended
     exhausted: list[bool] = []
+    # A single-byte encoding decodes anything, UTF-8 rows too (as mojibake): each row with
+    # non-ASCII text is checked, since rows past the sample were never seen by detection.
+    utf8_check = codecs.lookup(fmt.encoding).name in ("cp1252", "iso8859-1")
     try:
         with _open_text(path, fmt) as stream:
             reader = csv.reader(_until_eof(stream, exhausted), delimiter=fmt.delimiter)
+            if fmt.sep_line:  # not a row: Excel does not show it either, so row 1 is the header
+                next(reader, None)
+                end_line = reader.line_num
             for record in reader:
                 if exhausted:
                     # The csv module (not strict) only returns a record after its input ran out when a
@@ -323,6 +367,10 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
                         f"row {row + 1} (line {end_line + 1}) has an unterminated quoted field"
                     )
                 row += 1
+                if utf8_check and not all(map(str.isascii, record)) and _reads_as_utf8(record, fmt.encoding):
+                    raise FileUnreadable(
+                        f"row {row} (line {end_line + 1}) is UTF-8, but the file is read as {fmt.encoding}: "
+                        f"{_MIXED}")
                 end_line = reader.line_num
                 yield record
     except UnicodeDecodeError as error:
@@ -338,6 +386,19 @@ def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[li
         raise FileUnreadable(
             f"the compressed file is damaged or truncated after row {row}: {error}"
         ) from None
+
+
+def _reads_as_utf8(record: list[str], encoding: str) -> bool:
+    """Whether the record's non-ASCII text, as decoded, was really UTF-8 (mojibake such as "JÃ¶rg")."""
+    for cell in record:
+        if cell.isascii():
+            continue
+        try:
+            cell.encode(encoding).decode("utf-8")
+        except UnicodeError:
+            return False  # not UTF-8: one real character in this encoding is enough
+        return True
+    return False
 
 
 def _decoding_error(
@@ -358,7 +419,9 @@ def _locate_undecodable(path: str | os.PathLike[str], fmt: FileFormat) -> tuple[
     try:
         with _open_text(path, fmt, errors=_MARK_ERRORS) as stream:
             reader = csv.reader(stream, delimiter=fmt.delimiter)
-            end_line = 0
+            if fmt.sep_line:
+                next(reader, None)
+            end_line = reader.line_num
             for row, record in enumerate(reader, 1):
                 if any(_MARK in cell for cell in record):
                     return row, end_line + 1

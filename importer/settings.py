@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from importer.id_patterns import IdPatternError, id_matcher
 from importer.vocabulary import (
     BUILTIN_FIELDS,
     IMPORTABLE_BUILTINS,
@@ -140,12 +141,24 @@ def check_against(settings: ImportSettings, account: AccountInfo, columns: list[
         raise SettingsError(f"match: unknown link '{match.link}' (this account's links: {known})")
     if match.column not in columns:
         raise SettingsError(f"match: column '{match.column}' is not in the file")
+    pattern = account.links[match.link].id_pattern
+    if pattern:
+        try:  # a link made before patterns were compiled with RE2 may hold one it refuses
+            id_matcher(pattern)
+        except IdPatternError as error:
+            raise SettingsError(f"the id_pattern of link '{match.link}' cannot be used: {error}; "
+                                "change the link's pattern") from None
 
 
 def _parse_match(raw: Any) -> MatchRule:
     if not isinstance(raw, dict):
         raise SettingsError('match must be an object such as {"by": "email"}')
     by = MatchBy(_choice(raw.get("by", "email"), tuple(MatchBy), "match.by"))
+    # A key the rule does not use is a mistake to point out (a link meant, by email chosen).
+    allowed = {"by"} if by == MatchBy.EMAIL else {"by", "link", "column"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise SettingsError(f"match by {by} does not take: {', '.join(map(str, unknown))}")
     if by == MatchBy.EMAIL:
         return MatchRule(by)
     link, column = raw.get("link"), raw.get("column")

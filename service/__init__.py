@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from service import background, config, db, observability, web
+from service import background, config, db, observability, request_checks, safe_json, security_headers, web
 from service.api import api
 from service.api.probes import probes
 from service.http_errors import register_error_handlers
@@ -29,6 +29,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     observability.init_app(app)
+    safe_json.init_app(app)
+    request_checks.init_app(app)
+    security_headers.init_app(app)
     db.init_app(app)
     background.init_app(app)
     register_error_handlers(app)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     log_level: str = Field(
         "INFO", alias="SAFEGUARD_LOG_LEVEL",
         description="The root logger's level (DEBUG, INFO, WARNING, ERROR); JSON lines on standard error.")
+    session_cookie_secure: bool = Field(
+        False, alias="SESSION_COOKIE_SECURE",
+        description="Send the session cookie over HTTPS only (turn on when served behind HTTPS).")
     prometheus_multiproc_dir: str = Field(
         "", alias="PROMETHEUS_MULTIPROC_DIR",
         description="Where gunicorn's workers keep their metrics for /metrics; empty means a temporary "
@@ -91,6 +94,11 @@ def from_environment() -> dict[str, Any]:
         "LOG_LEVEL": settings.log_level,
         # Set by `safeguard serve` for its workers, which make their apps after it did.
         "METRICS_DIR": settings.prometheus_multiproc_dir or None,
+        # The session cookie: never read by scripts, not sent with another site's requests (on top
+        # of the forms' CSRF tokens), and, when served over HTTPS, never sent over plain HTTP.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
     }
 
 

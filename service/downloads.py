@@ -1,16 +1,22 @@
-"""Streaming CSV downloads: written a few hundred rows at a time while the client reads, never
-held whole."""
+"""CSV downloads: written a few hundred rows at a time while the client reads, never held whole,
+every cell safe to open in a spreadsheet.
+
+Every CSV the product writes (send lists, ledgers, rejected rows, the contacts' export, the command
+line's exports) goes through `csv_lines`, so that a contact named `=HYPERLINK(...)` is text in
+Excel, never a formula.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from flask import Response
 
 from service.errors import InvalidInput
+from service.spreadsheet import spreadsheet_safe
 
 ROWS_PER_CHUNK = 500  # one chunk of text per this many rows: fewer, larger writes to the client
 BOM = "\ufeff"
@@ -18,15 +24,17 @@ BOM = "\ufeff"
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
 
 
-def csv_lines(rows: Iterator[list[str]], *, delimiter: str = ",", bom: bool = False) -> Iterator[str]:
-    """Turn rows into CSV text, a chunk of lines at a time (a byte-order mark first if asked)."""
+def csv_lines(rows: Iterable[list[str]], *, delimiter: str = ",", bom: bool = False) -> Iterator[str]:
+    """Turn rows into spreadsheet-safe CSV text, a chunk of lines at a time (a byte-order mark
+    first if asked)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
     if bom:
         buffer.write(BOM)
     rows = iter(rows)
     while batch := list(islice(rows, ROWS_PER_CHUNK)):
-        writer.writerows(batch)
+        writer.writerows([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row]
+                         for row in batch)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

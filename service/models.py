@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import StrictBool, StrictInt
 from sqlalchemy import (
     JSON,
     Column,
@@ -472,7 +473,14 @@ class Erasure(SQLModel, table=True):
 # --- API data models (request bodies and answers); the OpenAPI document is made from these ---
 
 
-class KeyCreate(SQLModel):
+class RequestBody(SQLModel):
+    """A JSON request body: no unknown keys, and its ids and flags strict (true is no contact id,
+    "1" no number, 1 no yes), so that a client's mistake is a 400, not a silent guess."""
+
+    model_config = {"extra": "forbid"}
+
+
+class KeyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=100, description='what the key is for, e.g. "mailing system"')
     scope: Scope = Field(description="what the key may do")
 
@@ -499,7 +507,7 @@ class KeyList(SQLModel):
     keys: list[KeyPublic]
 
 
-class LinkCreate(SQLModel):
+class LinkCreate(RequestBody):
     # `pattern` goes through schema_extra: SQLModel's own `regex=` is silently ignored under pydantic 2.
     name: str = Field(min_length=1, max_length=50, schema_extra={"pattern": LINK_NAME_PATTERN},
                       description="short lower-case name, e.g. crm")
@@ -515,7 +523,7 @@ class LinkPublic(SQLModel):
     id_pattern: str | None = None
 
 
-class FieldCreate(SQLModel):
+class FieldCreate(RequestBody):
     name: str = Field(min_length=1, max_length=63, schema_extra={"pattern": FIELD_NAME_PATTERN},
                       description="a letter, then letters, digits or _")
     type: FieldType = Field(description="the values' type")
@@ -603,7 +611,7 @@ class ContactList(SQLModel):
     next_cursor: int | None = None
 
 
-class ContactPatch(SQLModel):
+class ContactPatch(RequestBody):
     """An edit of one contact: only what is given changes (`status` is not edited here)."""
 
     model_config = {"extra": "forbid"}
@@ -616,12 +624,12 @@ class ContactPatch(SQLModel):
                                                             "to remove it")
 
 
-class Resubscription(SQLModel):
+class Resubscription(RequestBody):
     consent: str = Field(max_length=1000, description="how the person gave consent again (recorded "
                                                       "in the history)")
 
 
-class Unsubscription(SQLModel):
+class Unsubscription(RequestBody):
     detail: str | None = Field(default=None, max_length=1000, description="why, e.g. asked by phone")
 
 
@@ -638,7 +646,7 @@ class ContactHistory(SQLModel):
     history: list[StatusChangePublic]
 
 
-class ErasureLift(SQLModel):
+class ErasureLift(RequestBody):
     address: str = Field(min_length=1, max_length=320, description="the erased e-mail address")
 
 
@@ -646,7 +654,7 @@ class Lifted(SQLModel):
     lifted: int = Field(description="1 if the address was erased (it may be imported again), else 0")
 
 
-class SegmentCreate(SQLModel):
+class SegmentCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     rules: dict[str, Any] = Field(description='a rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}}'
                                               ' or {"field", "op", "value"}; {"all": []} is everyone')
@@ -689,11 +697,11 @@ class RecipientList(SQLModel):
     next_cursor: int | None = None
 
 
-class MailingCreate(SQLModel):
+class MailingCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
-    include: list[int] = Field(min_length=1, description="segment ids: the union is sent to")
-    exclude: list[int] = Field(default_factory=list, description="segment ids left out")
-    allow_shared_address: bool = Field(default=False, description="the opt-in: each contact at a "
+    include: list[StrictInt] = Field(min_length=1, description="segment ids: the union is sent to")
+    exclude: list[StrictInt] = Field(default_factory=list, description="segment ids left out")
+    allow_shared_address: StrictBool = Field(default=False, description="the opt-in: each contact at a "
                                        "shared address gets its own copy")
     personalized_by: list[str] = Field(default_factory=list, description="with the opt-in: one copy "
                                        "per distinct combination of these fields at an address")
@@ -717,8 +725,8 @@ class MailingList(SQLModel):
     mailings: list[MailingPublic]
 
 
-class CheckBody(SQLModel):
-    contacts: list[int] | None = Field(default=None, max_length=10_000)
+class CheckBody(RequestBody):
+    contacts: list[StrictInt] | None = Field(default=None, max_length=10_000)
     addresses: list[str] | None = Field(default=None, max_length=10_000)
 
 
@@ -735,8 +743,8 @@ class CheckResponse(SQLModel):
     results: list[CheckResult]
 
 
-class ContactIds(SQLModel):
-    contacts: list[int] = Field(max_length=10_000)
+class ContactIds(RequestBody):
+    contacts: list[StrictInt] = Field(max_length=10_000)
 
 
 class Released(SQLModel):
@@ -792,7 +800,7 @@ class EventsResponse(SQLModel):
     results: list[EventResult] = Field(description="one per event, in request order")
 
 
-class DedupApply(SQLModel):
+class DedupApply(RequestBody):
     to: DedupMode
     link: str | None = Field(default=None, description="to external_id: the link whose IDs identify contacts")
     representative: str | dict[str, Any] | None = Field(
@@ -800,8 +808,8 @@ class DedupApply(SQLModel):
         description="to email: which contact of an address survives (default most_recently_updated)")
 
 
-class DedupUndo(SQLModel):
-    change_id: int
+class DedupUndo(RequestBody):
+    change_id: StrictInt
 
 
 class ErrorDetail(SQLModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -16,7 +15,7 @@ from service.domain.accounts import fields_of
 from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
-from service.uploads import save_upload
+from service.uploads import save_upload, upload_name
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 
@@ -49,14 +48,13 @@ def inspect() -> dict[str, Any]:
           query={"wait": "true: answer when the import is done"},
           response=ImportPublic, status=202)
 def create_import() -> tuple[dict[str, Any], int]:
-    settings = imports.parse_settings_text(request.form.get("settings"))
-    raw_settings = json.loads(request.form.get("settings") or "{}")
+    settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     upload = request.files.get("file")
     path = save_upload(upload, current_app.config["UPLOAD_DIR"])
     try:
         job = imports.create_job(session(), account=g.account, settings=settings,
                                  raw_settings=raw_settings, path=path,
-                                 filename=upload.filename if upload and upload.filename else "")
+                                 filename=upload_name(upload))
     except Exception:
         path.unlink(missing_ok=True)
         raise

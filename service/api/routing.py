@@ -55,7 +55,7 @@ def endpoint(blueprint: Blueprint, rule: str, method: str, *, summary: str, scop
 
 def json_body(model: type[Model]) -> Model:
     """Parse and validate the request's JSON body as `model` (400 when it is not)."""
-    data = request.get_json(silent=True)
+    data = request.get_json(silent=True)  # through service/safe_json.py: depth, numbers, NULs
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object", code="invalid_json", part="body")
     return model.model_validate(data)

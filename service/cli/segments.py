@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
@@ -13,6 +12,7 @@ from sqlmodel import Session, select
 from segments.collapse import Audience, preview
 from service.cli.context import Context, account_named, pass_context
 from service.domain.segments import create_segment, segment_audience, send_list_rows
+from service.downloads import csv_lines
 from service.models import Account, Segment
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -91,10 +91,9 @@ def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_
         account = account_named(session, account_name)
         audience = _audience(session, account, segment, allow_shared_address, personalized_by,
                              representative)
-    writer = csv.writer(output)
     count = -1  # the header is not a recipient
-    for row in send_list_rows(ctx.engine, audience):
-        writer.writerow(row)
+    for line in csv_lines(send_list_rows(ctx.engine, audience)):
+        output.write(line)
         count += 1
     if output.name != "<stdout>":
         click.echo(f"{count} recipients written to {output.name}", err=True)

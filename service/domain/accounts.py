@@ -6,6 +6,7 @@ import re
 
 from sqlmodel import Session, select
 
+from importer.id_patterns import IdPatternError, id_matcher
 from importer.settings import AccountInfo, LinkInfo
 from importer.vocabulary import BUILTIN_FIELDS, DedupMode, FieldType
 from service.db import all_of, insert_unique
@@ -53,8 +54,8 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
                            "at most 50)", part="name")
     if id_pattern is not None:
         try:
-            re.compile(id_pattern)
-        except re.error as error:
+            id_matcher(id_pattern)  # RE2: no pattern can make matching slow
+        except IdPatternError as error:
             raise InvalidInput(f"id_pattern is not a valid regular expression: {error}",
                                part="id_pattern") from None
     link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)

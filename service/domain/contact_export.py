@@ -21,8 +21,8 @@ from sqlmodel import Session
 from service.db import is_sqlite
 from service.domain.accounts import fields_of, links_of
 from service.domain.contacts import as_utc
-from service.domain.imports import spreadsheet_safe
 from service.models import Contact, ExternalId
+from service.spreadsheet import spreadsheet_safe
 
 contacts = Contact.__table__  # type: ignore[attr-defined]
 external_ids = ExternalId.__table__  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from segments.representative import parse_representative
 from segments.tables import contacts, external_ids
 from service.domain.segments import catalog_of, rules_checked
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Account, DedupChange, Link, utcnow
+from service.models import MAX_ID, Account, DedupChange, Link, utcnow
 
 # The advisory lock's class: (CHANGE_LOCK, account id) is held while a change is applied.
 CHANGE_LOCK = 5001
@@ -121,6 +121,8 @@ def apply(engine: Engine, session: Session, account: Account, *, to: str, link: 
 
 def undo(engine: Engine, account: Account, change_id: int) -> dict[str, Any]:
     """Take back the account's latest change: its mode, and every contact it merged away."""
+    if not 1 <= change_id <= MAX_ID:  # names nothing stored (and the database could not compare it)
+        raise NotFound("dedup change")
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         hold_account_for_change(conn, account.id)
         change = conn.execute(select(changes).where(changes.c.id == change_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
+from service import safe_json
 from service.db import own
 from service.domain.accounts import account_info
 from service.domain.erasures import erased_hashes, erasure_salt
@@ -42,20 +43,24 @@ from service.models import (
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes
 STALE_AFTER = timedelta(minutes=15)  # a job on another host with no heartbeat for this long died
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def parse_settings_text(raw: str | None) -> ImportSettings:
+def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]]:
+    """The settings sent as JSON text: checked, and as sent (which the job keeps)."""
     try:
-        data = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as error:
+        data = safe_json.loads(raw) if raw else {}
+    except safe_json.UnsafeJson as error:
+        raise InvalidInput(f"settings cannot be read: {error}", code="invalid_settings") from None
+    except ValueError as error:
         raise InvalidInput(f"settings is not valid JSON: {error}", code="invalid_settings") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("settings must be a JSON object", code="invalid_settings")
     try:
-        return parse_settings(data)
+        return parse_settings(data), data
     except SettingsError as error:
         raise InvalidInput(str(error), code="invalid_settings") from None
 
@@ -241,20 +246,15 @@ def job_public(job: ImportJob) -> ImportPublic:
     )
 
 
-def spreadsheet_safe(cell: str) -> str:
-    """Keep a cell from being read as a formula when the CSV is opened in a spreadsheet."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
 def rejected_rows_csv(engine: Engine, job: ImportJob) -> Iterator[list[str]]:
-    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order.
+    """Yield the rejected-rows CSV: a header, then each rejected row as read, in file order
+    (made safe for spreadsheets where it is written, service/downloads.py).
 
     It reads in a session of its own, so that it can be streamed after a request has ended.
     """
-    yield ["row", "reason", "detail", *[spreadsheet_safe(c) for c in job.columns or []]]
+    yield ["row", "reason", "detail", *(job.columns or [])]
     query = (select(ImportRejection).where(ImportRejection.import_id == job.id)
              .order_by(col(ImportRejection.row)).execution_options(yield_per=2000))
     with Session(engine) as session:
         for rejection in session.exec(query):
-            yield [str(rejection.row), rejection.reason, spreadsheet_safe(rejection.detail),
-                   *[spreadsheet_safe(c) for c in rejection.cells]]
+            yield [str(rejection.row), rejection.reason, rejection.detail, *rejection.cells]

@@ -74,7 +74,6 @@ def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:
     blueprints (the JSON API authenticates by key, not by cookie)."""
     # The token lives as long as the session: a wizard left open for an hour must still work.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     csrf = CSRFProtect(app)
     for blueprint in exempt:
         csrf.exempt(blueprint)

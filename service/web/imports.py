@@ -15,7 +15,7 @@ from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
 from service.models import ImportDraft, ImportStatus
-from service.uploads import save_upload
+from service.uploads import save_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
 from service.web.pages import page
@@ -56,8 +56,8 @@ def upload() -> ResponseReturnValue:
         path.unlink(missing_ok=True)
         return page("imports/upload.html", 400, titles=titles, error=f"This file cannot be read: {error}.")
     drafts.forget_stale(db_session(), g.account.id)
-    upload_name = request.files["file"].filename or path.name
-    draft = ImportDraft(account_id=g.account.id, user_id=g.user.id, filename=upload_name, path=str(path),
+    filename = upload_name(request.files["file"], default=path.name)
+    draft = ImportDraft(account_id=g.account.id, user_id=g.user.id, filename=filename, path=str(path),
                         estimated_rows=imports.estimate_rows(path, inspection))
     session = db_session()
     session.add(draft)

@@ -118,10 +118,10 @@ def preview_rules() -> ResponseReturnValue:
     A POST (with the form's CSRF token in a header) because the rule tree can be long, and so
     that another site cannot make a signed-in browser run queries.
     """
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify(error={"where": "body", "message": "expected a JSON object"}), 400
     try:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("expected a JSON object", part="body")
         audience = rules_audience(db_session(), g.account, body.get("rules"),
                                             **_preview_options(body))
     except InvalidInput as problem:

@@ -184,7 +184,8 @@ def test_duplicate_or_builtin_field_name_is_409(client, make_tenant, name):
     assert [f["type"] for f in fields if f["name"] == name] in (["text"], ["date"])
 
 
-@pytest.mark.parametrize("pattern", ["(", "[a-z", "K[0-9]{2,1}", "*K"])
+@pytest.mark.parametrize("pattern", ["(", "[a-z", "K[0-9]{2,1}", "*K",
+                                     r"(K)\1", "(?=K)K[0-9]+", "(?<!X)K"])  # RE2: no backtracking
 def test_invalid_id_pattern_is_400(client, make_tenant, pattern):
     tenant = make_tenant()
     body = {"name": "crm", "label": "Nr", "id_pattern": pattern}

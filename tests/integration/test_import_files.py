@@ -58,11 +58,20 @@ def test_each_encoding_is_detected_and_imported(content, filename, encoding, mak
 
 
 def test_given_encoding_overrides_detection(make_tenant, import_ok, contacts_of):
-    # Valid UTF-8 bytes that the user says are Latin-1: the setting wins, as the wizard promises.
+    # Windows-1252 bytes that the user says are Latin-1: the setting wins, as the wizard promises.
     tenant = make_tenant(fields={"first_name": "text", "last_name": "text"})
-    content = encode(NAMES[:2])
+    content = encode([NAMES[0], ["jerome@example.nl", "Jérôme", "Müller"]], encoding="cp1252")
     import_ok(tenant, content, {"mapping": MAPPING, "encoding": "latin-1"})
-    assert names_by_email(contacts_of(tenant.id)) == {"jerome@example.nl": ("JÃ©rÃ´me", "MÃ¼ller")}
+    assert names_by_email(contacts_of(tenant.id)) == {"jerome@example.nl": ("Jérôme", "Müller")}
+
+
+def test_a_given_encoding_that_would_store_mojibake_is_refused(make_tenant, post_import, contacts_of):
+    # Valid UTF-8 bytes that the user says are Latin-1 would be stored as "JÃ©rÃ´me" (issue 11, 10).
+    tenant = make_tenant(fields={"first_name": "text", "last_name": "text"})
+    response = post_import(tenant, encode(NAMES[:2]), {"mapping": MAPPING, "encoding": "latin-1"})
+    assert response.status_code == 400, response.json
+    assert "row 2 (line 2) is UTF-8" in response.json["error"]["message"]
+    assert contacts_of(tenant.id) == []
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])

@@ -114,10 +114,33 @@ def test_multibyte_character_cut_by_the_sample_is_still_utf8(write):
 
 
 def test_given_encoding_wins(write):
-    path = write("naam\nJérôme\n".encode())
+    path = write("naam\nJérôme\n".encode("cp1252"))
     fmt, rows = read_all(path, encoding="latin-1")
     assert fmt.encoding == "latin-1"
-    assert rows[1] == ["JÃ©rÃ´me"]
+    assert rows[1] == ["Jérôme"]
+
+
+def test_a_given_single_byte_encoding_that_would_store_mojibake_is_refused(write):
+    path = write("naam\nJérôme\n".encode())  # UTF-8: as latin-1 it would read "JÃ©rÃ´me"
+    fmt = detect_format(path, encoding="latin-1")
+    with pytest.raises(FileUnreadable, match=r"row 2 \(line 2\) is UTF-8, but the file is read as latin-1"):
+        list(read_rows(path, fmt))
+
+
+def test_utf8_rows_then_windows_1252_rows_are_refused_naming_the_lines(write):
+    path = write("naam\nJörg\n".encode() + "Jérôme\n".encode("cp1252"))
+    with pytest.raises(FileUnreadable, match="line 2 of the file is UTF-8 and line 3 is not .* mixes"):
+        detect_format(path)
+
+
+def test_windows_1252_then_utf8_rows_past_the_sample_are_refused_naming_the_row(write):
+    line = "Jérôme;1\n".encode("cp1252")
+    count = SAMPLE_SIZE // len(line) + 10
+    path = write(b"naam;nr\n" + line * count + "Jörg;2\n".encode())
+    fmt = detect_format(path)
+    assert fmt.encoding == "cp1252"
+    with pytest.raises(FileUnreadable, match=rf"row {count + 2} \(line {count + 2}\) is UTF-8"):
+        list(read_rows(path, fmt))
 
 
 def test_given_encoding_that_cannot_decode_the_sample(write):
@@ -252,6 +275,46 @@ def test_decimal_commas_do_not_fool_delimiter_detection(write):
 def test_crlf_line_ends(write):
     fmt, rows = read_all(write(CONTACTS.replace("\n", "\r\n")))
     assert rows == CONTACT_ROWS
+
+
+def test_cr_only_line_ends_of_old_excel_for_mac(write):
+    text = "email;voornaam;achternaam\rjan@example.nl;Jan;Jansen\rpiet@example.nl;Piet;Pietersen\r"
+    fmt, rows = read_all(write(text.encode("cp1252")))
+    assert (fmt.delimiter, fmt.has_header) == (";", True)
+    assert rows == CONTACT_ROWS
+
+
+def test_cr_only_line_ends_past_the_sample(write):
+    line = "jan@example.nl;Jan;Jansen\r"
+    text = "email;voornaam;achternaam\r" + line * (SAMPLE_SIZE // len(line) + 10)
+    fmt, rows = read_all(write(text))
+    assert fmt.delimiter == ";"
+    assert len(rows) == SAMPLE_SIZE // len(line) + 11 and rows[-1] == CONTACT_ROWS[1]
+
+
+@pytest.mark.parametrize("sep_line", ["sep=;\r\n", "sep=;\n", '"sep=;"\r\n', "SEP=;\r\n"])
+def test_excels_sep_line_sets_the_delimiter_and_is_skipped(write, sep_line):
+    text = sep_line + CONTACTS.replace(",", ";").replace("\n", "\r\n")
+    fmt, rows = read_all(write(text))
+    assert (fmt.delimiter, fmt.has_header) == (";", True)
+    assert rows == CONTACT_ROWS
+    inspection = inspect_file(write(text))
+    assert inspection.columns == CONTACT_ROWS[0]
+    assert inspection.sample_rows == CONTACT_ROWS[1:]
+
+
+def test_a_sep_line_with_a_bom_and_a_given_delimiter(write):
+    text = codecs.BOM_UTF8 + ("sep=,\n" + CONTACTS).encode()
+    fmt, rows = read_all(write(text), delimiter=",")
+    assert rows == CONTACT_ROWS
+
+
+def test_row_numbers_after_a_sep_line_count_from_the_header(write):
+    # Excel does not show the sep= line: the header is row 1 there, and so in our messages.
+    path = write('sep=;\nemail;naam\njan@example.nl;Jan\npiet@example.nl;"Piet\n')
+    fmt = detect_format(path)
+    with pytest.raises(FileUnreadable, match=r"row 3 \(line 4\) has an unterminated quoted field"):
+        list(read_rows(path, fmt))
 
 
 def test_one_column_file_gets_a_comma(write):

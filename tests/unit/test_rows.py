@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import replace
 
@@ -133,6 +134,27 @@ def test_ids_must_match_the_links_whole_pattern(key, accepted):
     else:
         assert checked == Rejection(17, "invalid_external_id",
                                     f"'{key}' does not match the link's ID pattern", [key, "a@example.nl"])
+
+
+def test_a_catastrophic_pattern_checks_an_id_in_linear_time():
+    # With Python's re, `^(a+)+$` takes 7.5 s for this one ID, and doubles with each more "a".
+    account = AccountInfo(1, "email", {}, {"crm": LinkInfo(7, "crm", "^(a+)+$")})
+    check = make_row_checker(ImportSettings(mapping={"email": "email"}, match=BY_CRM), account,
+                             ["KlantNr", "email"], RowStats())
+    started = time.perf_counter()
+    for length in (27, 1_000, 100_000):
+        key = "a" * length + "!"
+        assert check(2, [key, ""]) == Rejection(2, "invalid_external_id",
+                                                f"'{key}' does not match the link's ID pattern", [key, ""])
+        assert check(3, ["a" * length, ""]) == (3, "a" * length, None, None, None)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_row_with_a_nul_byte_is_malformed_and_kept_without_it():
+    cells = ["a@example.nl", "Jan\x00", "12", "ja", "1999-12-31", "\x00"]
+    assert checker()(70_000, cells) == Rejection(
+        70_000, "malformed_row", "a NUL character (a binary byte) in cells 2, 6; text cannot hold one",
+        ["a@example.nl", "Jan\ufffd", "12", "ja", "1999-12-31", "\ufffd"])
 
 
 def test_a_link_without_pattern_takes_any_id():

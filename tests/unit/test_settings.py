@@ -91,7 +91,6 @@ def test_has_header_may_be_left_to_detection():
 @pytest.mark.parametrize(("raw", "rule"), [
     ({"by": "email"}, MatchRule("email")),
     ({}, MatchRule("email")),
-    ({"by": "email", "link": "crm", "column": "KlantNr"}, MatchRule("email")),  # by address: no link
     ({"by": "external_id", "link": "crm", "column": "KlantNr"}, MatchRule("external_id", "crm", "KlantNr")),
 ])
 def test_match_rules(raw, rule):
@@ -101,6 +100,15 @@ def test_match_rules(raw, rule):
 @pytest.mark.parametrize("raw", ["email", ["email"], None])
 def test_match_must_be_an_object(raw):
     assert refused({"match": raw}) == 'match must be an object such as {"by": "email"}'
+
+
+@pytest.mark.parametrize(("raw", "extra"), [
+    ({"by": "email", "link": "crm", "column": "KlantNr"}, "column, link"),
+    ({"column": "KlantNr"}, "column"),
+    ({"by": "external_id", "link": "crm", "column": "KlantNr", "colour": "red"}, "colour"),
+])
+def test_match_takes_only_the_keys_of_its_rule(raw, extra):
+    assert refused({"match": raw}) == f"match by {raw.get('by', 'email')} does not take: {extra}"
 
 
 @pytest.mark.parametrize("by", ["phone", "Email", None])

@@ -1,0 +1,103 @@
+"""Reading JSON from strangers: every request body and the import settings go through `loads`.
+
+Python's json module recurses once per nesting level (a body nested 100,000 deep raises
+RecursionError) and turns a 5,000-digit number into an int it cannot convert back (ValueError).
+`loads` measures the nesting before parsing, without recursion, and refuses numbers no field
+could hold, so that such input is a clear refusal, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from service.errors import InvalidInput
+
+MAX_DEPTH = 100  # objects and arrays; a rule tree at the rules' own limit (20) needs about 42
+MAX_DIGITS = 40  # an integer longer than this is no id, count or value any field holds
+MAX_NUMBER_TEXT = 100  # a float written longer than this is not a measurement
+
+# A JSON string, so that brackets inside strings are not counted (possessive: no backtracking).
+STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+BRACKET = re.compile(r"[\[\]{}]")
+
+
+class UnsafeJson(ValueError):
+    """JSON that is well-formed, or may be, but that the service will not read; the message says why."""
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the text's objects and arrays nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    for bracket in BRACKET.findall(STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise UnsafeJson(f"a number has more than {MAX_DIGITS} digits")
+    return int(digits)
+
+
+def _float(number: str) -> float:
+    value = float(number)
+    if len(number) > MAX_NUMBER_TEXT or not math.isfinite(value):
+        raise UnsafeJson(f"the number {number[:20]}... is too large" if len(number) > 20
+                         else f"the number {number} is too large")
+    return value
+
+
+def _constant(name: str) -> float:
+    raise UnsafeJson(f"{name} is not a JSON number")
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed document has a NUL character in any string, key or value (no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def loads(data: str | bytes) -> Any:
+    """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
+    NUL character (which PostgreSQL cannot store), json.JSONDecodeError (a ValueError too) when
+    it is not JSON."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    if nesting_depth(text) > MAX_DEPTH:
+        raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
+    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    if holds_nul(value):
+        raise UnsafeJson("a string holds a NUL character (\\u0000)")
+    return value
+
+
+class RequestJSON(DefaultJSONProvider):
+    """Flask's JSON with `loads` above: every `request.get_json()` refuses unsafe bodies with a 400
+    (InvalidInput is no ValueError, so even `get_json(silent=True)` says why)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return loads(s)
+        except UnsafeJson as error:
+            raise InvalidInput(f"the request body cannot be read: {error}", code="invalid_json",
+                               part="body") from None
+
+
+def init_app(app: Flask) -> None:
+    app.json = RequestJSON(app)
