@@ -20,6 +20,11 @@ def from_environment() -> dict:
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(),
         "MAX_CONTENT_LENGTH": upload_mb * 1024 * 1024,
         "UPLOAD_DIR": os.environ.get("SAFEGUARD_UPLOAD_DIR") or str(Path("var") / "uploads"),
+        # Import jobs run by each process's worker at once, and the queue's timing (see service/worker.py).
         "IMPORT_WORKERS": int(os.environ.get("SAFEGUARD_IMPORT_WORKERS", "2")),
+        "RUN_WORKER": False,  # `safeguard serve` turns it on (unless --no-worker)
+        "LEASE_SECONDS": float(os.environ.get("SAFEGUARD_LEASE_SECONDS", "30")),
+        "POLL_SECONDS": float(os.environ.get("SAFEGUARD_POLL_SECONDS", "1")),
+        "GRACE_SECONDS": float(os.environ.get("SAFEGUARD_GRACE_SECONDS", "30")),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or os.urandom(32).hex(),
     }

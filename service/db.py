@@ -129,6 +129,17 @@ def session() -> Session:
     return request_session
 
 
+def end_reads(session: Session) -> Session:
+    """End the session's reads before it writes; returns it.
+
+    On SQLite a transaction that has read cannot take the write lock once another connection has
+    written since (a check, say): it is refused at once as busy, without the busy timeout. A new
+    transaction whose first statement writes waits its turn instead.
+    """
+    session.commit()
+    return session
+
+
 def insert_unique(session: Session, row: Row, conflict: str) -> Row:
     """Store a new row; a unique constraint refusing it is a Conflict with the `conflict` message."""
     session.add(row)

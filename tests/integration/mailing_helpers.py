@@ -183,7 +183,7 @@ def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ign
     import time
     from pathlib import Path
 
-    from service import create_app
+    from service import background, create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": upload_dir})
     client = app.test_client()
@@ -200,7 +200,7 @@ def check_worker(database_url: str, upload_dir: str, send_key: str,  # type: ign
                             "body": response.get_json(), "started": started, "ended": time.monotonic()})
     finally:
         Path(out_path).write_text(json.dumps(answers))
-        app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(app)
         app.extensions["safeguard.engine"].dispose()
 
 
