@@ -141,31 +141,28 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
 
     def finish(conn: Connection, result: ImportResult) -> None:
         _record_success(conn, job_id, worker, job.account_id, settings, info.links, result)
+        uploads.release_in(conn, job.upload_id)
 
     scratch = Path(tempfile.mkdtemp(prefix=f"import-{job_id}-", dir=scratch_dir)) if source is None else None
-    ended = True
     try:
         if source is None:
             assert scratch is not None
             source = _scratch_copy(engine, job, scratch)
         run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish)
     except JobCancelled:
-        ended = False
         job_queue.let_go(engine, worker, job_id)
         log.info("import %s handed back to the queue", job_id)
     except job_queue.LeaseLost as lost:
-        ended = False
         log.warning("%s; its import was rolled back here", lost)
     except (FileUnreadable, SettingsError) as error:
-        _record_failure(engine, job_id, worker, str(error))
+        _record_failure(engine, job_id, worker, str(error), job.upload_id)
     except Exception:
         log.exception("import %s failed", job_id)
-        _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported")
+        _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported",
+                        job.upload_id)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    if ended:
-        uploads.release(engine, job.upload_id)
     with Session(engine) as session:
         finished = session.get(ImportJob, job_id)
         assert finished is not None
@@ -194,13 +191,15 @@ def _record_success(conn: Connection, job_id: int, worker: str, account_id: int,
             last_import_link_id=links[settings.match.link].id))
 
 
-def _record_failure(engine: Engine, job_id: int, worker: str, message: str) -> None:
+def _record_failure(engine: Engine, job_id: int, worker: str, message: str, upload_id: int | None) -> None:
     with engine.execution_options(sqlite_immediate=True).begin() as conn:
         try:
             job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.FAILED,
                                    phase=ImportPhase.DONE, error=message)
         except job_queue.LeaseLost as lost:
             log.warning("%s; its failure is not recorded", lost)
+        else:
+            uploads.release_in(conn, upload_id)
 
 
 def wait_for(engine: Engine, job_id: int, *, poll: float = 0.2) -> ImportJob:

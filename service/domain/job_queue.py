@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
 from service.db import is_sqlite
+from service.domain import uploads
 from service.models import ImportJob, ImportPhase, ImportStatus, utcnow
 
 MAX_ATTEMPTS = 3
@@ -133,6 +134,7 @@ def requeue_lost(engine: Engine) -> int:
                     f"its host lost) and is not tried again; nothing was imported")
                 conn.execute(same.values(status=ImportStatus.FAILED, phase=ImportPhase.DONE, error=error,
                                          lease_until=None, finished_at=utcnow()))
+                uploads.release_in(conn, row.upload_id)
             else:
                 conn.execute(same.values(status=ImportStatus.QUEUED, phase=ImportPhase.QUEUED,
                                          worker=None, lease_until=None, rows_done=0))

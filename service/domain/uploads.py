@@ -141,11 +141,18 @@ def release(engine: Engine, upload_id: int | None) -> bool:
     if upload_id is None:
         return False
     with _writing(engine).begin() as conn:
-        unneeded = conn.execute(select(UPLOADS.c.id).where(
-            UPLOADS.c.id == upload_id, UPLOADS.c.size.is_not(None), ~or_(*_needed()))).scalar()
-        if unneeded is None:
-            return False
-        _delete(conn, [upload_id])
+        return release_in(conn, upload_id)
+
+
+def release_in(conn: Connection, upload_id: int | None) -> bool:
+    """`release` inside a transaction (a job's last one: its file goes with its end, or stays with it)."""
+    if upload_id is None:
+        return False
+    unneeded = conn.execute(select(UPLOADS.c.id).where(
+        UPLOADS.c.id == upload_id, UPLOADS.c.size.is_not(None), ~or_(*_needed()))).scalar()
+    if unneeded is None:
+        return False
+    _delete(conn, [upload_id])
     return True
 
 
