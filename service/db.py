@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ from service.errors import Conflict, NotFound
 from service.models import MAX_ID
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_CACHE_KIB = 100_000  # a connection's page cache
 Row = TypeVar("Row", bound=Any)
 
 
@@ -67,7 +70,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         # 100 MB of page cache: enough for the indexes an import of a million rows touches,
         # and a bound on what one process holds (an import stays under 400 MB in all).
-        cursor.execute("PRAGMA cache_size=-100000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
         prepare_for_segments(dbapi_connection)
 
@@ -80,6 +83,21 @@ def _configure_sqlite(engine: Engine) -> None:
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     """Tell whether this engine or connection talks to SQLite."""
     return engine_or_conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def passing_through(engine: Engine) -> Iterator[Connection]:
+    """A connection for data that only passes through (an upload's chunks): on SQLite with a small
+    page cache meanwhile, which would otherwise grow by all it wrote, up to SQLITE_CACHE_KIB."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if is_sqlite(engine) else None
+        if raw is not None:
+            raw.execute("PRAGMA cache_size=-2000")
+        try:
+            yield conn
+        finally:
+            if raw is not None:
+                raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def alembic_config(database_url: str) -> Config:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from service.db import is_sqlite
+from service.db import is_sqlite, passing_through
 from service.models import ImportDraft, ImportJob, ImportStatus, Upload, UploadChunk, utcnow
 
 CHUNK_BYTES = 1024 * 1024
@@ -48,15 +48,16 @@ def store(engine: Engine, account_id: int, filename: str, stream: IO[bytes]) -> 
         upload_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
     size, seq, pending = 0, 0, []
     try:
-        while chunk := stream.read(CHUNK_BYTES):
-            pending.append({"upload_id": upload_id, "seq": seq, "data": chunk})
-            size, seq = size + len(chunk), seq + 1
-            if len(pending) == CHUNKS_PER_COMMIT:
-                _write(writer, pending)
-                pending = []
-        _write(writer, pending)
-        with writer.begin() as conn:
-            conn.execute(update(UPLOADS).where(UPLOADS.c.id == upload_id).values(size=size))
+        with passing_through(writer) as conn:
+            while chunk := stream.read(CHUNK_BYTES):
+                pending.append({"upload_id": upload_id, "seq": seq, "data": chunk})
+                size, seq = size + len(chunk), seq + 1
+                if len(pending) == CHUNKS_PER_COMMIT:
+                    _write(conn, pending)
+                    pending = []
+            _write(conn, pending)
+            with conn.begin():
+                conn.execute(update(UPLOADS).where(UPLOADS.c.id == upload_id).values(size=size))
     except BaseException:
         with writer.begin() as conn:
             _delete(conn, [upload_id])
@@ -64,9 +65,9 @@ def store(engine: Engine, account_id: int, filename: str, stream: IO[bytes]) -> 
     return int(upload_id)
 
 
-def _write(engine: Engine, chunks: list[dict]) -> None:
+def _write(conn: Connection, chunks: list[dict]) -> None:
     if chunks:
-        with engine.begin() as conn:
+        with conn.begin():
             conn.execute(insert(CHUNKS), chunks)
 
 
