@@ -85,6 +85,12 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
+def writing(engine: Engine) -> Engine:
+    """The engine for a transaction that writes: on SQLite it takes the write lock at BEGIN, so that
+    it waits its turn (busy timeout) instead of failing when it upgrades from reading."""
+    return engine.execution_options(sqlite_immediate=True) if is_sqlite(engine) else engine
+
+
 @contextmanager
 def passing_through(engine: Engine) -> Iterator[Connection]:
     """A connection for data that only passes through (an upload's chunks): on SQLite with a small

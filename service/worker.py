@@ -106,8 +106,11 @@ class Worker:
                 self._wake.clear()
                 continue
             log.info("import %s taken by %s", job_id, self.name)
-            imports.run_job(self.engine, job_id, worker=self.name, scratch_dir=self.scratch_dir,
-                            cancelled=self._stopping.is_set)
+            try:
+                imports.run_job(self.engine, job_id, worker=self.name, scratch_dir=self.scratch_dir,
+                                cancelled=self._stopping.is_set)
+            except Exception:  # noqa: BLE001 (the database went away mid-job: its lease runs out, it is retried)
+                log.exception("import %s could not be run here", job_id)
 
     @property
     def stopping(self) -> bool:

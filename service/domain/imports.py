@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import FileUnreadable, Inspection, Source, inspect_file, suggest_mapping
 from importer.settings import ImportSettings, SettingsError, check_against, parse_settings
-from service.db import end_reads, own
+from service.db import end_reads, own, writing
 from service.domain import job_queue, uploads
 from service.domain.accounts import account_info
 from service.errors import InvalidInput
@@ -192,7 +192,7 @@ def _record_success(conn: Connection, job_id: int, worker: str, account_id: int,
 
 
 def _record_failure(engine: Engine, job_id: int, worker: str, message: str, upload_id: int | None) -> None:
-    with engine.execution_options(sqlite_immediate=True).begin() as conn:
+    with writing(engine).begin() as conn:
         try:
             job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.FAILED,
                                    phase=ImportPhase.DONE, error=message)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
-from service.db import is_sqlite
+from service.db import is_sqlite, writing
 from service.domain import uploads
 from service.models import ImportJob, ImportPhase, ImportStatus, utcnow
 
@@ -45,9 +45,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _writing(engine: Engine) -> Engine:
-    return engine.execution_options(sqlite_immediate=True) if is_sqlite(engine) else engine
-
 
 def claim(engine: Engine, worker: str, lease: timedelta, job_id: int | None = None) -> int | None:
     """Take the oldest queued job (or the job `job_id`, if it is queued) for `worker`; its id, or None."""
@@ -61,7 +58,7 @@ def claim(engine: Engine, worker: str, lease: timedelta, job_id: int | None = No
             return None
     if not is_sqlite(engine):
         query = query.with_for_update(skip_locked=True)
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         found = conn.execute(query).scalar()
         if found is None:
             return None
@@ -82,7 +79,7 @@ def claim_here(conn: Connection, job_id: int, worker: str, lease: timedelta) -> 
 
 def renew(engine: Engine, worker: str, lease: timedelta) -> int:
     """Extend the leases of every job `worker` runs; the number renewed."""
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         result = conn.execute(update(JOBS).where(
             JOBS.c.worker == worker, JOBS.c.status == ImportStatus.RUNNING).values(
             lease_until=utcnow() + lease))
@@ -103,7 +100,7 @@ def let_go(engine: Engine, worker: str, job_id: int | None = None) -> int:
     query = update(JOBS).where(JOBS.c.worker == worker, JOBS.c.status == ImportStatus.RUNNING)
     if job_id is not None:
         query = query.where(JOBS.c.id == job_id)
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         result = conn.execute(query.values(
             status=ImportStatus.QUEUED, phase=ImportPhase.QUEUED, worker=None, lease_until=None,
             rows_done=0, attempts=JOBS.c.attempts - 1))
@@ -121,7 +118,7 @@ def requeue_lost(engine: Engine) -> int:
     if not lost:
         return 0
     changed = 0
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         for row in conn.execute(running.add_columns(JOBS.c.attempts, JOBS.c.upload_id).where(
                 JOBS.c.id.in_(lost))):
             if not _is_lost(row.worker, row.lease_until, utcnow()):

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from service.db import is_sqlite, passing_through
+from service.db import passing_through, writing
 from service.models import ImportDraft, ImportJob, ImportStatus, Upload, UploadChunk, utcnow
 
 CHUNK_BYTES = 1024 * 1024
@@ -34,14 +34,10 @@ CHUNKS = UploadChunk.__table__  # type: ignore[attr-defined]
 UPLOADS = Upload.__table__  # type: ignore[attr-defined]
 
 
-def _writing(engine: Engine) -> Engine:
-    # On SQLite a writer takes the write lock at BEGIN, so that it waits its turn (see service/db.py).
-    return engine.execution_options(sqlite_immediate=True) if is_sqlite(engine) else engine
-
 
 def store(engine: Engine, account_id: int, filename: str, stream: IO[bytes]) -> int:
     """Copy `stream` into a new upload, chunk by chunk; return its id."""
-    writer = _writing(engine)
+    writer = writing(engine)
     with writer.begin() as conn:
         inserted = conn.execute(insert(UPLOADS).values(
             account_id=account_id, filename=filename[:500], created_at=utcnow()))
@@ -141,7 +137,7 @@ def release(engine: Engine, upload_id: int | None) -> bool:
     """Remove the upload when nothing needs it any more (its job ended, its draft was imported)."""
     if upload_id is None:
         return False
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         return release_in(conn, upload_id)
 
 
@@ -162,7 +158,7 @@ def sweep(engine: Engine) -> int:
     or half-written ones old enough that no request is still writing them). Returns uploads removed."""
     drafts = ImportDraft.__table__  # type: ignore[attr-defined]
     expired = and_(drafts.c.import_id.is_(None), drafts.c.created_at < utcnow() - DRAFT_LIFETIME)
-    with _writing(engine).begin() as conn:
+    with writing(engine).begin() as conn:
         of_expired = list(conn.execute(select(drafts.c.upload_id).where(
             expired, drafts.c.upload_id.is_not(None))).scalars())
         conn.execute(delete(drafts).where(expired))

@@ -109,6 +109,18 @@ def _holder(hosts: list[Host], job: dict) -> Host:
     return holder
 
 
+def _group_alive(group: int) -> bool:
+    """Whether any process (the worker's row checker, say) is left in the process group."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def _postgresql_only(database_url: str) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("several hosts share a PostgreSQL database")
@@ -135,6 +147,7 @@ def test_a_stopped_worker_leaves_its_import_to_the_other(database_url, tmp_path,
         if stop == signal.SIGTERM:
             assert time.monotonic() - signalled < GRACE + 5, holder.log.read_text()
             assert holder.process.returncode == 0, holder.log.read_text()
+            assert not _group_alive(holder.process.pid), "a process of the stopped worker lives on"
         done = _until(engine, job_id, lambda j: j["status"] in ("succeeded", "failed"), "ended", 180)
         assert done["status"] == "succeeded", done
         assert done["worker"] != job["worker"]
