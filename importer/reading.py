@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from typing import TypedDict, Unpack
+from typing import BinaryIO, Protocol, TypedDict, Unpack, runtime_checkable
 
 from importer.vocabulary import IMPORTABLE_BUILTINS
 
@@ -98,11 +98,38 @@ class FormatOverrides(TypedDict, total=False):
     has_header: bool | None
 
 
+@runtime_checkable
+class Openable(Protocol):
+    """A file kept elsewhere than on this disk (e.g. in the database), read as a fresh stream each time."""
+
+    def open_binary(self) -> BinaryIO: ...
+
+
+# A contact file: a path on this disk, or something that opens a stream of its bytes.
+Source = str | os.PathLike[str] | Openable
+
+
+def _open_raw(source: Source) -> BinaryIO:
+    return source.open_binary() if isinstance(source, Openable) else open(source, "rb")
+
+
+class _GzipOwning(gzip.GzipFile):
+    """A GzipFile over a stream it was given, that closes that stream too."""
+
+    def close(self) -> None:
+        raw: BinaryIO | None = self.fileobj  # type: ignore[assignment]
+        try:
+            super().close()
+        finally:
+            if raw is not None:
+                raw.close()
+
+
 # --- detection ------------------------------------------------------------------------------------
 
 
 def detect_format(
-    path: str | os.PathLike[str],
+    path: Source,
     *,
     encoding: str | None = None,
     delimiter: str | None = None,
@@ -166,10 +193,10 @@ def _check_encoding(encoding: str) -> None:
         raise FileUnreadable(f"unknown encoding {encoding!r}") from None
 
 
-def _read_sample(path: str | os.PathLike[str]) -> tuple[bytes, bool, bool]:
+def _read_sample(path: Source) -> tuple[bytes, bool, bool]:
     """Return the first SAMPLE_SIZE bytes of the (decompressed) file, whether it is gzipped, and whether
     the sample is the whole file."""
-    with open(path, "rb") as file:
+    with _open_raw(path) as file:
         compressed = file.read(2) == _GZIP_MAGIC  # by content: uploads lose or invent file names
     try:
         with _open_binary(path, compressed) as stream:
@@ -317,7 +344,7 @@ def _detect_header(records: list[list[str]]) -> bool:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def read_rows(path: str | os.PathLike[str], fmt: FileFormat) -> Iterator[list[str]]:
+def read_rows(path: Source, fmt: FileFormat) -> Iterator[list[str]]:
     """Stream every record of the file as a list of cells, the header included.
 
     Cells are not trimmed and rows are not padded: a ragged row comes out as it is, and a blank line
@@ -327,11 +354,12 @@ def read_rows(path: str | os.PathLike[str], fmt: FileFormat) -> Iterator[list[st
     return _iter_records(path, fmt)
 
 
-def _open_binary(path: str | os.PathLike[str], compressed: bool) -> gzip.GzipFile | io.BufferedReader:
-    return gzip.open(path, "rb") if compressed else open(path, "rb")
+def _open_binary(path: Source, compressed: bool) -> BinaryIO:
+    raw = _open_raw(path)
+    return _GzipOwning(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[return-value]
 
 
-def _open_text(path: str | os.PathLike[str], fmt: FileFormat, errors: str = "strict") -> io.TextIOWrapper:
+def _open_text(path: Source, fmt: FileFormat, errors: str = "strict") -> io.TextIOWrapper:
     binary = _open_binary(path, fmt.compressed)
     try:
         # newline="": the csv module handles line ends itself, also those inside quoted fields.
@@ -346,7 +374,7 @@ def _until_eof(lines: Iterable[str], exhausted: list[bool]) -> Iterator[str]:
     exhausted.append(True)
 
 
-def _iter_records(path: str | os.PathLike[str], fmt: FileFormat) -> Generator[list[str], None, None]:
+def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, None]:
     row = 0  # records yielded so far
     end_line = 0  # the line on which the last yielded record ended
     exhausted: list[bool] = []
@@ -402,7 +430,7 @@ def _reads_as_utf8(record: list[str], encoding: str) -> bool:
 
 
 def _decoding_error(
-    path: str | os.PathLike[str], fmt: FileFormat, error: UnicodeDecodeError
+    path: Source, fmt: FileFormat, error: UnicodeDecodeError
 ) -> FileUnreadable:
     where = _locate_undecodable(path, fmt)
     # The decoder works in chunks of several KiB, so the error surfaces some rows ahead of the bad
@@ -414,7 +442,7 @@ def _decoding_error(
     )
 
 
-def _locate_undecodable(path: str | os.PathLike[str], fmt: FileFormat) -> tuple[int, int] | None:
+def _locate_undecodable(path: Source, fmt: FileFormat) -> tuple[int, int] | None:
     """Return the row and starting line of the first record with undecodable bytes."""
     try:
         with _open_text(path, fmt, errors=_MARK_ERRORS) as stream:
@@ -435,7 +463,7 @@ def _locate_undecodable(path: str | os.PathLike[str], fmt: FileFormat) -> tuple[
 
 
 def inspect_file(
-    path: str | os.PathLike[str], *, sample_size: int = 10, **overrides: Unpack[FormatOverrides]
+    path: Source, *, sample_size: int = 10, **overrides: Unpack[FormatOverrides]
 ) -> Inspection:
     """Detect the file's format and read its column names and first `sample_size` data rows.
 

@@ -1,35 +1,36 @@
-"""Running import jobs in the background of this process: a small pool of threads per app."""
+"""The job worker an app runs in its own process (`safeguard serve` without --no-worker, and tests)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from datetime import timedelta
 
 from flask import Flask, current_app
 
-from service.domain.imports import run_job
+from service.worker import Worker
 
-EXECUTOR = "safeguard.imports"
+EXTENSION = "safeguard.worker"
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its pool of import threads, and the folder uploads wait in."""
-    app.extensions[EXECUTOR] = ThreadPoolExecutor(max_workers=app.config["IMPORT_WORKERS"],
-                                                  thread_name_prefix="import")
-    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    """Give the app its worker, started when the app is configured to run jobs (RUN_WORKER)."""
+    worker = Worker(app.extensions["safeguard.engine"], concurrency=app.config["IMPORT_WORKERS"],
+                    lease=timedelta(seconds=app.config["LEASE_SECONDS"]),
+                    poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"])
+    app.extensions[EXTENSION] = worker
+    if app.config["RUN_WORKER"]:
+        worker.start()
 
 
-def submit(job_id: int, path: Path) -> None:
-    """Run the queued job in the background of this process; the job removes its file when done."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    app.extensions[EXECUTOR].submit(_run_in_app, app, job_id, path)
+def worker_of(app: Flask | None = None) -> Worker:
+    worker: Worker = (app or current_app).extensions[EXTENSION]
+    return worker
 
 
-def _run_in_app(app: Flask, job_id: int, path: Path) -> None:
-    with app.app_context():
-        run_job(app.extensions["safeguard.engine"], job_id, path)
+def queued() -> None:
+    """A job was queued by this request: this process's worker, if it runs, looks at once."""
+    worker_of().wake()
 
 
 def shutdown(app: Flask) -> None:
-    """Wait for the running imports to end (tests and the command line, before they close the engine)."""
-    app.extensions[EXECUTOR].shutdown(wait=True)
+    """Stop the app's worker within the grace period (tests and the server, before the engine goes)."""
+    worker_of(app).stop(app.config["GRACE_SECONDS"])

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     import_workers: int = Field(
         2, alias="SAFEGUARD_IMPORT_WORKERS", ge=1,
         description="Import jobs that one process runs at once.")
+    lease_seconds: float = Field(
+        30, alias="SAFEGUARD_LEASE_SECONDS", gt=0,
+        description="How long a worker's hold on a running job lasts unless renewed; a job whose lease "
+                    "ran out is taken again by another worker.")
+    poll_seconds: float = Field(
+        1, alias="SAFEGUARD_POLL_SECONDS", gt=0,
+        description="How often an idle worker looks for queued jobs.")
+    grace_seconds: float = Field(
+        30, alias="SAFEGUARD_GRACE_SECONDS", ge=0,
+        description="After SIGTERM: how long running requests may finish and jobs may let go.")
     log_level: str = Field(
         "INFO", alias="SAFEGUARD_LOG_LEVEL",
         description="The root logger's level (DEBUG, INFO, WARNING, ERROR); JSON lines on standard error.")
@@ -88,7 +98,12 @@ def from_environment() -> dict[str, Any]:
         "DATABASE_URL": settings.database_url or default_database_url(),
         "MAX_CONTENT_LENGTH": settings.max_upload_mb * 1024 * 1024,
         "UPLOAD_DIR": settings.upload_dir,
+        # Import jobs run by each process's worker at once, and the queue's timing (service/worker.py).
         "IMPORT_WORKERS": settings.import_workers,
+        "RUN_WORKER": False,  # `safeguard serve` turns it on (unless --no-worker)
+        "LEASE_SECONDS": settings.lease_seconds,
+        "POLL_SECONDS": settings.poll_seconds,
+        "GRACE_SECONDS": settings.grace_seconds,
         # None, not a random key: service/web/secret.py then shares one key through the database.
         "SECRET_KEY": settings.secret_key or None,
         "LOG_LEVEL": settings.log_level,

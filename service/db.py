@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ from service.models import MAX_ID
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a SQLite writer waits for the write lock before it gives up ("database is locked").
 SQLITE_BUSY_MS = 30000
+SQLITE_CACHE_KIB = 100_000  # a connection's page cache
 Row = TypeVar("Row", bound=Any)
 
 
@@ -69,7 +72,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         # 100 MB of page cache: enough for the indexes an import of a million rows touches,
         # and a bound on what one process holds (an import stays under 400 MB in all).
-        cursor.execute("PRAGMA cache_size=-100000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
         prepare_for_segments(dbapi_connection)
 
@@ -82,6 +85,27 @@ def _configure_sqlite(engine: Engine) -> None:
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     """Tell whether this engine or connection talks to SQLite."""
     return engine_or_conn.dialect.name == "sqlite"
+
+
+def writing(engine: Engine) -> Engine:
+    """The engine for a transaction that writes: on SQLite it takes the write lock at BEGIN, so that
+    it waits its turn (busy timeout) instead of failing when it upgrades from reading."""
+    return engine.execution_options(sqlite_immediate=True) if is_sqlite(engine) else engine
+
+
+@contextmanager
+def passing_through(engine: Engine) -> Iterator[Connection]:
+    """A connection for data that only passes through (an upload's chunks): on SQLite with a small
+    page cache meanwhile, which would otherwise grow by all it wrote, up to SQLITE_CACHE_KIB."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if is_sqlite(engine) else None
+        if raw is not None:
+            raw.execute("PRAGMA cache_size=-2000")
+        try:
+            yield conn
+        finally:
+            if raw is not None:
+                raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -129,6 +153,17 @@ def session() -> Session:
         g.db_session = Session(current_engine(), expire_on_commit=False)
     request_session: Session = g.db_session
     return request_session
+
+
+def end_reads(session: Session) -> Session:
+    """End the session's reads before it writes; returns it.
+
+    On SQLite a transaction that has read cannot take the write lock once another connection has
+    written since (a check, say): it is refused at once as busy, without the busy timeout. A new
+    transaction whose first statement writes waits its turn instead.
+    """
+    session.commit()
+    return session
 
 
 def insert_unique(session: Session, row: Row, conflict: str) -> Row:

@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import StrictBool, StrictInt
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     String,
     UniqueConstraint,
     text,
@@ -215,6 +217,7 @@ class ExternalId(SQLModel, table=True):
 
 class ImportJob(SQLModel, table=True):
     __tablename__ = "imports"
+    __table_args__ = (Index("ix_imports_status", "status"),)  # workers look for queued and running jobs
 
     id: int = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", index=True)
@@ -231,12 +234,40 @@ class ImportJob(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
     # The file's column names, for the header of the rejected-rows download.
     columns: list[str] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
-    # "host:pid" of the process that runs the job: if it died, the job failed.
+    # "host:pid" of the process that holds the job's lease (see service/domain/job_queue.py).
     worker: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    # The queue: the stored upload a worker reads (None: a command-line import, run where its file
+    # is), the runs started so far, and until when the running worker's lease holds.
+    upload_id: int | None = Field(default=None, foreign_key="uploads.id", ondelete="SET NULL")
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    lease_until: datetime | None = None
+
+
+class Upload(SQLModel, table=True):
+    """An uploaded file kept in the database (in `upload_chunks`) until its job or draft ends, so that
+    any instance or worker can read it."""
+
+    __tablename__ = "uploads"
+
+    id: int = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True)
+    filename: str = Field(default="", sa_column=Column(String(500), nullable=False))
+    size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # None: still coming
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UploadChunk(SQLModel, table=True):
+    """One piece (about 1 MB) of an upload, in order by `seq`."""
+
+    __tablename__ = "upload_chunks"
+
+    upload_id: int = Field(foreign_key="uploads.id", primary_key=True, ondelete="CASCADE")
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class ImportRejection(SQLModel, table=True):
@@ -580,6 +611,7 @@ class ImportPublic(SQLModel):
     report: ImportReport | None = None
     warnings: list[ImportWarning] = []
     error: str | None = None
+    attempts: int = 0
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -851,7 +883,7 @@ class ImportDraft(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id", index=True)
     user_id: int = Field(foreign_key="users.id")
     filename: str = Field(sa_column=Column(String(500), nullable=False))
-    path: str = Field(sa_column=Column(String(1000), nullable=False))
+    upload_id: int | None = Field(default=None, foreign_key="uploads.id", ondelete="SET NULL")
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonDocument, nullable=False))
     estimated_rows: int = Field(default=0)
     dry_run_id: int | None = Field(default=None, foreign_key="imports.id")

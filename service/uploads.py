@@ -1,27 +1,44 @@
-"""Uploaded files, from the API and the import wizard alike: stored under a unique name until used."""
+"""Uploaded files, from the API and the import wizard alike: kept in the database until their job or
+draft ends (service/domain/uploads.py), or for a look within one request, in a local temporary file."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path, PurePath
 
+from sqlalchemy import Engine
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from service.domain import uploads
 from service.errors import InvalidInput
 
 MAX_NAME = 255  # characters of the upload's own name that the job keeps (its column holds 500)
 MAX_DISK_NAME = 100  # of the name on disk, after the unique prefix: file systems stop at 255 bytes
 
 
-def save_upload(upload: FileStorage | None, upload_dir: str) -> Path:
-    """Store an uploaded file under a unique name; InvalidInput when there is none."""
+def _present(upload: FileStorage | None) -> FileStorage:
     if upload is None or not upload.filename:
         raise InvalidInput("send the file as the multipart part 'file'", code="missing_file", part="file")
-    safe = secure_filename(upload.filename)[-MAX_DISK_NAME:] or "upload"
+    return upload
+
+
+def save_upload(upload: FileStorage | None, upload_dir: str) -> Path:
+    """Store an uploaded file locally under a unique name (for this request only); InvalidInput when
+    there is none."""
+    upload = _present(upload)
+    Path(upload_dir).mkdir(parents=True, exist_ok=True)
+    safe = secure_filename(upload.filename or "")[-MAX_DISK_NAME:] or "upload"
     path = Path(upload_dir) / f"{uuid.uuid4().hex}-{safe}"
     upload.save(path)
     return path
+
+
+def store_upload(upload: FileStorage | None, engine: Engine, account_id: int) -> int:
+    """Store an uploaded file in the database, streamed in chunks; its upload id. InvalidInput when
+    there is none."""
+    upload = _present(upload)
+    return uploads.store(engine, account_id, upload_name(upload), upload.stream)
 
 
 def upload_name(upload: FileStorage | None, default: str = "") -> str:

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, SQLModel
 
-from service import create_app
+from service import background, create_app
 from service.cli import Context, main
 from service.db import upgrade_database
 from service.domain.accounts import create_account, create_field, create_link
@@ -106,10 +106,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url,
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "RUN_WORKER": True,
                       "UPLOAD_DIR": str(tmp_path / "uploads")})
     yield app
-    app.extensions["safeguard.imports"].shutdown(wait=True)
+    background.shutdown(app)
     app.extensions["safeguard.engine"].dispose()
 
 
@@ -312,5 +312,5 @@ def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     yield run
     for context in contexts:
         if context._app is not None:
-            context._app.extensions["safeguard.imports"].shutdown(wait=True)
+            background.shutdown(context._app)
             context._app.extensions["safeguard.engine"].dispose()

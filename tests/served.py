@@ -112,15 +112,31 @@ class HttpClient:
 def serving(command: list[str], *, port: int, env: Mapping[str, str], log: Path,
             cwd: Path | None = None) -> Iterator[HttpClient]:
     """Run a server command until it answers on `port`; stop its whole process group afterwards."""
+    with started(command, env=env, log=log, cwd=cwd) as process:
+        client = HttpClient(f"http://127.0.0.1:{port}")
+        _wait_until_answering(client, process, log)
+        yield client
+
+
+@contextmanager
+def started(command: list[str], *, env: Mapping[str, str], log: Path,
+            cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Run a command (a server, a job worker) in a process group of its own; stop the whole group
+    afterwards, also when the block fails."""
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         try:
-            client = HttpClient(f"http://127.0.0.1:{port}")
-            _wait_until_answering(client, process, log)
-            yield client
+            yield process
         finally:
             _stop_group(process)
+
+
+def wait_until_answering(port: int, process: subprocess.Popen, log: Path) -> HttpClient:
+    """A client of the server `process` started, once it answers on `port`."""
+    client = HttpClient(f"http://127.0.0.1:{port}")
+    _wait_until_answering(client, process, log)
+    return client
 
 
 def _wait_until_answering(client: HttpClient, process: subprocess.Popen, log: Path) -> None:

@@ -10,12 +10,13 @@ from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import background
 from service.api.routing import api, endpoint
 from service.db import current_engine, session
-from service.domain import imports
+from service.domain import imports, uploads
 from service.domain.accounts import fields_of
 from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
-from service.uploads import save_upload, upload_name
+from service.uploads import save_upload, store_upload, upload_name
+from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 
@@ -49,19 +50,20 @@ def inspect() -> dict[str, Any]:
           response=ImportPublic, status=202)
 def create_import() -> tuple[dict[str, Any], int]:
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
+    engine = current_engine()
     upload = request.files.get("file")
-    path = save_upload(upload, current_app.config["UPLOAD_DIR"])
+    upload_id = store_upload(upload, engine, g.account.id)
     try:
         job = imports.create_job(session(), account=g.account, settings=settings,
-                                 raw_settings=raw_settings, path=path,
-                                 filename=upload_name(upload))
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
+                                 raw_settings=raw_settings, source=uploads.StoredFile(engine, upload_id),
+                                 filename=upload_name(upload),
+                                 upload_id=upload_id)
+    finally:
+        uploads.release(engine, upload_id)  # only if no job took it
     if request.args.get("wait", "").lower() in ("1", "true", "yes"):
-        finished = imports.run_job(current_engine(), job.id, path)
+        finished = run_or_wait(background.worker_of(), job.id)
         return imports.job_public(finished).model_dump(mode="json"), 200
-    background.submit(job.id, path)
+    background.queued()
     return imports.job_public(job).model_dump(mode="json"), 202
 
 
@@ -72,7 +74,7 @@ def _own_job(import_id: int) -> ImportJob:
 @endpoint(api, "/imports/<int:import_id>", "GET", summary="An import's status, progress and report",
           scope=Scope.MANAGE, response=ImportPublic)
 def get_import(import_id: int) -> dict[str, Any]:
-    job = imports.settle_if_dead(session(), _own_job(import_id))
+    job = imports.settle(current_engine(), _own_job(import_id))
     return imports.job_public(job).model_dump(mode="json")
 
 

@@ -18,6 +18,7 @@ from service.cli.imports import import_file
 from service.cli.segments import segments_group
 from service.cli.serve import serve
 from service.cli.users import users_group
+from service.cli.worker import worker
 from service.errors import DomainError
 
 __all__ = ["Context", "main"]
@@ -39,5 +40,5 @@ def main() -> None:
 
 
 for command in (db_group, accounts_group, keys_group, links_group, fields_group, import_file,
-                contacts_group, segments_group, dedup_group, events_group, users_group, demo, serve):
+                contacts_group, segments_group, dedup_group, events_group, users_group, demo, serve, worker):
     main.add_command(command)

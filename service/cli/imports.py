@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from importer.settings import SettingsError, parse_settings
 from importer.vocabulary import ImportMode, ImportPhase
 from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
+from service.domain.job_queue import worker_name
 from service.models import ImportJob
+from service.worker import Heartbeat
 
 REPORT_COUNTS = ("rows", "created", "created_shared_address", "updated", "unchanged", "status_kept",
                  "skipped", "merged_in_file", "rejected")
@@ -62,7 +65,8 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
     try:
         shutil.copyfile(file, work_copy)
         job = _queue(ctx, account_name, raw, work_copy)
-        finished = _run_with_progress(ctx, job, work_copy, imports.estimate_rows(file, inspection))
+        finished = _run_with_progress(ctx, job, work_copy,
+                                      imports.estimate_rows(file.stat().st_size, inspection))
     finally:
         shutil.rmtree(work_copy.parent, ignore_errors=True)
     if finished.status != "succeeded":
@@ -81,14 +85,20 @@ def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 
 
 def _queue(ctx: Context, account_name: str, raw: dict[str, Any], path: Path) -> ImportJob:
-    """Check the file and the settings against the account, and record the queued job."""
+    """Check the file and the settings against the account, and record the job, held by this
+    process: it runs here, where its file is (if this process dies, the job fails, not retried)."""
     try:
         settings = parse_settings(raw)
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
     with ctx.session() as session:
         return imports.create_job(session, account=account_named(session, account_name),
-                                  settings=settings, raw_settings=raw, path=path, filename=path.name)
+                                  settings=settings, raw_settings=raw, source=path, filename=path.name,
+                                  run_here=worker_name(), lease=_lease(ctx))
+
+
+def _lease(ctx: Context) -> timedelta:
+    return timedelta(seconds=ctx.app.config["LEASE_SECONDS"])
 
 
 def _run_with_progress(ctx: Context, job: ImportJob, path: Path, estimate: int) -> ImportJob:
@@ -105,8 +115,9 @@ def _run_with_progress(ctx: Context, job: ImportJob, path: Path, estimate: int) 
             if phase == ImportPhase.APPLYING:
                 bar.label = "Applying"
 
-        assert job.id is not None
-        finished = imports.run_job(ctx.engine, job.id, path, on_progress=on_progress)
+        with Heartbeat(ctx.engine, worker_name(), _lease(ctx)):
+            finished = imports.run_job(ctx.engine, job.id, worker=worker_name(), source=path,
+                                       on_progress=on_progress)
         bar.update(estimate - done)
     return finished
 

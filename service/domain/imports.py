@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +17,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from importer.pipeline import ImportResult, Progress, run_import
-from importer.reading import FileUnreadable, Inspection, inspect_file, suggest_mapping
+from importer.reading import FileUnreadable, Inspection, Source, inspect_file, suggest_mapping
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import safe_json
-from service.db import own
+from service.db import end_reads, own, writing
+from service.domain import job_queue, uploads
 from service.domain.accounts import account_info
 from service.domain.erasures import erased_hashes, erasure_salt
 from service.errors import InvalidInput
@@ -42,11 +43,13 @@ from service.models import (
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes
-STALE_AFTER = timedelta(minutes=15)  # a job on another host with no heartbeat for this long died
 
 
-def this_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+ENDED = (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+
+
+class JobCancelled(Exception):
+    """The worker is stopping: the import is rolled back and the job handed back to the queue."""
 
 
 def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]]:
@@ -65,24 +68,27 @@ def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]
         raise InvalidInput(str(error), code="invalid_settings") from None
 
 
-def estimate_rows(path: Path, inspection: Inspection) -> int:
-    """Guess the number of rows from the file size and the preview (for the progress bar only)."""
+def estimate_rows(size: int, inspection: Inspection) -> int:
+    """Guess the number of rows from the file's size and the preview (for the progress bar only)."""
     rows = inspection.sample_rows
     if not rows or inspection.format.compressed:
         return max(len(rows), 1)
     per_row = max(sum(len(inspection.format.delimiter.join(r)) + 1 for r in rows) / len(rows), 1)
-    return max(int(path.stat().st_size / per_row), 1)
+    return max(int(size / per_row), 1)
 
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
-               path: Path, filename: str) -> ImportJob:
+               source: Source, filename: str, upload_id: int | None = None,
+               run_here: str | None = None, lease: timedelta = job_queue.LEASE) -> ImportJob:
     """Check the file and the settings, then record a queued job (nothing else is written).
 
+    `source` is the file (`upload_id` its stored copy, which a worker reads); `run_here` names
+    the process that runs the job itself (the command line), which holds it from the start.
     Without a `mapping`, columns named like the account's fields (or like e-mail) are mapped
     to them, as the wizard suggests; the job keeps the mapping it used.
     """
     try:
-        inspection = inspect_file(path, encoding=settings.encoding, delimiter=settings.delimiter,
+        inspection = inspect_file(source, encoding=settings.encoding, delimiter=settings.delimiter,
                                   has_header=settings.has_header)
         info = account_info(session, account)
         if "mapping" not in raw_settings:
@@ -96,31 +102,40 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     except SettingsError as error:
         raise InvalidInput(str(error), code="invalid_settings") from None
     job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
-                    dry_run=settings.dry_run, columns=inspection.columns, worker=this_worker())
-    session.add(job)
+                    dry_run=settings.dry_run, columns=inspection.columns, upload_id=upload_id)
+    end_reads(session).add(job)
+    session.flush()
+    if run_here is not None:
+        job_queue.claim_here(session.connection(), job.id, run_here, lease)
     session.commit()
+    session.refresh(job)
     return job
 
 
-def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | None = None) -> ImportJob:
-    """Run a queued job to its end; the job records success or failure, and the file is removed."""
-    # It reads, then writes: on SQLite the transaction must take the write lock up front, or a
-    # write by another connection in between makes its commit fail (and the job stay queued).
-    with Session(engine.execution_options(sqlite_immediate=True), expire_on_commit=False) as session:
+def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = None,
+            scratch_dir: Path | None = None, on_progress: Progress | None = None,
+            cancelled: Callable[[], bool] = lambda: False) -> ImportJob:
+    """Run a job `worker` has claimed to its end; the job records success or failure.
+
+    Without `source` the job's stored upload is copied to `scratch_dir` for the run (the importer
+    reads a file several times, and in a helper process) and released when the job ends. When
+    `cancelled()` turns true, the import stops at its next progress report, is rolled back, and the
+    job goes back to the queue.
+    """
+    with Session(engine, expire_on_commit=False) as session:
         job = session.get(ImportJob, job_id)
         assert job is not None
         account = session.get(Account, job.account_id)
         assert account is not None
         info = with_erasures(session, account_info(session, account))
-        job.status, job.phase, job.started_at = ImportStatus.RUNNING, ImportPhase.READING, utcnow()
-        job.heartbeat_at, job.worker = job.started_at, this_worker()
-        session.commit()
     job_step(job_id, job.account_id, "started", dry_run=job.dry_run)
     started = time.monotonic()
     settings = parse_settings(job.settings)
     last_write, last_phase = [0.0], [str(ImportPhase.READING)]
 
     def progress(rows: int, phase: str) -> None:
+        if cancelled():
+            raise JobCancelled
         if on_progress is not None:
             on_progress(rows, phase)
         if phase != last_phase[0] and phase != ImportPhase.DONE:
@@ -133,21 +148,34 @@ def run_job(engine: Engine, job_id: int, path: Path, *, on_progress: Progress | 
         if phase == ImportPhase.DONE:
             return
         with engine.begin() as conn:
-            conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
+            conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id,
+                                                 col(ImportJob.worker) == worker).values(
                 rows_done=rows, phase=phase, heartbeat_at=utcnow()))
 
     def finish(conn: Connection, result: ImportResult) -> None:
-        _record_success(conn, job_id, job.account_id, settings, info.links, result)
+        _record_success(conn, job_id, worker, job.account_id, settings, info.links, result)
+        uploads.release_in(conn, job.upload_id)
 
+    scratch = Path(tempfile.mkdtemp(prefix=f"import-{job_id}-", dir=scratch_dir)) if source is None else None
     try:
-        run_import(engine, info, settings, path, import_id=job_id, progress=progress, finish=finish)
+        if source is None:
+            assert scratch is not None
+            source = _scratch_copy(engine, job, scratch)
+        run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish)
+    except JobCancelled:
+        job_queue.let_go(engine, worker, job_id)
+        log.info("import %s handed back to the queue", job_id)
+    except job_queue.LeaseLost as lost:
+        log.warning("%s; its import was rolled back here", lost)
     except (FileUnreadable, SettingsError) as error:
-        _record_failure(engine, job_id, str(error))
+        _record_failure(engine, job_id, worker, str(error), job.upload_id)
     except Exception:
         log.exception("import %s failed", job_id)
-        _record_failure(engine, job_id, "the import failed unexpectedly; nothing was imported")
+        _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported",
+                        job.upload_id)
     finally:
-        path.unlink(missing_ok=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     with Session(engine) as session:
         finished = session.get(ImportJob, job_id)
         assert finished is not None
@@ -173,12 +201,17 @@ def with_erasures(session: Session, info: AccountInfo) -> AccountInfo:
     return replace(info, erased=erased, erasure_salt=erasure_salt(session))
 
 
-def _record_success(conn: Connection, job_id: int, account_id: int, settings: ImportSettings,
+def _scratch_copy(engine: Engine, job: ImportJob, folder: Path) -> Path:
+    if job.upload_id is None:
+        raise FileUnreadable("the uploaded file is no longer stored")
+    return uploads.copy_to(engine, job.upload_id, folder / "upload")
+
+
+def _record_success(conn: Connection, job_id: int, worker: str, account_id: int, settings: ImportSettings,
                     links: dict, result: ImportResult) -> None:
     """Inside the import's own transaction: the job's report, new fields, the link last used."""
-    conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
-        status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE, rows_done=result.report["rows"],
-        report=result.report, warnings=result.warnings, finished_at=utcnow(), heartbeat_at=utcnow()))
+    job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE,
+                           rows_done=result.report["rows"], report=result.report, warnings=result.warnings)
     if settings.dry_run:
         return
     now = utcnow()
@@ -190,10 +223,27 @@ def _record_success(conn: Connection, job_id: int, account_id: int, settings: Im
             last_import_link_id=links[settings.match.link].id))
 
 
-def _record_failure(engine: Engine, job_id: int, message: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(ImportJob).where(col(ImportJob.id) == job_id).values(
-            status=ImportStatus.FAILED, phase=ImportPhase.DONE, error=message, finished_at=utcnow()))
+def _record_failure(engine: Engine, job_id: int, worker: str, message: str, upload_id: int | None) -> None:
+    with writing(engine).begin() as conn:
+        try:
+            job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.FAILED,
+                                   phase=ImportPhase.DONE, error=message)
+        except job_queue.LeaseLost as lost:
+            log.warning("%s; its failure is not recorded", lost)
+        else:
+            uploads.release_in(conn, upload_id)
+
+
+def wait_for(engine: Engine, job_id: int, *, poll: float = 0.2) -> ImportJob:
+    """Wait until the job has ended (run by any worker, on any instance), watching the database."""
+    while True:
+        job_queue.requeue_lost(engine)
+        with Session(engine) as session:
+            job = session.get(ImportJob, job_id)
+            assert job is not None
+            if job.status in ENDED:
+                return job
+        time.sleep(poll)
 
 
 def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
@@ -201,32 +251,14 @@ def own_import(session: Session, account_id: int, import_id: int) -> ImportJob:
     return own(session, ImportJob, import_id, account_id, "import")
 
 
-def settle_if_dead(session: Session, job: ImportJob) -> ImportJob:
-    """Mark a queued or running job failed when the process that ran it is gone."""
-    if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+def settle(engine: Engine, job: ImportJob) -> ImportJob:
+    """The job as it stands once lost runs are seen to (queued again, or failed after the last try)."""
+    if job.status != ImportStatus.RUNNING or not job_queue.requeue_lost(engine):
         return job
-    host, _, pid = (job.worker or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        dead = not _process_alive(int(pid))
-    else:
-        last_sign = job.heartbeat_at or job.created_at
-        dead = utcnow() - last_sign > STALE_AFTER
-    if dead:
-        job.status, job.phase, job.finished_at = ImportStatus.FAILED, ImportPhase.DONE, utcnow()
-        job.error = "the import was interrupted before it finished; nothing was imported"
-        session.add(job)
-        session.commit()
-    return job
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    with Session(engine) as session:
+        fresh = session.get(ImportJob, job.id)
+        assert fresh is not None
+        return fresh
 
 
 def job_public(job: ImportJob) -> ImportPublic:
@@ -240,6 +272,7 @@ def job_public(job: ImportJob) -> ImportPublic:
         report=None if job.report is None else ImportReport.model_validate(job.report),
         warnings=[ImportWarning.model_validate(warning) for warning in job.warnings or []],
         error=job.error,
+        attempts=job.attempts,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -6,23 +6,20 @@ wizard starts is the one the API would run with the same settings.
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import abort, g, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import Engine, or_, select
 from sqlmodel import Session, col
 
-from importer.reading import Inspection, inspect_file
+from importer.reading import FileUnreadable, Inspection, inspect_file
 from importer.settings import parse_settings
 from service import background
-from service.db import owned
-from service.domain import imports
-from service.models import Account, ImportDraft, ImportJob, utcnow
+from service.db import current_engine, end_reads, owned
+from service.domain import imports, uploads
+from service.errors import InvalidInput
+from service.models import Account, ImportDraft, ImportJob
 
 ENCODINGS = {
     "utf-8": "UTF-8",
@@ -41,9 +38,6 @@ MODES = {
     "create_only": ("Only add new contacts", "Existing contacts are left alone (counted as skipped)."),
     "update_only": ("Only update existing contacts", "Rows for new contacts are skipped."),
 }
-
-
-STALE_AFTER = timedelta(days=2)  # an unfinished wizard is forgotten after this
 
 
 @dataclass(frozen=True)
@@ -89,15 +83,9 @@ def steps(draft: ImportDraft, current: int) -> list[Step]:
     return result
 
 
-def forget_stale(session: Session, account_id: int) -> None:
-    """Remove the account's drafts (and their uploads) left unimported for STALE_AFTER."""
-    query = select(ImportDraft).where(col(ImportDraft.account_id) == account_id,
-                                      col(ImportDraft.import_id).is_(None),
-                                      col(ImportDraft.created_at) < utcnow() - STALE_AFTER)
-    for draft in session.execute(query).scalars():
-        Path(draft.path).unlink(missing_ok=True)
-        session.delete(draft)
-    session.commit()
+def forget_stale(engine: Engine) -> None:
+    """Remove drafts left unimported for DRAFT_LIFETIME, and the uploads nothing needs any more."""
+    uploads.sweep(engine)
 
 
 def own_draft(session: Session, draft_id: int) -> ImportDraft:
@@ -111,8 +99,8 @@ def own_draft(session: Session, draft_id: int) -> ImportDraft:
 def inspect(draft: ImportDraft, settings: dict[str, Any] | None = None) -> Inspection:
     """Read the draft's file with its chosen (or else detected) format; FileUnreadable if it cannot."""
     chosen = draft.settings if settings is None else settings
-    return inspect_file(draft.path, encoding=chosen.get("encoding"), delimiter=chosen.get("delimiter"),
-                        has_header=chosen.get("has_header"))
+    return inspect_file(_stored_file(draft), encoding=chosen.get("encoding"),
+                        delimiter=chosen.get("delimiter"), has_header=chosen.get("has_header"))
 
 
 def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
@@ -120,6 +108,7 @@ def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
 
     A new dict, not an update in place: the JSON column notices replacement, not mutation.
     """
+    end_reads(session)
     settings = {**draft.settings, **changes}
     draft.settings = {key: value for key, value in settings.items() if value is not None}
     draft.dry_run_id = None
@@ -127,33 +116,34 @@ def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
     session.commit()
 
 
-def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run: bool) -> ImportJob:
-    """Start the draft's import (or dry run) in the background, like the API's POST /imports.
+def _stored_file(draft: ImportDraft) -> uploads.StoredFile:
+    if draft.upload_id is None:
+        raise FileUnreadable("the uploaded file is no longer kept; upload it again")
+    return uploads.StoredFile(current_engine(), draft.upload_id)
 
-    A dry run works on a copy: a job removes its file when it ends, and the real import still
-    needs the upload. The draft records the job before the job starts: on SQLite, a write that
-    lands between the job's first read and its first write would fail the job's transaction.
+
+def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run: bool) -> ImportJob:
+    """Queue the draft's import (or dry run), like the API's POST /imports, on the draft's upload.
+
+    The upload stays while the draft is open: the dry run's end leaves it for the real import.
+    The draft records the job in the same request, before a worker can report on it.
     Raises InvalidInput when the file or the settings cannot be used.
     """
     raw = {**draft.settings, "dry_run": dry_run}
-    source = Path(draft.path)
-    path = source.with_name(f"{uuid.uuid4().hex}-{source.name}") if dry_run else source
-    if dry_run:
-        shutil.copyfile(source, path)
     try:
-        job = imports.create_job(session, account=account, settings=parse_settings(raw),
-                                     raw_settings=raw, path=path, filename=draft.filename)
-    except Exception:
-        if dry_run:
-            path.unlink(missing_ok=True)
-        raise
+        source = _stored_file(draft)
+    except FileUnreadable as error:
+        raise InvalidInput(str(error), code="unreadable_file") from None
+    job = imports.create_job(session, account=account, settings=parse_settings(raw), raw_settings=raw,
+                             source=source, filename=draft.filename, upload_id=draft.upload_id)
+    end_reads(session)
     if dry_run:
         draft.dry_run_id = job.id
     else:
         draft.import_id = job.id
     session.add(draft)
     session.commit()
-    background.submit(job.id, path)
+    background.queued()
     return job
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from importer.reading import FileUnreadable, inspect_file
 from importer.vocabulary import FieldType
+from service.db import current_engine, end_reads
 from service.db import session as db_session
-from service.domain import imports
+from service.domain import imports, uploads
 from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
 from service.models import ImportDraft, ImportStatus
-from service.uploads import save_upload, upload_name
+from service.uploads import store_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
 from service.web.pages import page
@@ -46,20 +47,21 @@ def upload() -> ResponseReturnValue:
     titles = [title for title, _, _ in drafts.STEP_TITLES]
     if request.method == "GET":
         return page("imports/upload.html", titles=titles, error=None)
+    engine = current_engine()
     try:
-        path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
+        upload_id = store_upload(request.files.get("file"), engine, g.account.id)
     except InvalidInput:
         return page("imports/upload.html", 400, titles=titles, error="Choose a file to upload.")
     try:
-        inspection = inspect_file(path)
+        inspection = inspect_file(uploads.StoredFile(engine, upload_id))
     except FileUnreadable as error:
-        path.unlink(missing_ok=True)
+        uploads.release(engine, upload_id)
         return page("imports/upload.html", 400, titles=titles, error=f"This file cannot be read: {error}.")
-    drafts.forget_stale(db_session(), g.account.id)
-    filename = upload_name(request.files["file"], default=path.name)
-    draft = ImportDraft(account_id=g.account.id, user_id=g.user.id, filename=filename, path=str(path),
-                        estimated_rows=imports.estimate_rows(path, inspection))
-    session = db_session()
+    drafts.forget_stale(engine)
+    draft = ImportDraft(account_id=g.account.id, user_id=g.user.id,
+                        filename=upload_name(request.files["file"], default="upload"), upload_id=upload_id,
+                        estimated_rows=imports.estimate_rows(uploads.size_of(engine, upload_id), inspection))
+    session = end_reads(db_session())
     session.add(draft)
     session.commit()
     return redirect(url_for("web.file_settings", draft_id=draft.id))
@@ -216,7 +218,7 @@ def review(draft_id: int) -> ResponseReturnValue:
     if draft.dry_run_id is None:
         return redirect(url_for("web.fields", draft_id=draft.id))
     session = db_session()
-    dry_run = imports.settle_if_dead(session, own_job(draft.dry_run_id))
+    dry_run = imports.settle(current_engine(), own_job(draft.dry_run_id))
     error = None
     if request.method == "POST":
         if dry_run.status != ImportStatus.SUCCEEDED:

@@ -53,7 +53,7 @@ def own_job(import_id: int) -> ImportJob:
 def report(import_id: int) -> ResponseReturnValue:
     """Step 7, and the page of any import: live progress while it runs, then the report."""
     session = db_session()
-    job = imports.settle_if_dead(session, own_job(import_id))
+    job = imports.settle(current_engine(), own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
     return page("imports/report.html", job=job, draft=draft,
                 steps=drafts.steps(draft, 7) if draft and draft.import_id == job.id else None,
@@ -63,9 +63,9 @@ def report(import_id: int) -> ResponseReturnValue:
 def progress(import_id: int) -> ResponseReturnValue:
     """A small JSON answer for the progress bar (the page's session, not an API key)."""
     session = db_session()
-    job = imports.settle_if_dead(session, own_job(import_id))
+    job = imports.settle(current_engine(), own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
-    return jsonify(status=job.status, phase=job.phase, rows_done=job.rows_done,
+    return jsonify(status=job.status, phase=job.phase, rows_done=job.rows_done, attempts=job.attempts,
                    estimated_rows=draft.estimated_rows if draft else None)
 
 

@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import Session
 from werkzeug.serving import make_server
 
+from service import background
 from service.domain.users import create_user
 from service.models import Account
 
@@ -118,3 +119,9 @@ def sign_in(page, live_server: str):  # type: ignore[no-untyped-def]
         page.wait_for_url(f"{live_server}/")
 
     return run
+
+
+@pytest.fixture
+def no_worker_in_the_test(app):  # type: ignore[no-untyped-def]
+    """The test's own app (there for its fixtures) must not take the jobs the served processes run."""
+    background.shutdown(app)

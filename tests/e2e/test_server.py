@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import HttpClient, free_port, serving
+from served import HttpClient, free_port, safeguard_command, serving
 
-
-def _safeguard() -> list[str]:
-    script = Path(sys.executable).parent / "safeguard"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from service.cli import main; main()"]
+pytestmark = pytest.mark.usefixtures("no_worker_in_the_test")
 
 
 @pytest.fixture
@@ -26,7 +20,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[HttpClient]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads"),
            "SAFEGUARD_MAX_UPLOAD_MB": "1"}
-    with serving([*_safeguard(), "serve", "--port", str(port), "--workers", "2"], port=port, env=env,
+    with serving([*safeguard_command(), "serve", "--port", str(port), "--workers", "2"], port=port, env=env,
                  log=tmp_path / "server.log") as server:
         yield server
 

@@ -190,7 +190,7 @@ def client_process(database_url: str, upload_dir: str, key: str, out_path: str):
     import json
     from pathlib import Path
 
-    from service import create_app
+    from service import background, create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": upload_dir})
     client = app.test_client()
@@ -201,7 +201,7 @@ def client_process(database_url: str, upload_dir: str, key: str, out_path: str):
         yield client, headers, answers
     finally:
         Path(out_path).write_text(json.dumps(answers))
-        app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(app)
         app.extensions["safeguard.engine"].dispose()
 
 

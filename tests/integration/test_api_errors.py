@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from service import create_app
+from service import background, create_app
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
        b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
@@ -84,7 +84,7 @@ def test_an_unexpected_error_is_a_json_500_without_details(database_url, tmp_pat
         assert "secret" not in response.get_data(as_text=True)
         assert "RuntimeError" not in error["message"]
     finally:
-        app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(app)
         app.extensions["safeguard.engine"].dispose()
 
 
@@ -211,7 +211,7 @@ def small_upload_app(database_url: str, tmp_path: Path):  # type: ignore[no-unty
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "UPLOAD_DIR": str(tmp_path / "uploads"),
                       "MAX_CONTENT_LENGTH": 2048})
     yield app
-    app.extensions["safeguard.imports"].shutdown(wait=True)
+    background.shutdown(app)
     app.extensions["safeguard.engine"].dispose()
 
 

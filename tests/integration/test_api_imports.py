@@ -86,13 +86,19 @@ def test_a_file_that_fails_half_way_imports_nothing(client, make_tenant, post_im
 
 
 def _running_job(engine, tenant, phase: str, worker: str) -> int:  # type: ignore[no-untyped-def]
-    """Record a job as running in `worker` (host:pid), 10 rows in, as a live import would."""
+    """Record a job as running in `worker` (host:pid) under a lease, 10 rows in, as a live import would
+    (run where its file is, as the command line does: no stored upload)."""
+    from datetime import timedelta
+
+    from service.models import utcnow
+
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO imports (account_id, status, filename, settings, dry_run, rows_done, phase, worker, "
-            "created_at, started_at, heartbeat_at) VALUES (:a, 'running', 'x.csv', '{}', FALSE, 10, "
-            ":phase, :w, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-            {"a": tenant.id, "phase": phase, "w": worker})
+            "attempts, lease_until, created_at, started_at, heartbeat_at) VALUES (:a, 'running', "
+            "'x.csv', '{}', FALSE, 10, :phase, :w, 1, :lease, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)"),
+            {"a": tenant.id, "phase": phase, "w": worker, "lease": utcnow() + timedelta(minutes=1)})
         return conn.execute(text("SELECT max(id) FROM imports")).scalar_one()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from service import create_app
+from service import background, create_app
 from service.domain.users import create_user
 from service.models import Account
 from tests.integration.page_helpers import PASSWORD, csrf_token, signed_in
@@ -71,5 +71,5 @@ def test_the_session_cookie_is_secure_when_configured(database_url, tmp_path, mo
         cookie = _sign_in_cookie(app.test_client())
         assert "Secure" in cookie and "SameSite=Lax" in cookie and "HttpOnly" in cookie
     finally:
-        app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(app)
         app.extensions["safeguard.engine"].dispose()

@@ -130,7 +130,7 @@ def test_the_api_needs_no_csrf_token(client, make_tenant):
 
 def test_every_process_signs_sessions_with_the_same_key(app, database_url, tmp_path, make_tenant, engine):
     """gunicorn runs several workers: a session made by one must be valid in another."""
-    from service import create_app
+    from service import background, create_app
 
     _make_user(engine, make_tenant("acme").id)
     other = create_app({"TESTING": True, "DATABASE_URL": database_url,
@@ -143,5 +143,5 @@ def test_every_process_signs_sessions_with_the_same_key(app, database_url, tmp_p
         second.set_cookie("session", first.get_cookie("session").value)
         assert second.get("/imports/new").status_code == 200
     finally:
-        other.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(other)
         other.extensions["safeguard.engine"].dispose()

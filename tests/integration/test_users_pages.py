@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 
 from page_helpers import csrf_token, signed_in
 from sqlmodel import Session, select
 
-from service.models import ImportDraft, utcnow
+from service.domain import uploads
+from service.models import ImportDraft, Upload, utcnow
 
 
 def _upload(client, content: bytes, name: str = "contacts.csv"):  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ def test_an_upload_needs_a_readable_file(app, engine, make_tenant):
     assert response.status_code == 400 and b"Choose a file" in response.data
     response = _upload(client, b"PK\x03\x04" + bytes(200), "contacts.xlsx")
     assert response.status_code == 400 and b"save it as CSV" in response.data
-    assert list(Path(app.config["UPLOAD_DIR"]).iterdir()) == []
+    assert uploads.count(engine) == (0, 0)  # an unreadable file is not kept
 
 
 def test_a_wizard_left_unfinished_is_forgotten_with_its_file(app, engine, make_tenant):
@@ -51,13 +51,14 @@ def test_a_wizard_left_unfinished_is_forgotten_with_its_file(app, engine, make_t
         old.created_at = utcnow() - timedelta(days=3)
         session.add(old)
         session.commit()
-        old_path = Path(old.path)
-    assert old_path.exists()
+        old_upload = old.upload_id
+    assert old_upload is not None and uploads.count(engine) == (1, 1)
     assert _upload(client, b"email\r\npiet@example.nl\r\n").status_code == 302
     with Session(engine) as session:
         [new] = session.exec(select(ImportDraft)).all()
-    assert Path(new.path) != old_path
-    assert not old_path.exists()
+        stored = session.exec(select(Upload.id)).all()
+    assert new.upload_id != old_upload
+    assert stored == [new.upload_id]  # the old draft's file went with it
 
 
 def test_a_step_opened_before_the_steps_it_needs_leads_back_to_the_first_undone(app, engine, make_tenant):
