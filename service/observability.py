@@ -11,8 +11,11 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, request
+from sqlalchemy import inspect
+from sqlalchemy.exc import NoInspectionAvailable
 
 from service import logs, metrics
 
@@ -48,9 +51,21 @@ def _finish(response: Response) -> Response:
     metrics.observe_request(request.method, endpoint, response.status_code, seconds)
     rid = g.get("request_id") or request_id(None)
     response.headers[REQUEST_ID_HEADER] = rid
-    account = g.get("account")
     request_log.info("%s %s %s", request.method, endpoint, response.status_code, extra={"fields": {
         "request_id": rid, "method": request.method, "path": logs.masked_path(request.path),
         "endpoint": endpoint, "status": response.status_code, "duration_ms": round(seconds * 1000, 2),
-        "account_id": getattr(account, "id", None)}})
+        "account_id": _account_id(g.get("account"))}})
     return response
+
+
+def _account_id(account: Any) -> int | None:
+    """The account's id as the session knows it, without a query: after a failed write the
+    session has expired its objects, and reading `account.id` would ask the database again (and
+    fail, turning the answer into a 500)."""
+    if account is None:
+        return None
+    try:
+        identity = inspect(account).identity
+    except NoInspectionAvailable:
+        return getattr(account, "id", None)
+    return int(identity[0]) if identity else None
