@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from flask import g, request
 from flask.typing import ResponseReturnValue
 
@@ -9,7 +12,8 @@ from service.api.routing import api, endpoint
 from service.db import current_engine, session
 from service.domain import events
 from service.errors import InvalidInput
-from service.models import EventsBody, EventsResponse, Scope
+from service.metrics import count_events
+from service.models import EventsBody, EventsResponse, EventType, Scope
 
 
 @endpoint(api, "/events", "POST", summary="Report unsubscribes, complaints and bounces (answered per "
@@ -25,4 +29,17 @@ def report_events() -> ResponseReturnValue:
         raise InvalidInput(f"unknown key {unknown[0]!r}: the body is {{\"events\": [...]}}", part="body")
     account_id = g.account.id
     session().close()  # the batch runs in a transaction of its own; hold no second connection
-    return {"results": events.record_events(current_engine(), account_id, body["events"])}
+    results = events.record_events(current_engine(), account_id, body["events"])
+    _count(body["events"], results)
+    return {"results": results}
+
+
+def _count(raw_events: list[Any], results: list[dict[str, Any]]) -> None:
+    """Count the batch's events by type and status for /metrics (an unknown type as `other`, so
+    that a client cannot make up label values)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for raw, result in zip(raw_events, results, strict=True):
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        counts[(kind if kind in tuple(EventType) else "other", str(result["status"]))] += 1
+    for (kind, status), count in counts.items():
+        count_events(kind, status, count)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from service.db import is_sqlite, writing
 from service.domain import uploads
+from service.metrics import count_job_retried
 from service.models import ImportJob, ImportPhase, ImportStatus, utcnow
 
 MAX_ATTEMPTS = 3
@@ -135,6 +136,7 @@ def requeue_lost(engine: Engine) -> int:
             else:
                 conn.execute(same.values(status=ImportStatus.QUEUED, phase=ImportPhase.QUEUED,
                                          worker=None, lease_until=None, rows_done=0))
+                count_job_retried()
             changed += 1
     return changed
 

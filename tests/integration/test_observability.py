@@ -109,6 +109,21 @@ def test_jobs_waiting_are_read_from_the_database_and_events_counted(client, make
     assert grown(before, after, "safeguard_import_jobs_retried_total", reason="lease_expired") == 1
 
 
+def test_reported_events_are_counted_by_type_and_status(client, make_tenant, import_ok):
+    tenant = make_tenant()
+    import_ok(tenant, [["email"], ["sanne@example.nl"]])
+    send = {"Authorization": f"Bearer {tenant.keys['send']}"}
+    before = scrape(client)
+    events = [{"type": "hard_bounce", "address": "sanne@example.nl", "event_id": "e1"},
+              {"type": "hard_bounce", "address": "sanne@example.nl", "event_id": "e1"},
+              {"type": "made_up", "address": "sanne@example.nl"}]
+    assert client.post("/api/v1/events", json={"events": events}, headers=send).status_code == 200
+    after = scrape(client)
+    assert grown(before, after, "safeguard_events_total", type="hard_bounce", status="applied") == 1
+    assert grown(before, after, "safeguard_events_total", type="hard_bounce", status="duplicate") == 1
+    assert grown(before, after, "safeguard_events_total", type="other", status="invalid") == 1
+
+
 # --- logs ---------------------------------------------------------------------------------------
 
 
