@@ -74,15 +74,16 @@ def holds_nul(value: Any) -> bool:
     return False
 
 
-def loads(data: str | bytes) -> Any:
+def loads(data: str | bytes, *, allow_nul: bool = False) -> Any:
     """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
     NUL character (which PostgreSQL cannot store), json.JSONDecodeError (a ValueError too) when
-    it is not JSON."""
+    it is not JSON. With `allow_nul`, the caller checks each part for NULs itself (a batch whose
+    items are answered one by one)."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     if nesting_depth(text) > MAX_DEPTH:
         raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
     value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
-    if holds_nul(value):
+    if not allow_nul and holds_nul(value):
         raise UnsafeJson("a string holds a NUL character (\\u0000)")
     return value
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import g, request
 from flask.typing import ResponseReturnValue
 
+from service import safe_json
 from service.api.routing import api, endpoint
 from service.db import current_engine, session
 from service.domain import events
@@ -21,7 +22,7 @@ from service.models import EventsBody, EventsResponse, EventType, Scope
 def report_events() -> ResponseReturnValue:
     # Only the envelope is checked here: each event is read on its own, so that one bad event
     # gets its own answer instead of a 400 for the whole batch.
-    body = request.get_json(silent=True)
+    body = _batch_body()
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise InvalidInput('the body must be {"events": [...]}', code="invalid_json", part="events")
     unknown = sorted(str(key) for key in body if key != "events")
@@ -32,6 +33,18 @@ def report_events() -> ResponseReturnValue:
     results = events.record_events(current_engine(), account_id, body["events"])
     _count(body["events"], results)
     return {"results": results}
+
+
+def _batch_body() -> Any:
+    """The JSON body, read safely but with NULs let through: an event holding one is answered
+    `invalid` on its own, and the rest of the batch still counts."""
+    try:
+        return safe_json.loads(request.get_data(), allow_nul=True)
+    except safe_json.UnsafeJson as error:
+        raise InvalidInput(f"the request body cannot be read: {error}", code="invalid_json",
+                           part="body") from None
+    except ValueError:
+        return None  # not JSON: answered as a body that is not {"events": [...]}
 
 
 def _count(raw_events: list[Any], results: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 from page_helpers import csrf_token, signed_in
 
+from service.domain.ledger import CSV_HEADER
 from service.web.charts import shared_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -122,7 +123,7 @@ def test_the_mailing_form_says_what_is_wrong(app, engine, client, make_tenant, i
     # One copy per first name at each address: Jan and Anna at jan@home.nl, Piet, Kees and "" at kees's.
     assert re.search(r'data-preview-count="recipients">5<', page), page
     ledger = web.get(created.headers["Location"] + "/ledger.csv").get_data(as_text=True)
-    assert ledger.splitlines() == ["contact,address_key,state,claimed_at,sent_at,released_at"]
+    assert ledger.splitlines() == [",".join(CSV_HEADER)]
     other = signed_in(app, engine, make_tenant("other").id, "piet@other.example")
     for path in (created.headers["Location"], created.headers["Location"] + "/ledger.csv",
                  created.headers["Location"] + "/recipients.csv", f"/segments/{segment}",
