@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import BinaryIO
 
 import click
 
-from service.cli.context import Context, account_named, pass_context
+from service.cli.context import Context, CountedRows, account_named, pass_context
 from service.domain.contact_export import export_rows
 from service.downloads import DELIMITERS, csv_lines
 
@@ -29,16 +28,9 @@ def contacts_export(ctx: Context, account: str, output: BinaryIO, delimiter: str
     """Write every contact (id, email, status, times, fields, IDs) as UTF-8 CSV, streamed."""
     with ctx.session() as session:
         account_id = account_named(session, account).id
-    written = [0]
-
-    def counted(rows: Iterator[list[str]]) -> Iterator[list[str]]:
-        for row in rows:
-            written[0] += 1
-            yield row
-
-    for chunk in csv_lines(counted(export_rows(ctx.engine, account_id)), delimiter=DELIMITERS[delimiter],
-                           bom=bom):
+    rows = CountedRows(export_rows(ctx.engine, account_id))
+    for chunk in csv_lines(rows, delimiter=DELIMITERS[delimiter], bom=bom):
         output.write(chunk.encode("utf-8"))
     name = getattr(output, "name", "<stdout>")
     if name != "<stdout>":
-        click.echo(f"{written[0] - 1} contacts written to {name}", err=True)
+        click.echo(f"{rows.count - 1} contacts written to {name}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 
 import click
@@ -51,3 +52,15 @@ def account_named(session: Session, name: str) -> Account:
 def choice_of(words: type[StrEnum]) -> click.Choice:
     """A choice among a vocabulary's values (click would offer the members' names instead)."""
     return click.Choice([word.value for word in words])
+
+
+class CountedRows:
+    """An iterator of CSV rows that counts the rows it gave (an export's summary line)."""
+
+    def __init__(self, rows: Iterator[list[str]]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for row in self.rows:
+            self.count += 1
+            yield row

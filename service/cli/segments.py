@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
 import click
 from sqlmodel import Session, select
 
 from segments.collapse import Audience, preview
-from service.cli.context import Context, account_named, pass_context
+from service.cli.context import Context, CountedRows, account_named, pass_context
 from service.domain.segments import create_segment, segment_audience, send_list_rows
 from service.downloads import csv_lines
 from service.models import Account, Segment
@@ -79,18 +79,6 @@ def segments_count(ctx: Context, segment: str, account_name: str, allow_shared_a
     click.echo(json.dumps(counts, indent=2))
 
 
-class Counted:
-    """An iterator of rows that counts the rows it gave."""
-
-    def __init__(self, rows: Iterator[list[str]]) -> None:
-        self.rows, self.count = rows, 0
-
-    def __iter__(self) -> Iterator[list[str]]:
-        for row in self.rows:
-            self.count += 1
-            yield row
-
-
 @segments_group.command("export")
 @_collapse_options
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
@@ -103,7 +91,7 @@ def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_
         account = account_named(session, account_name)
         audience = _audience(session, account, segment, allow_shared_address, personalized_by,
                              representative)
-    rows = Counted(send_list_rows(ctx.engine, audience))
+    rows = CountedRows(send_list_rows(ctx.engine, audience))
     for chunk in csv_lines(rows):  # a chunk holds many lines
         output.write(chunk)
     count = rows.count - 1  # the header is not a recipient
