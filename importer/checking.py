@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 from importer.addresses import AddressValidator
-from importer.reading import FileFormat, FileUnreadable, read_rows
+from importer.reading import FileFormat, FileUnreadable, LimitExceeded, read_rows
 from importer.rows import Rejection, RowStats, make_row_checker
 from importer.settings import AccountInfo, ImportSettings
 from importer.stage import batched
@@ -150,6 +150,9 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
 def _raise_for(kind: str, payload: object) -> NoReturn:
     if kind == "unreadable":
         raise FileUnreadable(payload)
+    if kind == "limit":
+        message, limit = cast(tuple[str, str], payload)
+        raise LimitExceeded(message, limit)
     raise RuntimeError(f"the row checker failed: {payload}")
 
 
@@ -176,6 +179,8 @@ def serve_checks() -> None:
         send(("done", Counter(stats.typo_domains)))
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)
+    except LimitExceeded as error:
+        send(("limit", (str(error), error.limit)))
     except FileUnreadable as error:
         send(("unreadable", str(error)))
     except Exception as error:  # noqa: BLE001 (said to the importer, which fails the job)

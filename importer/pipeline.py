@@ -20,7 +20,7 @@ from importer.checking import CheckJob, checked_batches, data_records
 from importer.collector import collector_paused
 from importer.guards import import_warnings
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
-from importer.reading import FileFormat, inspect_file
+from importer.reading import DEFAULT_LIMITS, FileFormat, ReadLimits, inspect_file
 from importer.rows import Rejection, RowStats, StagedField, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
@@ -69,14 +69,16 @@ def run_import(
     tables: ImportTables = ImportTables(),
     progress: Progress | None = None,
     finish: Finish | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ImportResult:
-    """Import `path` into the account; `finish` runs inside the final transaction.
+    """Import `path` into the account, reading no more of it than `limits` allow; `finish` runs
+    inside the final transaction.
 
-    Raises FileUnreadable or SettingsError before anything is written.
+    Raises FileUnreadable (LimitExceeded past a limit) or SettingsError before anything is written.
     """
     report_progress = progress or (lambda rows, phase: None)
     inspection = inspect_file(path, encoding=settings.encoding, delimiter=settings.delimiter,
-                              has_header=settings.has_header, sample_size=50)
+                              has_header=settings.has_header, sample_size=50, limits=limits)
     fmt, columns = inspection.format, inspection.columns
     check_against(settings, account, columns)
     stats = RowStats()

@@ -3,6 +3,12 @@
 A contact file is CSV or TSV text, optionally gzip-compressed. `detect_format` looks at the first
 64 KiB only and `read_rows` streams, so a file of any size is read in constant memory.
 
+Every read is bounded by `ReadLimits` (carried by the FileFormat): the decompressed size, the
+expansion of a compressed file (checked as it is decompressed, so a bomb is refused as soon as it
+shows it), the rows (blank ones too: a file of blank lines ends at the limit like any other), the
+columns, and a line's or record's length (a line is read in pieces of at most that length, so a
+4 GiB line never sits in memory). Past one, LimitExceeded names the limit.
+
 Row numbers in messages count records from 1, the header included, so they match the row numbers a
 spreadsheet shows (a cell with a line break in it keeps a record on one row there, too).
 """
@@ -20,7 +26,7 @@ import zlib
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, TypedDict, Unpack, runtime_checkable
 
 from importer.vocabulary import IMPORTABLE_BUILTINS
@@ -70,6 +76,33 @@ class FileUnreadable(Exception):
     """The file cannot be read as CSV/TSV text; the message says why, in words for the user."""
 
 
+class LimitExceeded(FileUnreadable):
+    """The file is over one of the ReadLimits; `limit` is the name of that ReadLimits field."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How much of a file the importer reads at most; the defaults fit a 10-million-contact account
+    (its file is 1 to 2 GB as text, and a gzipped contact file expands 5 to 10 times)."""
+
+    max_file_bytes: int = 4 * 1024**3  # decompressed
+    max_expansion: float = 100.0  # decompressed bytes per compressed byte read so far
+    max_rows: int = 20_000_000  # records, blank ones included
+    max_columns: int = 500
+    max_line_chars: int = 1024 * 1024  # a line, and a record with line breaks in quoted cells
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+# A compressed file expands this much before its ratio counts: a small file of repeated rows may
+# well expand a hundredfold, and it is harmless.
+EXPANSION_GRACE = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class FileFormat:
     """How to read a file: its text encoding and delimiter, whether it has a header, whether it is gzipped."""
@@ -79,6 +112,7 @@ class FileFormat:
     has_header: bool
     compressed: bool
     sep_line: bool = False  # Excel's "sep=;" first line: it named the delimiter and is no record
+    limits: ReadLimits = field(default=DEFAULT_LIMITS, compare=False)  # how much of it is read at most
 
 
 @dataclass(frozen=True)
@@ -134,6 +168,7 @@ def detect_format(
     encoding: str | None = None,
     delimiter: str | None = None,
     has_header: bool | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> FileFormat:
     """Detect how to read the file; given values win, the rest comes from its first 64 KiB.
 
@@ -143,7 +178,7 @@ def detect_format(
         _check_delimiter(delimiter)
     if encoding is not None:
         _check_encoding(encoding)
-    sample, compressed, at_eof = _read_sample(path)
+    sample, compressed, at_eof = _read_sample(path, limits)
     if not sample:
         raise FileUnreadable("the file is empty")
     if sample.startswith(_WORKBOOK_MAGIC):
@@ -174,7 +209,7 @@ def detect_format(
     if has_header is None:
         has_header = _detect_header(_sniff_records(text, delimiter))
     return FileFormat(encoding=encoding, delimiter=delimiter, has_header=has_header, compressed=compressed,
-                      sep_line=sep_line is not None)
+                      sep_line=sep_line is not None, limits=limits)
 
 
 def _check_delimiter(delimiter: str) -> None:
@@ -193,13 +228,13 @@ def _check_encoding(encoding: str) -> None:
         raise FileUnreadable(f"unknown encoding {encoding!r}") from None
 
 
-def _read_sample(path: Source) -> tuple[bytes, bool, bool]:
+def _read_sample(path: Source, limits: ReadLimits) -> tuple[bytes, bool, bool]:
     """Return the first SAMPLE_SIZE bytes of the (decompressed) file, whether it is gzipped, and whether
     the sample is the whole file."""
     with _open_raw(path) as file:
         compressed = file.read(2) == _GZIP_MAGIC  # by content: uploads lose or invent file names
     try:
-        with _open_binary(path, compressed) as stream:
+        with _open_binary(path, compressed, limits) as stream:
             # One byte more than the sample tells whether the sample is the whole file.
             data = stream.read(SAMPLE_SIZE + 1)
     except _GZIP_ERRORS as error:
@@ -354,13 +389,67 @@ def read_rows(path: Source, fmt: FileFormat) -> Iterator[list[str]]:
     return _iter_records(path, fmt)
 
 
-def _open_binary(path: Source, compressed: bool) -> BinaryIO:
+class _Counting:
+    """A compressed stream as the decompressor reads it, counting the bytes it has read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.count = raw, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _Bounded(io.RawIOBase):
+    """A file's (decompressed) bytes, refused with LimitExceeded past the size or expansion limit,
+    checked at every read: a bomb stops as soon as it has expanded too much."""
+
+    def __init__(self, inner: BinaryIO, limits: ReadLimits, compressed: _Counting | None) -> None:
+        self._inner, self._limits, self._compressed, self._size = inner, limits, compressed, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        self._size += n
+        limits = self._limits
+        if self._size > limits.max_file_bytes:
+            raise LimitExceeded(f"the file is larger than {_in_mb(limits.max_file_bytes)}"
+                                f"{' when decompressed' if self._compressed else ''}", "max_file_bytes")
+        if (self._compressed is not None and self._size > EXPANSION_GRACE
+                and self._size > limits.max_expansion * self._compressed.count):
+            raise LimitExceeded(
+                f"the compressed file expands more than {limits.max_expansion:g} times (a compressed contact "
+                "file expands 5 to 10 times): it looks like a compression bomb", "max_expansion")
+        return int(n)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+def _in_mb(size: int) -> str:
+    return f"{size / 1024**2:,.0f} MB" if size >= 1024**2 else f"{size:,} bytes"
+
+
+def _open_binary(path: Source, compressed: bool, limits: ReadLimits) -> BinaryIO:
     raw = _open_raw(path)
-    return _GzipOwning(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[return-value]
+    if not compressed:
+        return io.BufferedReader(_Bounded(raw, limits, None), 64 * 1024)
+    counted = _Counting(raw)
+    inner: BinaryIO = _GzipOwning(fileobj=counted, mode="rb")  # type: ignore[call-overload]
+    return io.BufferedReader(_Bounded(inner, limits, counted), 64 * 1024)
 
 
 def _open_text(path: Source, fmt: FileFormat, errors: str = "strict") -> io.TextIOWrapper:
-    binary = _open_binary(path, fmt.compressed)
+    binary = _open_binary(path, fmt.compressed, fmt.limits)
     try:
         # newline="": the csv module handles line ends itself, also those inside quoted fields.
         return io.TextIOWrapper(binary, encoding=fmt.encoding, errors=errors, newline="")
@@ -369,32 +458,54 @@ def _open_text(path: Source, fmt: FileFormat, errors: str = "strict") -> io.Text
         raise FileUnreadable(f"unknown encoding {fmt.encoding!r}") from None
 
 
-def _until_eof(lines: Iterable[str], exhausted: list[bool]) -> Iterator[str]:
-    yield from lines
-    exhausted.append(True)
+class _Lines:
+    """The stream's lines for the csv module, each read in at most `max_chars` characters: a longer
+    line, or a record whose lines together are longer, is LimitExceeded before it is in memory.
+    `exhausted` turns true at the end of the stream; the reader resets `in_record` at each record."""
+
+    def __init__(self, stream: io.TextIOWrapper, max_chars: int) -> None:
+        self._readline, self._max = stream.readline, max_chars
+        self.exhausted, self.in_record = False, 0
+
+    def __iter__(self) -> Iterator[str]:
+        readline, limit = self._readline, self._max + 1
+        while line := readline(limit):
+            self.in_record += len(line)
+            if self.in_record > self._max:
+                raise LimitExceeded(f"a line or row is longer than {self._max:,} characters",
+                                    "max_line_chars")
+            yield line
+        self.exhausted = True
 
 
 def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, None]:
     row = 0  # records yielded so far
     end_line = 0  # the line on which the last yielded record ended
-    exhausted: list[bool] = []
+    limits = fmt.limits
     # A single-byte encoding decodes anything, UTF-8 rows too (as mojibake): each row with
     # non-ASCII text is checked, since rows past the sample were never seen by detection.
     utf8_check = codecs.lookup(fmt.encoding).name in ("cp1252", "iso8859-1")
     try:
         with _open_text(path, fmt) as stream:
-            reader = csv.reader(_until_eof(stream, exhausted), delimiter=fmt.delimiter)
+            lines = _Lines(stream, limits.max_line_chars)
+            reader = csv.reader(lines, delimiter=fmt.delimiter)
             if fmt.sep_line:  # not a row: Excel does not show it either, so row 1 is the header
                 next(reader, None)
                 end_line = reader.line_num
             for record in reader:
-                if exhausted:
+                lines.in_record = 0
+                if lines.exhausted:
                     # The csv module (not strict) only returns a record after its input ran out when a
                     # quoted field never closed: that field swallowed the rest of the file.
                     raise FileUnreadable(
                         f"row {row + 1} (line {end_line + 1}) has an unterminated quoted field"
                     )
                 row += 1
+                if row > limits.max_rows:
+                    raise LimitExceeded(f"the file has more than {limits.max_rows:,} rows", "max_rows")
+                if len(record) > limits.max_columns:
+                    raise LimitExceeded(f"row {row} has {len(record):,} columns; a file has at most "
+                                        f"{limits.max_columns:,}", "max_columns")
                 if utf8_check and not all(map(str.isascii, record)) and _reads_as_utf8(record, fmt.encoding):
                     raise FileUnreadable(
                         f"row {row} (line {end_line + 1}) is UTF-8, but the file is read as {fmt.encoding}: "
@@ -446,7 +557,7 @@ def _locate_undecodable(path: Source, fmt: FileFormat) -> tuple[int, int] | None
     """Return the row and starting line of the first record with undecodable bytes."""
     try:
         with _open_text(path, fmt, errors=_MARK_ERRORS) as stream:
-            reader = csv.reader(stream, delimiter=fmt.delimiter)
+            reader = csv.reader(_Lines(stream, fmt.limits.max_line_chars), delimiter=fmt.delimiter)
             if fmt.sep_line:
                 next(reader, None)
             end_line = reader.line_num
@@ -463,13 +574,15 @@ def _locate_undecodable(path: Source, fmt: FileFormat) -> tuple[int, int] | None
 
 
 def inspect_file(
-    path: Source, *, sample_size: int = 10, **overrides: Unpack[FormatOverrides]
+    path: Source, *, sample_size: int = 10, limits: ReadLimits = DEFAULT_LIMITS,
+    **overrides: Unpack[FormatOverrides]
 ) -> Inspection:
     """Detect the file's format and read its column names and first `sample_size` data rows.
 
-    The header is the first non-blank record; blank lines are left out of the sample.
+    The header is the first non-blank record; blank lines are left out of the sample (and count
+    toward the rows limit, so that a file of blank lines ends).
     """
-    fmt = detect_format(path, **overrides)
+    fmt = detect_format(path, limits=limits, **overrides)
     with closing(_iter_records(path, fmt)) as records:
         non_blank = (record for record in records if record)
         header = next(non_blank, []) if fmt.has_header else None

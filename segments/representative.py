@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, or_
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from segments.compiler import RuleCompiler
-from segments.rules import Catalog, Rule, RuleError, parse_condition, parse_rules
+from segments.rules import Catalog, Rule, RuleError, RuleLimitExceeded, parse_condition, parse_rules
 
 RULES = ("most_recently_updated", "oldest", "prefer", "prefer_non_empty")
 
@@ -47,6 +47,8 @@ def parse_representative(data: Any, catalog: Catalog, where: str = "representati
             data = json.loads(data)
         except ValueError:
             raise RuleError(where, "is not valid JSON") from None
+        except RecursionError:  # json recurses once per level: a text nested thousands deep
+            raise RuleLimitExceeded(where, "nests too deep to be read", "max_depth") from None
     if isinstance(data, str):
         data = {"rule": data}
     if not isinstance(data, dict) or data.get("rule") not in RULES:

@@ -2,11 +2,15 @@
 
 Checking happens before any SQL is built, so a bad rule is answered with a message that names
 the part at fault (`rules.all[1].value: ...`), and the compiler only ever sees valid, typed rules.
+A tree deeper or larger than its RuleLimits is refused (RuleLimitExceeded) as soon as the parse
+reaches the level or condition past the limit, so a tree of any depth is refused without recursing
+through it.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
@@ -44,8 +48,6 @@ BUILTIN_KINDS = {
 # Built-ins read from the contacts' indexed columns, not from their field documents.
 INDEXED_FIELDS = frozenset({"email", "email_domain", "status"})
 
-MAX_DEPTH = 20
-MAX_CONDITIONS = 500
 MAX_LIST = 10_000
 MAX_TEXT = 1_000
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -57,6 +59,28 @@ class RuleError(ValueError):
     def __init__(self, where: str, message: str) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
+
+
+class RuleLimitExceeded(RuleError):
+    """A rule tree past one of its RuleLimits; `limit` names the RuleLimits field."""
+
+    def __init__(self, where: str, message: str, limit: str) -> None:
+        super().__init__(where, message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class RuleLimits:
+    """How deep a rule tree may nest (groups and nots) and how many parts (conditions and groups)
+    it may hold."""
+
+    max_depth: int = 20
+    max_conditions: int = 500
+
+
+# The limits `parse_rules` applies when it is given none: the service sets them for its app.
+DEFAULT_RULE_LIMITS = RuleLimits()
+RULE_LIMITS: ContextVar[RuleLimits] = ContextVar("rule_limits")
 
 
 @dataclass(frozen=True)
@@ -108,15 +132,19 @@ Rule = Union[AllOf, AnyOf, Not, Condition]  # noqa: UP007  (a runtime alias for 
 EVERYONE = AllOf(())
 
 
-def parse_rules(data: Any, catalog: Catalog, where: str = "rules") -> Rule:
+def parse_rules(data: Any, catalog: Catalog, where: str = "rules", limits: RuleLimits | None = None) -> Rule:
     """Parse and check a rule tree; raise RuleError naming the first part that is wrong."""
-    counter = [0]
-    return _parse(data, catalog, where, 0, counter)
+    return _parse(data, catalog, where, 0, [0], limits or RULE_LIMITS.get(DEFAULT_RULE_LIMITS))
 
 
-def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[int]) -> Rule:
-    if depth > MAX_DEPTH:
-        raise RuleError(where, f"rules nest more than {MAX_DEPTH} levels deep")
+def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[int],
+           limits: RuleLimits) -> Rule:
+    if depth > limits.max_depth:
+        raise RuleLimitExceeded(where, f"rules nest more than {limits.max_depth} levels deep", "max_depth")
+    counter[0] += 1  # groups count too: a million empty groups are no smaller a tree
+    if counter[0] > limits.max_conditions:
+        raise RuleLimitExceeded(where, f"a rule tree has at most {limits.max_conditions} conditions "
+                                       "and groups", "max_conditions")
     if not isinstance(data, dict):
         raise RuleError(where, 'expected an object such as {"all": [...]} or {"field": ..., "op": ...}')
     groups = [key for key in ("all", "any", "not") if key in data]
@@ -125,16 +153,13 @@ def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[in
             raise RuleError(where, f"'{groups[0]}' must be the only key of its object")
         key = groups[0]
         if key == "not":
-            return Not(_parse(data["not"], catalog, f"{where}.not", depth + 1, counter))
+            return Not(_parse(data["not"], catalog, f"{where}.not", depth + 1, counter, limits))
         items = data[key]
         if not isinstance(items, list):
             raise RuleError(f"{where}.{key}", "expected a list of rules")
-        parts = tuple(_parse(item, catalog, f"{where}.{key}[{i}]", depth + 1, counter)
+        parts = tuple(_parse(item, catalog, f"{where}.{key}[{i}]", depth + 1, counter, limits)
                       for i, item in enumerate(items))
         return AllOf(parts) if key == "all" else AnyOf(parts)
-    counter[0] += 1
-    if counter[0] > MAX_CONDITIONS:
-        raise RuleError(where, f"a segment has at most {MAX_CONDITIONS} conditions")
     return parse_condition(data, catalog, where)
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 
+from service.limits import read_limits
 from service.worker import Worker
 
 EXTENSION = "safeguard.worker"
@@ -15,7 +16,8 @@ def init_app(app: Flask) -> None:
     """Give the app its worker, started when the app is configured to run jobs (RUN_WORKER)."""
     worker = Worker(app.extensions["safeguard.engine"], concurrency=app.config["IMPORT_WORKERS"],
                     lease=timedelta(seconds=app.config["LEASE_SECONDS"]),
-                    poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"])
+                    poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"],
+                    limits=read_limits(app.config))
     app.extensions[EXTENSION] = worker
     if app.config["RUN_WORKER"]:
         worker.start()

@@ -41,6 +41,38 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         200, alias="SAFEGUARD_MAX_UPLOAD_MB", ge=1,
         description="The largest upload (a request body), in megabytes.")
+    max_file_mb: int = Field(
+        4096, alias="SAFEGUARD_MAX_FILE_MB", ge=1,
+        description="The largest contact file, decompressed, in megabytes (10 million contacts are 1 to 2 "
+                    "GB).")
+    max_expansion: float = Field(
+        100, alias="SAFEGUARD_MAX_EXPANSION", ge=2,
+        description="How many times a compressed file may expand (contact files 5 to 10); past it, a bomb, "
+                    "refused as soon as it shows it.")
+    max_rows: int = Field(
+        20_000_000, alias="SAFEGUARD_MAX_ROWS", ge=1,
+        description="The most rows (blank ones included) one import reads.")
+    max_columns: int = Field(
+        500, alias="SAFEGUARD_MAX_COLUMNS", ge=1,
+        description="The most columns of a contact file.")
+    max_line_kb: int = Field(
+        1024, alias="SAFEGUARD_MAX_LINE_KB", ge=1,
+        description="The longest line (or row with line breaks in quoted cells) of a contact file, in "
+                    "KiB of characters.")
+    max_rule_depth: int = Field(
+        20, alias="SAFEGUARD_MAX_RULE_DEPTH", ge=1, le=40,
+        description="How deep a rule tree (segments, previews, a representative's `when`) may nest; at "
+                    "most 40, which JSON's own nesting limit leaves room for.")
+    max_rule_conditions: int = Field(
+        500, alias="SAFEGUARD_MAX_RULE_CONDITIONS", ge=1,
+        description="The most conditions and groups of one rule tree.")
+    max_batch: int = Field(
+        10_000, alias="SAFEGUARD_MAX_BATCH", ge=1,
+        description="The most contacts or addresses of one check, release or confirm, and events of one "
+                    "batch.")
+    max_body_mb: int = Field(
+        16, alias="SAFEGUARD_MAX_BODY_MB", ge=1,
+        description="The largest request body other than an upload, in megabytes.")
     upload_dir: str = Field(
         str(Path("var") / "uploads"), alias="SAFEGUARD_UPLOAD_DIR",
         description="Where uploads wait for their import job.")
@@ -98,6 +130,16 @@ def from_environment() -> dict[str, Any]:
         "DATABASE_URL": settings.database_url or default_database_url(),
         "MAX_CONTENT_LENGTH": settings.max_upload_mb * 1024 * 1024,
         "UPLOAD_DIR": settings.upload_dir,
+        # The limits that protect every instance (service/limits.py).
+        "MAX_FILE_BYTES": settings.max_file_mb * 1024 * 1024,
+        "MAX_EXPANSION": settings.max_expansion,
+        "MAX_ROWS": settings.max_rows,
+        "MAX_COLUMNS": settings.max_columns,
+        "MAX_LINE_CHARS": settings.max_line_kb * 1024,
+        "MAX_RULE_DEPTH": settings.max_rule_depth,
+        "MAX_RULE_CONDITIONS": settings.max_rule_conditions,
+        "MAX_BATCH": settings.max_batch,
+        "MAX_BODY_BYTES": settings.max_body_mb * 1024 * 1024,
         # Import jobs run by each process's worker at once, and the queue's timing (service/worker.py).
         "IMPORT_WORKERS": settings.import_workers,
         "RUN_WORKER": False,  # `safeguard serve` turns it on (unless --no-worker)

@@ -135,7 +135,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response | tuple[str, int]:
         status = error.code or 500
-        too_large = f"the upload is larger than the limit of {_size(app.config.get('MAX_CONTENT_LENGTH'))}"
+        # request.max_content_length: an upload's limit, or the smaller one of other bodies.
+        what = "the upload" if request.mimetype == "multipart/form-data" else "the request body"
+        too_large = f"{what} is larger than the limit of {_size(request.max_content_length)}"
         if not _for_api():
             return error_page(status, message=in_words(too_large) if status == 413 else None)
         message = too_large if status == 413 else (error.description or error.name)

@@ -1,17 +1,24 @@
-"""Checks every request passes before any view reads it: the one place that refuses a NUL character.
+"""Checks every request passes before any view reads it: the one place that refuses a NUL character,
+and a body over the limit.
 
 PostgreSQL cannot store a NUL in text (SQLite stores it, and a spreadsheet or a mailing system
 then chokes on it), and no name, address, ID or setting of ours can hold one: so a NUL in a query
 parameter, a form field, an upload's name or a header is a 400 here, for the API and the pages
 alike. JSON bodies are checked where they are parsed (service/safe_json.py).
+
+A body other than an upload (multipart) is refused past SAFEGUARD_MAX_BODY_MB before it is read,
+and the app's rule-tree limits are set for every request and command (service/limits.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from flask import Flask, request
+from flask import Flask, appcontext_pushed, current_app, request
 
+from segments.rules import RULE_LIMITS
+from service import limits
 from service.errors import InvalidInput
 
 NUL = "\x00"
@@ -39,5 +46,22 @@ def refuse_nul() -> None:
                            code="invalid_characters")
 
 
+def limit_body() -> None:
+    """Refuse a body (not an upload: MAX_CONTENT_LENGTH bounds those) over the body limit."""
+    if request.mimetype == "multipart/form-data":
+        return
+    most = current_app.config["MAX_BODY_BYTES"]
+    if (request.content_length or 0) > most:
+        raise limits.over_limit(f"the request body is larger than {most / 1024**2:g} MB", "max_body_bytes")
+    request.max_content_length = most  # a body sent without a length stops there too
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(limit_body)
     app.before_request(refuse_nul)
+    rule_limits = limits.rule_limits(app.config)
+
+    def use_rule_limits(_sender: Flask, **_extra: Any) -> None:
+        RULE_LIMITS.set(rule_limits)
+
+    appcontext_pushed.connect(use_rule_limits, app, weak=False)

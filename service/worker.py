@@ -19,6 +19,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from importer.reading import DEFAULT_LIMITS, ReadLimits
 from service.domain import imports, job_queue, uploads
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,10 @@ class Worker:
     """Runs queued imports in `concurrency` threads, each taking the next job when it is free."""
 
     def __init__(self, engine: Engine, *, concurrency: int = 1, lease: timedelta = job_queue.LEASE,
-                 poll_seconds: float = 1.0, scratch_dir: str | Path | None = None) -> None:
+                 poll_seconds: float = 1.0, scratch_dir: str | Path | None = None,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> None:
         self.engine, self.concurrency, self.lease = engine, max(concurrency, 1), lease
+        self.limits = limits  # how much of a file its imports read
         self.poll_seconds = poll_seconds
         self.scratch_dir = Path(scratch_dir) if scratch_dir else None
         self.name = job_queue.worker_name()
@@ -108,7 +111,7 @@ class Worker:
             log.info("import %s taken by %s", job_id, self.name)
             try:
                 imports.run_job(self.engine, job_id, worker=self.name, scratch_dir=self.scratch_dir,
-                                cancelled=self._stopping.is_set)
+                                cancelled=self._stopping.is_set, limits=self.limits)
             except Exception:  # noqa: BLE001 (the database went away mid-job: its lease runs out, it is retried)
                 log.exception("import %s could not be run here", job_id)
 
@@ -157,7 +160,7 @@ def run_or_wait(worker: Worker, job_id: int) -> imports.ImportJob:
     if not worker.stopping and job_queue.claim(worker.engine, worker.name, worker.lease, job_id) is not None:
         with Heartbeat(worker.engine, worker.name, worker.lease):
             job = imports.run_job(worker.engine, job_id, worker=worker.name, scratch_dir=worker.scratch_dir,
-                                  cancelled=lambda: worker.stopping)
+                                  cancelled=lambda: worker.stopping, limits=worker.limits)
         if job.status in imports.ENDED:
             return job
     return imports.wait_for(worker.engine, job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from service import safe_json
@@ -18,7 +18,8 @@ from service.models import EventsBody, EventsResponse, EventType, Scope
 
 
 @endpoint(api, "/events", "POST", summary="Report unsubscribes, complaints and bounces (answered per "
-          "event, in request order)", scope=Scope.SEND, body=EventsBody, response=EventsResponse)
+          "event, in request order)", scope=Scope.SEND, body=EventsBody, response=EventsResponse,
+          limits="events per batch (SAFEGUARD_MAX_BATCH)")
 def report_events() -> ResponseReturnValue:
     # Only the envelope is checked here: each event is read on its own, so that one bad event
     # gets its own answer instead of a 400 for the whole batch.
@@ -30,7 +31,8 @@ def report_events() -> ResponseReturnValue:
         raise InvalidInput(f"unknown key {unknown[0]!r}: the body is {{\"events\": [...]}}", part="body")
     account_id = g.account.id
     session().close()  # the batch runs in a transaction of its own; hold no second connection
-    results = events.record_events(current_engine(), account_id, body["events"])
+    results = events.record_events(current_engine(), account_id, body["events"],
+                                   max_events=current_app.config["MAX_BATCH"])
     _count(body["events"], results)
     return {"results": results}
 

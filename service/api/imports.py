@@ -7,28 +7,25 @@ from typing import Any
 from flask import Response, current_app, g, request
 
 from importer.reading import FileUnreadable, inspect_file, suggest_mapping
-from service import background
+from service import background, limits
 from service.api.routing import api, endpoint
 from service.db import current_engine, session
 from service.domain import imports, uploads
 from service.domain.accounts import fields_of
 from service.downloads import csv_response
-from service.errors import InvalidInput
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
 from service.uploads import save_upload, store_upload, upload_name
 from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
-
-
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
-          scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic)
+          scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic, limits=limits.FILE_LIMITS)
 def inspect() -> dict[str, Any]:
     path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
     try:
-        inspection = inspect_file(path)
+        inspection = inspect_file(path, limits=limits.read_limits(current_app.config))
     except FileUnreadable as error:
-        raise InvalidInput(str(error), code="unreadable_file") from None
+        raise limits.file_refusal(error) from None
     finally:
         path.unlink(missing_ok=True)
     fmt = inspection.format
@@ -47,7 +44,8 @@ def inspect() -> dict[str, Any]:
           scope=Scope.MANAGE,
           multipart={**FILE_PART, "settings": "the import settings as a JSON string"},
           query={"wait": "true: answer when the import is done"},
-          response=ImportPublic, status=202)
+          response=ImportPublic, status=202,
+          limits=limits.FILE_LIMITS + "; a limit met while importing fails the job, its error naming it")
 def create_import() -> tuple[dict[str, Any], int]:
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     engine = current_engine()
@@ -56,8 +54,8 @@ def create_import() -> tuple[dict[str, Any], int]:
     try:
         job = imports.create_job(session(), account=g.account, settings=settings,
                                  raw_settings=raw_settings, source=uploads.StoredFile(engine, upload_id),
-                                 filename=upload_name(upload),
-                                 upload_id=upload_id)
+                                 filename=upload_name(upload), upload_id=upload_id,
+                                 limits=limits.read_limits(current_app.config))
     finally:
         uploads.release(engine, upload_id)  # only if no job took it
     if request.args.get("wait", "").lower() in ("1", "true", "yes"):

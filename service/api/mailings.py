@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 
-from service import metrics
+from service import limits, metrics
 from service.api.routing import api, endpoint, json_body, page_args
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import current_engine, session
@@ -41,7 +41,8 @@ def _own(mailing_id: int) -> Mailing:
 
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
-          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201)
+          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201,
+          limits="the representative's `when` rule tree: " + limits.RULE_LIMITS)
 def create_mailing() -> ResponseReturnValue:
     body = json_body(MailingCreate)
     mailing = mailings.create_mailing(
@@ -80,15 +81,21 @@ def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
 
 
+def _within_batch(items: list) -> None:
+    limits.check_batch(len(items), current_app.config["MAX_BATCH"], "contacts or addresses")
+
+
 @endpoint(api, "/mailings/<int:mailing_id>/check", "POST",
           summary="Before a send: which of these recipients may get the mailing (claims them)",
           scope=Scope.SEND, body=CheckBody, response=CheckResponse,
-          query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"})
+          query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"},
+          limits=limits.BATCH_LIMIT)
 def check(mailing_id: int) -> ResponseReturnValue:
     body = json_body(CheckBody)
     raw = request.get_json()  # json_body made sure it is an object
     if (body.contacts is None) == (body.addresses is None):
         raise InvalidInput('send either "contacts" (ids) or "addresses", not both', part="body")
+    _within_batch(body.contacts or body.addresses or [])
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_LENGTH} characters")
@@ -104,18 +111,21 @@ def check(mailing_id: int) -> ResponseReturnValue:
 
 @endpoint(api, "/mailings/<int:mailing_id>/release", "POST",
           summary="Release claims (delivery failed before sending): the address is free again",
-          scope=Scope.SEND, body=ContactIds, response=Released)
+          scope=Scope.SEND, body=ContactIds, response=Released, limits=limits.BATCH_LIMIT)
 def release(mailing_id: int) -> ResponseReturnValue:
     body = json_body(ContactIds)
+    _within_batch(body.contacts)
     mailing = _own(mailing_id)
     return {"released": send_check.set_state(current_engine(), mailing.id, body.contacts,
                                              to=LedgerState.RELEASED)}
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/confirm", "POST",
-          summary="Confirm claims as sent", scope=Scope.SEND, body=ContactIds, response=Confirmed)
+          summary="Confirm claims as sent", scope=Scope.SEND, body=ContactIds, response=Confirmed,
+          limits=limits.BATCH_LIMIT)
 def confirm(mailing_id: int) -> ResponseReturnValue:
     body = json_body(ContactIds)
+    _within_batch(body.contacts)
     mailing = _own(mailing_id)
     return {"confirmed": send_check.set_state(current_engine(), mailing.id, body.contacts,
                                               to=LedgerState.SENT)}

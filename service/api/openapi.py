@@ -61,6 +61,15 @@ def _operation(e: Endpoint, refs: dict) -> dict[str, Any]:
     if e.conflicts:
         operation["responses"]["409"] = {"description": "conflict; error codes: " + ", ".join(e.conflicts),
                                          **error}
+    limits = [e.limits] if e.limits else []
+    if e.body:
+        limits.append("the body's size (SAFEGUARD_MAX_BODY_MB)")
+    if e.multipart:
+        limits.append("the upload's size (SAFEGUARD_MAX_UPLOAD_MB; error code payload_too_large)")
+    if limits:
+        operation["responses"]["413"] = {
+            "description": "over a limit; error code limit_exceeded, the message names the limit and its "
+                           "setting. Limits: " + "; ".join(limits), **error}
     if e.status == 204:
         operation["responses"]["204"] = {"description": "done; no content"}
     elif e.response is not None:

@@ -30,6 +30,7 @@ class Endpoint:
     query: dict[str, str] = field(default_factory=dict)  # parameter -> description
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> its values
     conflicts: tuple[str, ...] = ()  # the codes of its 409 answers
+    limits: str = ""  # the limits (service/limits.py) past which it answers 413, in words
     response: type[BaseModel] | None = None
     status: int = 200
     content_type: str = "application/json"

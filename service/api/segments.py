@@ -6,6 +6,7 @@ from flask import g, request
 from flask.typing import ResponseReturnValue
 
 from segments.collapse import Audience
+from service import limits
 from service.api.routing import api, endpoint, json_body, query_flag
 from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import session
@@ -32,7 +33,8 @@ def _public(segment: Segment) -> dict:
 
 
 @endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
-          scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201)
+          scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201,
+          limits=limits.RULE_LIMITS)
 def post_segment() -> ResponseReturnValue:
     body = json_body(SegmentCreate)
     segment = create_segment(session(), account=g.account, name=body.name, rules=body.rules)

@@ -17,6 +17,7 @@ from importer.vocabulary import ImportMode, ImportPhase
 from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
 from service.domain.job_queue import worker_name
+from service.limits import failure_message, read_limits
 from service.models import ImportJob
 from service.worker import Heartbeat
 
@@ -48,9 +49,10 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
     if bool(link) != bool(id_column):
         raise click.UsageError("--link and --id-column go together")
     try:
-        inspection = inspect_file(file, encoding=encoding, delimiter=delimiter)
+        inspection = inspect_file(file, encoding=encoding, delimiter=delimiter,
+                                  limits=read_limits(ctx.app.config))
     except FileUnreadable as error:
-        raise click.ClickException(f"cannot read {file}: {error}") from None
+        raise click.ClickException(f"cannot read {file}: {failure_message(error)}") from None
     raw = {
         "match": {"by": "external_id", "link": link, "column": id_column} if link else {"by": "email"},
         # Without --map, the job maps columns named like fields (see imports.create_job).
@@ -94,7 +96,8 @@ def _queue(ctx: Context, account_name: str, raw: dict[str, Any], path: Path) -> 
     with ctx.session() as session:
         return imports.create_job(session, account=account_named(session, account_name),
                                   settings=settings, raw_settings=raw, source=path, filename=path.name,
-                                  run_here=worker_name(), lease=_lease(ctx))
+                                  run_here=worker_name(), lease=_lease(ctx),
+                                  limits=read_limits(ctx.app.config))
 
 
 def _lease(ctx: Context) -> timedelta:
@@ -117,7 +120,7 @@ def _run_with_progress(ctx: Context, job: ImportJob, path: Path, estimate: int) 
 
         with Heartbeat(ctx.engine, worker_name(), _lease(ctx)):
             finished = imports.run_job(ctx.engine, job.id, worker=worker_name(), source=path,
-                                       on_progress=on_progress)
+                                       on_progress=on_progress, limits=read_limits(ctx.app.config))
         bar.update(estimate - done)
     return finished
 

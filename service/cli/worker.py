@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from service.cli.context import Context, pass_context
+from service.limits import read_limits
 from service.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ def worker(ctx: Context, concurrency: int) -> None:
     app = ctx.app
     grace = app.config["GRACE_SECONDS"]
     jobs = Worker(ctx.engine, concurrency=concurrency, lease=timedelta(seconds=app.config["LEASE_SECONDS"]),
-                  poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"])
+                  poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"],
+                  limits=read_limits(app.config))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -36,10 +36,10 @@ from service.domain.dedup_change import wait_for_change
 from service.domain.event_input import Event, NotAnEvent, read_event, storable_id
 from service.domain.json_rows import insert_rows
 from service.domain.status_history import Change, record_changes
-from service.errors import TooLarge
+from service.limits import check_batch
 from service.models import ContactEvent, EventStatus, EventType, LedgerEntry, Mailing, utcnow
 
-MAX_EVENTS = 10_000
+MAX_EVENTS = 10_000  # in one batch, unless SAFEGUARD_MAX_BATCH says otherwise
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
 SOFT_BOUNCES_TO_BOUNCE = 3  # the third soft bounce within the window counts as a hard bounce
 RESTRICTIVENESS = {ContactStatus.ACTIVE: 0, ContactStatus.UNSUBSCRIBED: 1, ContactStatus.BOUNCED: 2}
@@ -72,10 +72,11 @@ class Batch:
         self.events.pop(position, None)
 
 
-def record_events(engine: Engine, account_id: int, raw_events: Sequence[Any]) -> list[dict[str, Any]]:
-    """Apply a batch of reported events in one transaction; answer each, in request order."""
-    if len(raw_events) > MAX_EVENTS:
-        raise TooLarge(f"a batch has at most {MAX_EVENTS} events, this one has {len(raw_events)}")
+def record_events(engine: Engine, account_id: int, raw_events: Sequence[Any], *,
+                  max_events: int = MAX_EVENTS) -> list[dict[str, Any]]:
+    """Apply a batch of reported events in one transaction; answer each, in request order.
+    TooLarge for a batch of more than `max_events`."""
+    check_batch(len(raw_events), max_events, "events")
     with collector_paused():  # tens of thousands of small objects live until the answer is sent
         for attempt in range(1, ATTEMPTS + 1):
             try:

@@ -17,8 +17,17 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from importer.pipeline import ImportResult, Progress, run_import
-from importer.reading import FileUnreadable, Inspection, Source, inspect_file, suggest_mapping
+from importer.reading import (
+    DEFAULT_LIMITS,
+    FileUnreadable,
+    Inspection,
+    ReadLimits,
+    Source,
+    inspect_file,
+    suggest_mapping,
+)
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
+from service import limits as service_limits
 from service import safe_json
 from service.db import end_reads, own, writing
 from service.domain import job_queue, uploads
@@ -79,8 +88,10 @@ def estimate_rows(size: int, inspection: Inspection) -> int:
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
                source: Source, filename: str, upload_id: int | None = None,
-               run_here: str | None = None, lease: timedelta = job_queue.LEASE) -> ImportJob:
-    """Check the file and the settings, then record a queued job (nothing else is written).
+               run_here: str | None = None, lease: timedelta = job_queue.LEASE,
+               limits: ReadLimits = DEFAULT_LIMITS) -> ImportJob:
+    """Check the file (within `limits`) and the settings, then record a queued job (nothing else is
+    written).
 
     `source` is the file (`upload_id` its stored copy, which a worker reads); `run_here` names
     the process that runs the job itself (the command line), which holds it from the start.
@@ -89,7 +100,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     """
     try:
         inspection = inspect_file(source, encoding=settings.encoding, delimiter=settings.delimiter,
-                                  has_header=settings.has_header)
+                                  has_header=settings.has_header, limits=limits)
         info = account_info(session, account)
         if "mapping" not in raw_settings:
             known = ["email", "status", *info.fields, *settings.create_fields]
@@ -98,7 +109,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
             raw_settings = {**raw_settings, "mapping": suggested}
         check_against(settings, info, inspection.columns)
     except FileUnreadable as error:
-        raise InvalidInput(str(error), code="unreadable_file") from None
+        raise service_limits.file_refusal(error) from None
     except SettingsError as error:
         raise InvalidInput(str(error), code="invalid_settings") from None
     job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
@@ -114,8 +125,10 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
 
 def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = None,
             scratch_dir: Path | None = None, on_progress: Progress | None = None,
-            cancelled: Callable[[], bool] = lambda: False) -> ImportJob:
-    """Run a job `worker` has claimed to its end; the job records success or failure.
+            cancelled: Callable[[], bool] = lambda: False,
+            limits: ReadLimits = DEFAULT_LIMITS) -> ImportJob:
+    """Run a job `worker` has claimed to its end, reading its file within `limits`; the job records
+    success or failure (past a limit: failed, its error naming the limit and its setting).
 
     Without `source` the job's stored upload is copied to `scratch_dir` for the run (the importer
     reads a file several times, and in a helper process) and released when the job ends. When
@@ -161,13 +174,16 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
         if source is None:
             assert scratch is not None
             source = _scratch_copy(engine, job, scratch)
-        run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish)
+        run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish,
+                   limits=limits)
     except JobCancelled:
         job_queue.let_go(engine, worker, job_id)
         log.info("import %s handed back to the queue", job_id)
     except job_queue.LeaseLost as lost:
         log.warning("%s; its import was rolled back here", lost)
-    except (FileUnreadable, SettingsError) as error:
+    except FileUnreadable as error:
+        _record_failure(engine, job_id, worker, service_limits.failure_message(error), job.upload_id)
+    except SettingsError as error:
         _record_failure(engine, job_id, worker, str(error), job.upload_id)
     except Exception:
         log.exception("import %s failed", job_id)

@@ -17,10 +17,11 @@ from sqlmodel import Session
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
-from segments.rules import Catalog, RuleError, mentions_status, parse_rules
+from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
 from service.db import all_of, insert_unique, own
 from service.domain.accounts import fields_of, links_of
 from service.errors import InvalidInput
+from service.limits import rule_refusal
 from service.models import Account, Segment, utcnow
 
 BOOLEAN_TEXT = {"1": "true", "0": "false"}
@@ -28,9 +29,12 @@ BOOLEAN_TEXT = {"1": "true", "0": "false"}
 
 @contextmanager
 def rules_checked() -> Iterator[None]:
-    """Say the engine's RuleError as the domain's InvalidInput, naming the part that is wrong."""
+    """Say the engine's RuleError as the domain's InvalidInput, naming the part that is wrong (a tree
+    past the rule limits: TooLarge, naming the limit)."""
     try:
         yield
+    except RuleLimitExceeded as error:
+        raise rule_refusal(error) from None
     except RuleError as error:
         raise InvalidInput(str(error), part=error.where) from None
 

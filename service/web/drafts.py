@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, g, url_for
+from flask import abort, current_app, g, url_for
 from sqlalchemy import Engine, or_, select
 from sqlmodel import Session, col
 
@@ -19,6 +19,7 @@ from service import background
 from service.db import current_engine, end_reads, owned
 from service.domain import imports, uploads
 from service.errors import InvalidInput
+from service.limits import read_limits
 from service.models import Account, ImportDraft, ImportJob
 
 ENCODINGS = {
@@ -100,7 +101,8 @@ def inspect(draft: ImportDraft, settings: dict[str, Any] | None = None) -> Inspe
     """Read the draft's file with its chosen (or else detected) format; FileUnreadable if it cannot."""
     chosen = draft.settings if settings is None else settings
     return inspect_file(_stored_file(draft), encoding=chosen.get("encoding"),
-                        delimiter=chosen.get("delimiter"), has_header=chosen.get("has_header"))
+                        delimiter=chosen.get("delimiter"), has_header=chosen.get("has_header"),
+                        limits=read_limits(current_app.config))
 
 
 def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
@@ -135,7 +137,8 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
     except FileUnreadable as error:
         raise InvalidInput(str(error), code="unreadable_file") from None
     job = imports.create_job(session, account=account, settings=parse_settings(raw), raw_settings=raw,
-                             source=source, filename=draft.filename, upload_id=draft.upload_id)
+                             source=source, filename=draft.filename, upload_id=draft.upload_id,
+                             limits=read_limits(current_app.config))
     end_reads(session)
     if dry_run:
         draft.dry_run_id = job.id

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, g, redirect, request, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from importer.reading import FileUnreadable, inspect_file
+from importer.reading import FileUnreadable, LimitExceeded, inspect_file
 from importer.vocabulary import FieldType
 from service.db import current_engine, end_reads
 from service.db import session as db_session
@@ -15,6 +15,7 @@ from service.domain import imports, uploads
 from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
+from service.limits import failure_message, read_limits
 from service.models import ImportDraft, ImportStatus
 from service.uploads import store_upload, upload_name
 from service.web import drafts, field_links
@@ -53,10 +54,12 @@ def upload() -> ResponseReturnValue:
     except InvalidInput:
         return page("imports/upload.html", 400, titles=titles, error="Choose a file to upload.")
     try:
-        inspection = inspect_file(uploads.StoredFile(engine, upload_id))
+        inspection = inspect_file(uploads.StoredFile(engine, upload_id),
+                                  limits=read_limits(current_app.config))
     except FileUnreadable as error:
         uploads.release(engine, upload_id)
-        return page("imports/upload.html", 400, titles=titles, error=f"This file cannot be read: {error}.")
+        return page("imports/upload.html", 413 if isinstance(error, LimitExceeded) else 400, titles=titles,
+                    error=f"This file cannot be read: {failure_message(error)}.")
     drafts.forget_stale(engine)
     draft = ImportDraft(account_id=g.account.id, user_id=g.user.id,
                         filename=upload_name(request.files["file"], default="upload"), upload_id=upload_id,
@@ -91,7 +94,7 @@ def file_settings(draft_id: int) -> ResponseReturnValue:
     try:
         inspection = drafts.inspect(draft)
     except FileUnreadable as problem:
-        error = f"The file cannot be read with these settings: {problem}."
+        error = f"The file cannot be read with these settings: {failure_message(problem)}."
     fmt = inspection.format if inspection else None
     chosen = {
         "encoding": draft.settings.get("encoding") or (fmt.encoding if fmt else "utf-8"),

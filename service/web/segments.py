@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import g, jsonify, redirect, request, url_for
@@ -11,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
 from segments.rules import OPERATORS, Catalog
+from service import safe_json
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain.accounts import links_of
@@ -23,7 +23,8 @@ from service.domain.segments import (
     send_list_rows,
 )
 from service.downloads import csv_response
-from service.errors import DomainError, InvalidInput
+from service.errors import DomainError, InvalidInput, TooLarge
+from service.http_errors import status_of
 from service.web.charts import shared_chart_svg
 from service.web.pages import page
 from service.web.previews import (
@@ -83,13 +84,18 @@ def segment_list() -> ResponseReturnValue:
 def new_segment() -> ResponseReturnValue:
     session = db_session()
     catalog = catalog_of(session, g.account.id)
-    name, rules_text, error = "", EVERYONE, None
+    name, rules_text, error, status = "", EVERYONE, None, 400
+    rules: Any = None
     if request.method == "POST":
         name, rules_text = request.form.get("name", "").strip(), request.form.get("rules", EVERYONE)
         try:
-            rules = json.loads(rules_text)
+            # The form's text is read as safely as a JSON body: a tree 5,000 levels deep is refused
+            # before it is parsed (json.loads would recurse through it).
+            rules = safe_json.loads(rules_text)
+        except safe_json.UnsafeJson as problem:
+            error = f"The rules cannot be read: {problem}."
         except ValueError:
-            rules, error = None, "The rules are not valid JSON."
+            error = "The rules are not valid JSON."
         if error is None and not name:
             error = "Give the segment a name."
         elif error is None and len(name) > MAX_NAME:
@@ -98,15 +104,15 @@ def new_segment() -> ResponseReturnValue:
             try:
                 segment = create_segment(session, account=g.account, name=name, rules=rules)
             except DomainError as problem:
-                error = problem.message
+                error, status = problem.message, status_of(problem)
             else:
                 return redirect(url_for("web.segment_page", segment_id=segment.id))
     counts = None
     try:
-        counts = counts_of(rules_audience(session, g.account, json.loads(rules_text)))
-    except (ValueError, InvalidInput):
+        counts = counts_of(rules_audience(session, g.account, safe_json.loads(rules_text)))
+    except (ValueError, InvalidInput, TooLarge):
         pass  # the error above says what is wrong; the preview waits for valid rules
-    return page("segments/new.html", 400 if error else 200, name=name, rules_text=rules_text,
+    return page("segments/new.html", status if error else 200, name=name, rules_text=rules_text,
                 error=error, builder=builder_catalog(catalog), counts=counts,
                 chart=shared_chart_svg(counts.shared if counts else {}), preview_lines=PREVIEW_LINES,
                 representatives=REPRESENTATIVES, fields=list(catalog.fields))
@@ -126,6 +132,8 @@ def preview_rules() -> ResponseReturnValue:
                                             **_preview_options(body))
     except InvalidInput as problem:
         return jsonify(error={"where": problem.part, "message": problem.message}), 400
+    except TooLarge as problem:  # a tree past the rule limits
+        return jsonify(error={"where": None, "code": problem.code, "message": problem.message}), 413
     counts = counts_of(audience)
     return jsonify(preview=counts.to_json(), chart=str(shared_chart_svg(counts.shared)))
 
