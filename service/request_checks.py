@@ -50,7 +50,7 @@ def limit_body() -> None:
     """Refuse a body (not an upload: MAX_CONTENT_LENGTH bounds those) over the body limit."""
     if request.mimetype == "multipart/form-data":
         return
-    most = current_app.config["MAX_BODY_BYTES"]
+    most = min(current_app.config["MAX_BODY_BYTES"], current_app.config.get("MAX_CONTENT_LENGTH") or 2**63)
     if (request.content_length or 0) > most:
         raise limits.over_limit(f"the request body is larger than {most / 1024**2:g} MB", "max_body_bytes")
     request.max_content_length = most  # a body sent without a length stops there too

@@ -286,7 +286,8 @@ def test_a_batch_over_10000_events_is_413_with_the_envelope(client, account, eng
     events = [{"type": "unsubscribe", "contact": account["A1"]}] * 10_001
     response = post_events(client, account, events)
     assert response.status_code == 413, response.json
-    assert response.json["error"]["code"] == "payload_too_large"
+    assert response.json["error"]["code"] == "limit_exceeded"
+    assert "SAFEGUARD_MAX_BATCH" in response.json["error"]["message"]
     assert statuses(engine, account) == ACTIVE
 
 
