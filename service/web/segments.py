@@ -24,7 +24,6 @@ from service.domain.segments import (
 )
 from service.downloads import csv_response
 from service.errors import DomainError, InvalidInput, TooLarge
-from service.http_errors import status_of
 from service.web.charts import shared_chart_svg
 from service.web.pages import page
 from service.web.previews import (
@@ -104,7 +103,7 @@ def new_segment() -> ResponseReturnValue:
             try:
                 segment = create_segment(session, account=g.account, name=name, rules=rules)
             except DomainError as problem:
-                error, status = problem.message, status_of(problem)
+                error, status = problem.message, 413 if isinstance(problem, TooLarge) else 400
             else:
                 return redirect(url_for("web.segment_page", segment_id=segment.id))
     counts = None

@@ -818,8 +818,8 @@ def test_a_check_by_address_after_a_claim_by_id(client, household, utrecht):
         {"address": "anna@example.nl", **skip(h["K1"], "duplicate_address", h["K2"])}]
 
 
-@pytest.mark.parametrize("body", [{}, {"contacts": [1], "addresses": ["a@example.nl"]},
-                                  {"contacts": list(range(1, 10_002))}, {"contacts": "1"},
+# A batch over the limit is 413 limit_exceeded (tests/integration/test_limits.py).
+@pytest.mark.parametrize("body", [{}, {"contacts": [1], "addresses": ["a@example.nl"]}, {"contacts": "1"},
                                   {"addresses": [1, 2]}])
 def test_a_bad_check_body_is_refused(client, household, engine, utrecht, body):
     response = client.post(f"/api/v1/mailings/{utrecht}/check", json=body, headers=household.auth("send"))
