@@ -13,6 +13,8 @@ from importer.reading import (
     FileFormat,
     FileUnreadable,
     Inspection,
+    LimitExceeded,
+    ReadLimits,
     column_names,
     detect_format,
     inspect_file,
@@ -560,3 +562,46 @@ def test_suggest_mapping_keeps_the_field_names_spelling():
 
 def test_suggest_mapping_without_matches():
     assert suggest_mapping(["a", "b", ""], ["voornaam"]) == {}
+
+
+# --- limits ---------------------------------------------------------------------------------------
+
+
+def _limit_of(path: Path, limits: ReadLimits) -> str:
+    """Read the whole file within `limits`; the name of the limit that stopped it."""
+    with pytest.raises(LimitExceeded) as refused:
+        fmt = detect_format(path, limits=limits)
+        for _ in read_rows(path, fmt):
+            pass
+    return refused.value.limit
+
+
+def test_a_row_of_many_short_lines_is_held_to_the_line_limit(write):
+    # Quoted cells with line breaks: every line is short, the record is not.
+    path = write("email,notes\r\n" + 'a@example.nl,"' + "x\r\n" * 5_000 + '"\r\n')
+    assert _limit_of(path, ReadLimits(max_line_chars=10_000)) == "max_line_chars"
+    assert len(read_all(path)[1]) == 2  # within the default limit it is read
+
+
+def test_blank_lines_count_toward_the_rows_limit(write):
+    path = write("email\r\n" + "\r\n" * 200 + "a@example.nl\r\n")
+    assert _limit_of(path, ReadLimits(max_rows=100)) == "max_rows"
+
+
+def test_columns_past_the_limit_are_refused(write):
+    path = write(",".join(f"c{i}" for i in range(30)) + "\r\n")
+    assert _limit_of(path, ReadLimits(max_columns=20)) == "max_columns"
+
+
+def test_the_size_limit_holds_for_plain_and_compressed_files(write):
+    text = "email\r\n" + "".join(f"person{i}@example.nl\r\n" for i in range(20_000))
+    limits = ReadLimits(max_file_bytes=100_000)
+    assert _limit_of(write(text), limits) == "max_file_bytes"
+    assert _limit_of(write(gzip.compress(text.encode()), "c.csv.gz"), limits) == "max_file_bytes"
+
+
+def test_a_small_file_may_expand_much_but_a_large_one_not(write):
+    small = "email\r\n" + "a@example.nl\r\n" * 50_000  # 700 KB: under the grace, harmless
+    assert len(read_all(write(gzip.compress(small.encode()), "s.csv.gz"))[1]) == 50_001
+    large = "email\r\n" + "a@example.nl\r\n" * 500_000  # 7 MB that compress a hundredfold and more
+    assert _limit_of(write(gzip.compress(large.encode()), "l.csv.gz"), ReadLimits()) == "max_expansion"
