@@ -55,7 +55,7 @@ PAGE_TEXTS = {
     403: ("This is not allowed", "Your account may not do this."),
     404: ("Not found", "This page does not exist, or it belongs to another account."),
     405: ("This page cannot do that", "Go back to the page you came from and use its buttons."),
-    413: ("The file is too large", "The upload is larger than the limit."),
+    413: ("This is too large", "It is over one of the limits that protect the service."),
     500: ("Something went wrong", "An unexpected error occurred; it has been logged. Try again in a "
                                   "moment, or go back to the home page."),
     503: ("The service is busy", "It is busy with a long write (an import or a dedup change). Try "

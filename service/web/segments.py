@@ -143,7 +143,7 @@ def _audience_from_query(segment_id: int) -> tuple[Audience, str | None]:
     session = db_session()
     try:
         return segment_audience(session, g.account, segment, **_preview_options(request.args)), None
-    except InvalidInput as problem:
+    except (InvalidInput, TooLarge) as problem:
         return segment_audience(session, g.account, segment), problem.message
 
 

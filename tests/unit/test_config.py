@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
-from service import background, create_app
+from importer.reading import ReadLimits
+from segments.rules import RuleLimits
+from service import background, create_app, limits
 from service.config import SettingError, Settings, from_environment, settings_from_environment
 from service.web.secret import SharedSecretSessions
 
@@ -89,3 +92,21 @@ def test_the_secret_key_comes_from_the_apps_config(monkeypatch, tmp_path):
     for each in (app, shared, given):
         background.shutdown(each)
         each.extensions["safeguard.engine"].dispose()
+
+
+def test_the_limits_defaults_are_the_engines_and_each_names_a_setting(monkeypatch):
+    """The settings' defaults give the importer's and the rules' own defaults, and every limit a
+    refusal can name is a setting of the table."""
+    for name in module_settings():
+        monkeypatch.delenv(name, raising=False)
+    config = from_environment()
+    assert limits.read_limits(config) == ReadLimits()
+    assert limits.rule_limits(config) == RuleLimits()
+    assert set(limits.SETTINGS.values()) <= set(module_settings())
+    assert set(limits.SETTINGS) >= {f.name for f in dataclasses.fields(ReadLimits)}
+    assert set(limits.SETTINGS) >= {f.name for f in dataclasses.fields(RuleLimits)}
+    monkeypatch.setenv("SAFEGUARD_MAX_LINE_KB", "2")
+    monkeypatch.setenv("SAFEGUARD_MAX_RULE_DEPTH", "5")
+    config = from_environment()
+    assert limits.read_limits(config).max_line_chars == 2048
+    assert limits.rule_limits(config).max_depth == 5
