@@ -408,3 +408,18 @@ def test_the_openapi_document_names_the_limits(client):
                                   ("/api/v1/mailings/{mailing_id}/check", "post", "SAFEGUARD_MAX_BATCH"),
                                   ("/api/v1/events", "post", "SAFEGUARD_MAX_BATCH")]:
         assert setting in paths[path][method]["responses"]["413"]["description"], path
+
+
+def test_the_command_line_names_the_limit_and_its_setting(cli, engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("SAFEGUARD_MAX_ROWS", "100")
+    assert cli("accounts", "create", "acme").exit_code == 0
+    rows, columns = tmp_path / "rows.csv", tmp_path / "columns.csv"
+    rows.write_bytes(b"email\r\n" + b"".join(b"p%d@example.nl\r\n" % i for i in range(150)))
+    columns.write_bytes(ten_thousand_columns())
+    result = cli("import", str(rows), "--account", "acme")
+    assert result.exit_code == 1 and "more than 100 rows" in result.stderr, result.output
+    assert "SAFEGUARD_MAX_ROWS" in result.stderr
+    result = cli("import", str(columns), "--account", "acme")
+    assert result.exit_code == 1 and "cannot read" in result.stderr
+    assert "SAFEGUARD_MAX_COLUMNS" in result.stderr
+    assert counts(engine)["contacts"] == 0
