@@ -512,6 +512,10 @@ def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, N
                         f"{_MIXED}")
                 end_line = reader.line_num
                 yield record
+    except LimitExceeded as error:
+        if error.limit != "max_line_chars":
+            raise
+        raise LimitExceeded(f"row {row + 1} (line {end_line + 1}): {error}", error.limit) from None
     except UnicodeDecodeError as error:
         raise _decoding_error(path, fmt, error) from None
     except csv.Error as error:
