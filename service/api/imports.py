@@ -15,7 +15,7 @@ from service.domain.accounts import fields_of
 from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
-from service.uploads import save_upload, store_upload, upload_name
+from service.uploads import count_upload, save_upload, store_upload, upload_name
 from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
@@ -24,6 +24,7 @@ FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
           scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic)
 def inspect() -> dict[str, Any]:
+    count_upload(g.uploader)
     path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
     try:
         inspection = inspect_file(path)
@@ -49,6 +50,7 @@ def inspect() -> dict[str, Any]:
           query={"wait": "true: answer when the import is done"},
           response=ImportPublic, status=202)
 def create_import() -> tuple[dict[str, Any], int]:
+    count_upload(g.uploader)
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     engine = current_engine()
     upload = request.files.get("file")
