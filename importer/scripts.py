@@ -41,5 +41,5 @@ def mixed_scripts(address: str) -> list[str] | None:
 def _script(char: str) -> str:
     script = _SCRIPT_OF.get(char)
     if script is None:
-        script = _SCRIPT_OF[char] = alias(char)
+        script = _SCRIPT_OF[char] = str(alias(char))
     return script

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     sign_in_window_seconds: float = Field(
         900, alias="SAFEGUARD_SIGN_IN_WINDOW_SECONDS", gt=0,
         description="The window in which failed sign-ins are counted, in seconds.")
+    trusted_proxies: int = Field(
+        0, alias="SAFEGUARD_TRUSTED_PROXIES", ge=0,
+        description="Reverse proxies (load balancers) in front of the service that add X-Forwarded-For: "
+                    "the client address that sign-in limits count is the one they saw; 0 ignores the header.")
     uploads_per_window: int = Field(
         60, alias="SAFEGUARD_UPLOADS_PER_WINDOW", ge=1,
         description="Uploads (imports, inspections, wizard files) per user or API key within the upload "
@@ -129,6 +133,7 @@ def from_environment() -> dict[str, Any]:
         "SIGN_IN_FAILURES": settings.sign_in_failures,
         "SIGN_IN_CLIENT_FAILURES": settings.sign_in_client_failures,
         "SIGN_IN_WINDOW_SECONDS": settings.sign_in_window_seconds,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
         "UPLOADS_PER_WINDOW": settings.uploads_per_window,
         "UPLOAD_WINDOW_SECONDS": settings.upload_window_seconds,
         # Set by `safeguard serve` for its workers, which make their apps after it did.

@@ -118,3 +118,31 @@ def test_uploads_are_limited_per_key_across_instances(instances, make_tenant):
                            headers=tenant.auth(), content_type="multipart/form-data")
     assert imported.status_code == 429
     assert inspect(first, "admin").status_code == 200  # another key counts on its own
+
+
+def test_behind_a_trusted_proxy_clients_count_by_their_forwarded_address(instances, anna):
+    first, second = instances
+    for app in instances:
+        app.config["SIGN_IN_CLIENT_FAILURES"] = 2
+    behind_proxy = create_app({"TESTING": True, "DATABASE_URL": first.config["DATABASE_URL"],
+                               "TRUSTED_PROXIES": 1, **LIMITS, "SIGN_IN_CLIENT_FAILURES": 2})
+
+    def from_client(app, address: str, email: str):  # type: ignore[no-untyped-def]
+        client = app.test_client()
+        client.environ_base.update({"REMOTE_ADDR": "10.9.9.9", "HTTP_X_FORWARDED_FOR": address})
+        token = csrf_token(client.get("/sign-in"))
+        return client.post("/sign-in", data={"email": email, "password": "wrong", "csrf_token": token})
+
+    try:
+        # Behind the proxy: one client's failures do not lock out another behind the same proxy.
+        for n in range(2):
+            assert from_client(behind_proxy, "203.0.113.1", f"guess{n}@acme.example").status_code == 401
+        assert from_client(behind_proxy, "203.0.113.1", "guess9@acme.example").status_code == 429
+        assert from_client(behind_proxy, "203.0.113.2", "guess9@acme.example").status_code == 401
+        # Without a trusted proxy the header is the client's own word: ignored, the address counts.
+        for n in range(2):
+            assert from_client(first, f"198.51.100.{n}", f"other{n}@acme.example").status_code == 401
+        assert from_client(second, "198.51.100.7", "other9@acme.example").status_code == 429
+    finally:
+        background.shutdown(behind_proxy)
+        behind_proxy.extensions["safeguard.engine"].dispose()
