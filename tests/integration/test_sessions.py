@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from page_helpers import PASSWORD, csrf_token, signed_in
 from sqlalchemy import text
+from sqlmodel import Session, select
 
 from service import background, create_app
+from service.domain.user_sessions import LIFETIME
+from service.models import UserSession, utcnow
 
 
 @pytest.fixture
@@ -38,9 +43,7 @@ def test_a_copied_cookie_stops_working_at_sign_out_on_every_instance(app, other_
 
 def test_signing_out_ends_only_that_session(app, engine, make_tenant):
     first = signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
-    second = app.test_client()
-    second.post("/sign-in", data={"email": "anna@acme.example", "password": PASSWORD,
-                                  "csrf_token": csrf_token(second.get("/sign-in"))})
+    second = signed_in_again(app)
     first.post("/sign-out", data={"csrf_token": csrf_token(first.get("/"))})
     assert first.get("/imports/new").status_code == 302
     assert second.get("/imports/new").status_code == 200
@@ -87,3 +90,30 @@ def test_set_password_and_remove_refuse_unknown_users_and_short_passwords(cli, m
     assert result.exit_code != 0 and "not found" in result.output
     result = cli("users", "set-password", "nobody@acme.example", "--password", "short")
     assert result.exit_code != 0 and "at least 8 characters" in result.output
+
+
+def test_a_session_ends_thirty_days_after_sign_in(app, engine, make_tenant):
+    anna = signed_in(app, engine, make_tenant("acme").id, "anna@acme.example")
+    with Session(engine) as session:
+        [row] = session.exec(select(UserSession)).all()
+        row.created_at = utcnow() - LIFETIME + timedelta(minutes=1)
+        session.add(row)
+        session.commit()
+    assert anna.get("/imports/new").status_code == 200
+    with Session(engine) as session:
+        [row] = session.exec(select(UserSession)).all()
+        row.created_at = utcnow() - LIFETIME - timedelta(minutes=1)
+        session.add(row)
+        session.commit()
+    assert anna.get("/imports/new").status_code == 302
+    again = signed_in_again(app)
+    assert again.get("/imports/new").status_code == 200
+    with engine.connect() as conn:  # the old session's row went at the new sign-in
+        assert conn.execute(text("SELECT count(*) FROM user_sessions")).scalar() == 1
+
+
+def signed_in_again(app):  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    client.post("/sign-in", data={"email": "anna@acme.example", "password": PASSWORD,
+                                  "csrf_token": csrf_token(client.get("/sign-in"))})
+    return client
