@@ -7,8 +7,11 @@ events and a count over a sliding window is all that is needed here (one indexed
 attempt, on rows that are deleted once they leave their window).
 
 A key names what is counted and for whom: "sign_in:email:anna@acme.example",
-"sign_in:client:10.0.0.7", "upload:user:3", "upload:key:12". A limit allows `events` events per
-key within any `window`; the next one is refused until the oldest of them leaves the window.
+"sign_in:client:10.0.0.7", "upload:user:3", "upload:key:<the key's hash>". A limit allows `events`
+events per key within any `window`; the next one is refused until the oldest of them leaves the
+window. A refused attempt is not counted (the wait never grows), and the check comes before the
+event is stored: requests in flight at the same moment may each pass, so that a limit can be
+exceeded by the number of concurrent requests, never by a steady stream.
 """
 
 from __future__ import annotations
