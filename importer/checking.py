@@ -13,7 +13,6 @@ import os
 import pickle
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
@@ -136,7 +135,7 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
             elif kind == "records":
                 yield check(cast(list[tuple[int, list[str]]], payload))
             elif kind == "done":
-                stats.typo_domains.update(cast(Counter[str], payload))
+                stats.merge(cast(RowStats, payload))
                 return
             else:
                 _raise_for(kind, payload)
@@ -176,7 +175,7 @@ def serve_checks() -> None:
                 send(("batch", check(batch)))
             else:
                 send(("records", batch))
-        send(("done", Counter(stats.typo_domains)))
+        send(("done", stats))
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)
     except LimitExceeded as error:

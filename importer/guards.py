@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from importer.apply import PlanCounts
+from importer.rows import RowStats
 from importer.settings import AccountInfo, ImportSettings, LinkInfo
 
 # The ID column "does not look like the link's IDs" when few of its IDs are known while many of
@@ -33,6 +34,7 @@ class ImportFacts:
     typo_domains: Counter[str]
     link_has_ids: bool
     known_address_creates: int
+    mixed: RowStats | None = None  # the checker's count and first rows of mixed-script addresses
 
     @property
     def link(self) -> LinkInfo:
@@ -186,6 +188,24 @@ def possible_typo_domain(facts: ImportFacts) -> dict | None:
     )
 
 
+def mixed_script_address(facts: ImportFacts) -> dict | None:
+    """Name the first rows whose address mixes scripts in one word (they are imported as they are)."""
+    mixed = facts.mixed
+    if mixed is None or not mixed.mixed_scripts:
+        return None
+    rows = mixed.mixed_script_rows
+    listed = ", ".join(f"row {row} {address} ({scripts})" for row, address, scripts in rows)
+    more = mixed.mixed_scripts - len(rows)
+    return _warning(
+        "mixed_script_address",
+        f"{mixed.mixed_scripts} {'address mixes' if mixed.mixed_scripts == 1 else 'addresses mix'} scripts "
+        "within one word, so that they look like other "
+        f"addresses (a Cyrillic letter for a Latin one that looks the same): {listed}"
+        + (f" and {more} more" if more > 0 else "") + ". These rows are imported as they are; check them.",
+        mixed.mixed_scripts,
+    )
+
+
 # In the order the warnings are listed.
 WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     id_column_mismatch,
@@ -197,6 +217,7 @@ WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     created_shared_address,
     status_kept,
     possible_typo_domain,
+    mixed_script_address,
 )
 
 
@@ -207,7 +228,8 @@ def import_warnings(
     typo_domains: Counter[str],
     link_has_ids: bool,
     known_address_creates: int,
+    mixed: RowStats | None = None,
 ) -> list[dict]:
     """List the warnings that apply, as `{code, message, count}` (see ImportFacts)."""
-    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates)
+    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, mixed)
     return [warning for decide in WARNINGS if (warning := decide(facts)) is not None]

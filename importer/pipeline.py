@@ -184,7 +184,7 @@ def _plan_and_report(conn: Connection, ctx: PlanContext, job: CheckJob, stats: R
         f"SELECT count(*) FROM {PLAN} WHERE action = 'create' AND addr_known = 1"
     ).scalar_one()
     warnings = import_warnings(job.settings, job.account, counts, stats.typo_domains, link_has_ids,
-                               known_address_creates)
+                               known_address_creates, stats)
     return report, warnings
 
 

@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError
 
 from importer.addresses import AddressValidator, address_key, erased_address_hash, likely_typo_of
 from importer.id_patterns import id_matcher
+from importer.scripts import mixed_scripts
 from importer.settings import AccountInfo, ImportSettings
 from importer.values import InvalidValue, Value, parse_status, value_parser
 
@@ -40,11 +41,29 @@ class StagedField:
     column: str  # f0, f1, ...: never user text in SQL
 
 
+MIXED_SCRIPTS_LISTED = 10  # rows a mixed-script warning names
+
+
 @dataclass
 class RowStats:
     """What the checker learns in passing, for the warnings."""
 
     typo_domains: Counter[str] = field(default_factory=Counter)  # "gamil.com -> gmail.com": rows
+    mixed_scripts: int = 0  # rows whose address mixes scripts in one word
+    # The first of them in the file: (row, address, "CYRILLIC and LATIN").
+    mixed_script_rows: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def note_mixed_scripts(self, row: int, address: str, scripts: list[str]) -> None:
+        self.mixed_scripts += 1
+        if len(self.mixed_script_rows) < MIXED_SCRIPTS_LISTED:
+            self.mixed_script_rows.append((row, address, " and ".join(scripts)))
+
+    def merge(self, other: RowStats) -> None:
+        """Add what another checker (the worker process) learnt about other rows of the file."""
+        self.typo_domains.update(other.typo_domains)
+        self.mixed_scripts += other.mixed_scripts
+        first = sorted(self.mixed_script_rows + other.mixed_script_rows)
+        self.mixed_script_rows = first[:MIXED_SCRIPTS_LISTED]
 
 
 # A staged row: (row, match_value, email, address_key, status, *field values)
@@ -148,6 +167,10 @@ def make_row_checker(
             typo = typo_cache[domain]
             if typo is not None:
                 stats.typo_domains[f"{domain} -> {typo}"] += 1
+            if not akey.isascii():  # the rare address worth a look: never an ASCII one
+                scripts = mixed_scripts(akey)
+                if scripts is not None:
+                    stats.note_mixed_scripts(row, akey, scripts)
         match_value = akey if key_at == email_at else key
         return (row, match_value, email, akey, status, *values)
 

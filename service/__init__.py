@@ -7,7 +7,17 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-from service import background, config, db, observability, request_checks, safe_json, security_headers, web
+from service import (
+    background,
+    config,
+    db,
+    observability,
+    proxies,
+    request_checks,
+    safe_json,
+    security_headers,
+    web,
+)
 from service.api import api
 from service.api.probes import probes
 from service.http_errors import register_error_handlers
@@ -28,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    proxies.init_app(app)
     observability.init_app(app)
     safe_json.init_app(app)
     request_checks.init_app(app)

@@ -89,6 +89,28 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(
         30, alias="SAFEGUARD_GRACE_SECONDS", ge=0,
         description="After SIGTERM: how long running requests may finish and jobs may let go.")
+    sign_in_failures: int = Field(
+        10, alias="SAFEGUARD_SIGN_IN_FAILURES", ge=1,
+        description="Failed sign-ins per e-mail address within the window; then sign-in with that address "
+                    "is refused (429), the right password too, until the window ends.")
+    sign_in_client_failures: int = Field(
+        50, alias="SAFEGUARD_SIGN_IN_CLIENT_FAILURES", ge=1,
+        description="Failed sign-ins per client (IP) address within the window, whatever e-mail addresses "
+                    "they tried; then that client's sign-ins are refused until the window ends.")
+    sign_in_window_seconds: float = Field(
+        900, alias="SAFEGUARD_SIGN_IN_WINDOW_SECONDS", gt=0,
+        description="The window in which failed sign-ins are counted, in seconds.")
+    trusted_proxies: int = Field(
+        0, alias="SAFEGUARD_TRUSTED_PROXIES", ge=0,
+        description="Reverse proxies (load balancers) in front of the service that add X-Forwarded-For: "
+                    "the client address that sign-in limits count is the one they saw; 0 ignores the header.")
+    uploads_per_window: int = Field(
+        60, alias="SAFEGUARD_UPLOADS_PER_WINDOW", ge=1,
+        description="Uploads (imports, inspections, wizard files) per user or API key within the upload "
+                    "window; more are refused (429).")
+    upload_window_seconds: float = Field(
+        3600, alias="SAFEGUARD_UPLOAD_WINDOW_SECONDS", gt=0,
+        description="The window in which uploads are counted, in seconds.")
     log_level: str = Field(
         "INFO", alias="SAFEGUARD_LOG_LEVEL",
         description="The root logger's level (DEBUG, INFO, WARNING, ERROR); JSON lines on standard error.")
@@ -149,6 +171,13 @@ def from_environment() -> dict[str, Any]:
         # None, not a random key: service/web/secret.py then shares one key through the database.
         "SECRET_KEY": settings.secret_key or None,
         "LOG_LEVEL": settings.log_level,
+        # Limits counted in the database, the same on every instance (service/domain/rate_limits.py).
+        "SIGN_IN_FAILURES": settings.sign_in_failures,
+        "SIGN_IN_CLIENT_FAILURES": settings.sign_in_client_failures,
+        "SIGN_IN_WINDOW_SECONDS": settings.sign_in_window_seconds,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
+        "UPLOADS_PER_WINDOW": settings.uploads_per_window,
+        "UPLOAD_WINDOW_SECONDS": settings.upload_window_seconds,
         # Set by `safeguard serve` for its workers, which make their apps after it did.
         "METRICS_DIR": settings.prometheus_multiproc_dir or None,
         # The session cookie: never read by scripts, not sent with another site's requests (on top

@@ -63,6 +63,16 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class TooManyAttempts(DomainError):
+    """Too many tries (failed sign-ins, uploads) in a limit's window; `retry_after` seconds to wait."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Busy(DomainError):
     """The database is busy with a long write; the same request may succeed in a moment."""
 

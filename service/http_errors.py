@@ -23,6 +23,7 @@ from service.errors import (
     NotAuthenticated,
     NotFound,
     TooLarge,
+    TooManyAttempts,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
+    TooManyAttempts: 429,
     Busy: 503,
 }
 
@@ -47,6 +49,7 @@ HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 # What the error page says for a status, when the error itself has nothing better to say.
@@ -56,6 +59,7 @@ PAGE_TEXTS = {
     404: ("Not found", "This page does not exist, or it belongs to another account."),
     405: ("This page cannot do that", "Go back to the page you came from and use its buttons."),
     413: ("This is too large", "It is over one of the limits that protect the service."),
+    429: ("Too many attempts", "Wait a while, then try again."),
     500: ("Something went wrong", "An unexpected error occurred; it has been logged. Try again in a "
                                   "moment, or go back to the home page."),
     503: ("The service is busy", "It is busy with a long write (an import or a dedup change). Try "
@@ -120,9 +124,11 @@ def register_error_handlers(app: Flask) -> None:
     def on_domain_error(error: DomainError) -> Response | tuple[str, int]:
         status = status_of(error)
         if not _for_api():
-            return error_page(status, message=in_words(error.message) if status != 404 else None)
-        response = error_response(status, error.code, error.message)
-        if isinstance(error, Busy):
+            body, status = error_page(status, message=in_words(error.message) if status != 404 else None)
+            response = Response(body, status, mimetype="text/html")
+        else:
+            response = error_response(status, error.code, error.message)
+        if isinstance(error, Busy | TooManyAttempts):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
 

@@ -874,6 +874,35 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the database only its hash.
+
+    A session is valid while its row exists, on every instance: signing out deletes it, a new
+    password or a removed user deletes all of the user's (service/domain/user_sessions.py).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: int = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RateEvent(SQLModel, table=True):
+    """One event a limit counts (a failed sign-in, an upload) under its key, e.g. "sign_in:email:x".
+
+    Kept in the database so that every instance counts the same events (service/domain/rate_limits.py).
+    """
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+
+    id: int = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(400), nullable=False))
+    at: datetime = Field(default_factory=utcnow)
+
+
 class ImportDraft(SQLModel, table=True):
     """The import wizard's state between its steps: the uploaded file and the choices so far.
 

@@ -6,15 +6,27 @@ from __future__ import annotations
 import uuid
 from pathlib import Path, PurePath
 
+from flask import current_app
 from sqlalchemy import Engine
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from service.domain import uploads
+from service.db import session as db_session
+from service.domain import rate_limits, uploads
 from service.errors import InvalidInput
 
 MAX_NAME = 255  # characters of the upload's own name that the job keeps (its column holds 500)
 MAX_DISK_NAME = 100  # of the name on disk, after the unique prefix: file systems stop at 255 bytes
+
+
+def count_upload(uploader: str) -> None:
+    """Count an upload of this uploader ("user:3", "key:<hash>"), or refuse it (TooManyAttempts)
+    when they reached SAFEGUARD_UPLOADS_PER_WINDOW: before the file is stored, on every instance."""
+    config = current_app.config
+    keys = {f"upload:{uploader}": rate_limits.Limit(config["UPLOADS_PER_WINDOW"],
+                                                    config["UPLOAD_WINDOW_SECONDS"])}
+    rate_limits.refuse_if_over(db_session(), keys, "uploads")
+    rate_limits.record(db_session(), keys)
 
 
 def _present(upload: FileStorage | None) -> FileStorage:

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.cookiejar import CookieJar
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -75,7 +75,13 @@ class HttpClient:
 
     def __init__(self, base: str) -> None:
         self.base = base
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        self.cookies = CookieJar()
+        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def cookie(self, name: str) -> Cookie:
+        """The cookie the server set under this name (a copy can be given to another client)."""
+        [found] = [cookie for cookie in self.cookies if cookie.name == name]
+        return found
 
     def request(self, method: str, path: str, *, key: str | None = None, body: bytes | None = None,
                 content_type: str | None = None, form: Mapping[str, str] | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 from flask import g, request
 
 from service.db import session as db_session
-from service.domain.api_keys import check_grant, key_holder
+from service.domain.api_keys import check_grant, hash_key, key_holder
 from service.errors import NotAuthenticated
 
 
@@ -29,10 +29,12 @@ def requires(scope: str | None) -> Callable[[Callable[..., Any]], Callable[..., 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            account, key_scope = key_holder(db_session(), bearer_key(request.headers.get("Authorization")))
+            key = bearer_key(request.headers.get("Authorization"))
+            account, key_scope = key_holder(db_session(), key)
             check_grant(key_scope, scope)
             g.account = account
             g.scope = key_scope
+            g.uploader = f"key:{hash_key(key)[:32]}"  # what upload limits count by: the key
             return view(*args, **kwargs)
 
         guarded.required_scope = scope  # type: ignore[attr-defined]

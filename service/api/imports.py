@@ -14,13 +14,14 @@ from service.domain import imports, uploads
 from service.domain.accounts import fields_of
 from service.downloads import csv_response
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
-from service.uploads import save_upload, store_upload, upload_name
+from service.uploads import count_upload, save_upload, store_upload, upload_name
 from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
           scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic, limits=limits.FILE_LIMITS)
 def inspect() -> dict[str, Any]:
+    count_upload(g.uploader)
     path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
     try:
         inspection = inspect_file(path, limits=limits.read_limits(current_app.config))
@@ -47,6 +48,7 @@ def inspect() -> dict[str, Any]:
           response=ImportPublic, status=202,
           limits=limits.FILE_LIMITS + "; a limit met while importing fails the job, its error naming it")
 def create_import() -> tuple[dict[str, Any], int]:
+    count_upload(g.uploader)
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     engine = current_engine()
     upload = request.files.get("file")

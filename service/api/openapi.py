@@ -92,6 +92,9 @@ def _operation(e: Endpoint, refs: dict) -> dict[str, Any]:
                                   if name == "file" else {"type": "string", "description": text})
                            for name, text in e.multipart.items()},
         }}}}
+        operation["responses"]["429"] = {
+            "description": "too_many_requests: the key's uploads reached SAFEGUARD_UPLOADS_PER_WINDOW; "
+                           "the Retry-After header gives the seconds to wait", **error}
     return operation
 
 

@@ -29,3 +29,27 @@ def users_create(ctx: Context, account: str, email: str, password: str | None, i
         user = users.create_user(session, account=account_named(session, account), email=email,
                                  password=password, is_admin=is_admin)
         click.echo(f"{'admin ' if user.is_admin else ''}user {user.email} (account {account})")
+
+
+@users_group.command("set-password")
+@click.argument("email")
+@click.option("--password", default=None,
+              help="The new password (asked for, hidden and twice, when not given).")
+@pass_context
+def users_set_password(ctx: Context, email: str, password: str | None) -> None:
+    """Give the user with EMAIL a new password; their sessions end on every instance."""
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with ctx.session() as session:
+        user = users.set_password(session, email, password)
+        click.echo(f"new password for {user.email}; signed out everywhere")
+
+
+@users_group.command("remove")
+@click.argument("email")
+@pass_context
+def users_remove(ctx: Context, email: str) -> None:
+    """Remove the user with EMAIL; their sessions end on every instance."""
+    with ctx.session() as session:
+        users.remove_user(session, email)
+        click.echo(f"removed {users.normalized_email(email)}")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from importer.addresses import address_key
-from service.db import insert_unique
-from service.errors import InvalidInput
-from service.models import Account, User
+from service.db import begin_write, insert_unique
+from service.domain.user_sessions import end_all_sessions
+from service.errors import InvalidInput, NotFound
+from service.models import Account, ImportDraft, User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -35,11 +37,44 @@ def create_user(session: Session, *, account: Account, email: str, password: str
     email = normalized_email(email)
     if "@" not in email or len(email) > 320:
         raise InvalidInput(f"'{email}' is not an e-mail address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(password)
     user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password),
                 is_admin=is_admin)
     return insert_unique(session, user, f"a user with the address {email} exists already")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _known_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"user {normalized_email(email)}")
+    return user
+
+
+def set_password(session: Session, email: str, password: str) -> User:
+    """Give the user a new password and sign them out everywhere (a leaked password's sessions end)."""
+    _check_password(password)
+    begin_write(session)
+    user = _known_user(session, email)
+    user.password_hash = generate_password_hash(password)
+    session.add(user)
+    end_all_sessions(session, user.id)
+    session.commit()
+    return user
+
+
+def remove_user(session: Session, email: str) -> None:
+    """Remove the user, their wizard drafts and their sessions (signed out at their next page)."""
+    begin_write(session)
+    user = _known_user(session, email)
+    end_all_sessions(session, user.id)
+    session.execute(delete(ImportDraft).where(col(ImportDraft.user_id) == user.id))
+    session.delete(user)
+    session.commit()
 
 
 def find_user(session: Session, email: str) -> User | None:

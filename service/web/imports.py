@@ -13,14 +13,14 @@ from service.db import current_engine, end_reads
 from service.db import session as db_session
 from service.domain import imports, uploads
 from service.domain.accounts import account_info, fields_of, links_of
-from service.errors import DomainError, InvalidInput
+from service.errors import DomainError, InvalidInput, TooManyAttempts
 from service.http_errors import in_words
 from service.limits import failure_message, read_limits
 from service.models import ImportDraft, ImportStatus
-from service.uploads import store_upload, upload_name
+from service.uploads import count_upload, store_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
-from service.web.pages import page
+from service.web.pages import page, wait_page
 from service.web.reports import REASONS, REPORT_LINES, own_job
 
 
@@ -48,6 +48,11 @@ def upload() -> ResponseReturnValue:
     titles = [title for title, _, _ in drafts.STEP_TITLES]
     if request.method == "GET":
         return page("imports/upload.html", titles=titles, error=None)
+    try:
+        count_upload(f"user:{g.user.id}")
+    except TooManyAttempts as refused:
+        return wait_page("imports/upload.html", refused.retry_after, titles=titles,
+                         error=in_words(refused.message))
     engine = current_engine()
     try:
         upload_id = store_upload(request.files.get("file"), engine, g.account.id)

@@ -15,6 +15,12 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(template, user=g.get("user"), account=g.get("account"), **context), status
 
 
+def wait_page(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:
+    """A form refused for too many attempts (429): it says how long to wait, as Retry-After does."""
+    body, status = page(template, 429, **context)
+    return body, status, {"Retry-After": str(retry_after)}
+
+
 def csrf_refused(error: CSRFError) -> tuple[str, int]:
     return page("error.html", 400, title="The form has expired",
                 message="The form was sent without its security token, or with one that is no "

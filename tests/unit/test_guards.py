@@ -8,6 +8,7 @@ import pytest
 
 from importer.apply import PlanCounts
 from importer.guards import FEW_KNOWN_IDS, MANY_KNOWN_ADDRESSES, TYPOS_LISTED, import_warnings
+from importer.rows import RowStats
 from importer.settings import AccountInfo, ImportSettings, LinkInfo, MatchRule
 
 LINKS = {"crm": LinkInfo(7, "crm"), "webshop": LinkInfo(8, "webshop")}
@@ -243,3 +244,18 @@ def test_warnings_come_in_a_fixed_order():
     assert [w["code"] for w in by_address] == [
         "match_by_email_in_external_id_account", "created_without_external_id", "ambiguous_address",
         "created_shared_address", "possible_typo_domain"]
+
+
+@pytest.mark.parametrize("rows, says", [(1, "1 address mixes"), (12, "12 addresses mix")])
+def test_mixed_script_address(rows, says):
+    assert import_warnings(BY_EMAIL, account("email"), PlanCounts(), Counter(), False, 0, RowStats()) == []
+    stats = RowStats()
+    for row in range(7, 7 + rows):
+        stats.note_mixed_scripts(row, "paypal@p\u0430ypal.com", ["CYRILLIC", "LATIN"])
+    [warning] = import_warnings(BY_EMAIL, account("email"), PlanCounts(), Counter(), False, 0, stats)
+    assert warning["code"] == "mixed_script_address" and warning["count"] == rows
+    assert warning["message"].startswith(f"{says} scripts within one word, so that they look like other "
+                                         "addresses (a Cyrillic letter for a Latin one that looks the same): "
+                                         "row 7 paypal@p\u0430ypal.com (CYRILLIC and LATIN)")
+    assert warning["message"].endswith((" and 2 more" if rows == 12 else "LATIN)")
+                                       + ". These rows are imported as they are; check them.")
