@@ -186,7 +186,8 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
         rule = _rules(world)[endpoint]
         assert route.method in rule.methods, endpoint
         view = world.app.view_functions[endpoint]
-        assert getattr(view, "required_scope", "public") == ("public" if route.public else route.scope), endpoint
+        expected = "public" if route.public else route.scope
+        assert getattr(view, "required_scope", "public") == expected, endpoint
 
 
 API_CASES = [e for e, r in API.items() if not r.public]
@@ -215,10 +216,14 @@ def test_api_with_another_accounts_key_never_shows_the_victims_data(world: World
     _assert_no_victim_data(response)
 
 
-@pytest.mark.parametrize(("endpoint", "scope"), [(e, s) for e in API_CASES for s in SCOPES
-                                                 if API[e].scope is not None and API[e].scope not in GRANTS[s]])
+WRONG_SCOPES = [(e, s) for e in API_CASES for s in SCOPES
+                if API[e].scope is not None and API[e].scope not in GRANTS[s]]
+
+
+@pytest.mark.parametrize(("endpoint", "scope"), WRONG_SCOPES)
 def test_api_with_a_wrong_scope_is_403(world: World, unchanged, endpoint: str, scope: str) -> None:
-    response = _call(world, world.client, endpoint, API[endpoint], world.victim.ids, world.victim.auth(scope))
+    victim = world.victim
+    response = _call(world, world.client, endpoint, API[endpoint], victim.ids, victim.auth(scope))
     _assert_envelope(response, 403, "forbidden")
 
 
@@ -258,7 +263,8 @@ def test_pages_of_another_account_are_404(world: World, unchanged, endpoint: str
 def test_pages_signed_out_redirect_to_sign_in(world: World, unchanged, endpoint: str, method: str) -> None:
     browser = world.app.test_client()
     token = csrf_token(browser.get("/sign-in")) if method == "POST" else None
-    response = _call(world, browser, endpoint, _as_method(PAGES[endpoint], method), world.victim.ids, token=token)
+    route = _as_method(PAGES[endpoint], method)
+    response = _call(world, browser, endpoint, route, world.victim.ids, token=token)
     assert response.status_code == 302, (response.status_code, response.data[:300])
     assert response.headers["Location"].startswith("/sign-in"), response.headers["Location"]
     _assert_no_victim_data(response)
@@ -275,7 +281,8 @@ def _party_sees_its_own(world: World, party: Party) -> None:
     for endpoint in ("api.get_contact", "api.get_mailing", "api.rejected_csv", "api.mailing_ledger"):
         response = world.client.get(_url(world, endpoint, party.ids), headers=party.auth())
         assert response.status_code == 200 and party.name in response.get_data(as_text=True), endpoint
-    for endpoint in ("web.contact_page", "web.mailing_page", "web.segment_page", "web.report", "web.file_settings"):
+    for endpoint in ("web.contact_page", "web.mailing_page", "web.segment_page", "web.report",
+                     "web.file_settings"):
         response = party.user.get(_url(world, endpoint, party.ids))
         assert response.status_code == 200, (endpoint, response.status_code)
 
