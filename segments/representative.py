@@ -47,6 +47,8 @@ def parse_representative(data: Any, catalog: Catalog, where: str = "representati
             data = json.loads(data)
         except ValueError:
             raise RuleError(where, "is not valid JSON") from None
+        except RecursionError:  # a query parameter nested thousands deep
+            raise RuleError(where, "nests too deep") from None
     if isinstance(data, str):
         data = {"rule": data}
     if not isinstance(data, dict) or data.get("rule") not in RULES:

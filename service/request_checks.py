@@ -1,4 +1,5 @@
-"""Checks every request passes before any view reads it: the one place that refuses a NUL character.
+"""Checks every request passes before any view reads it: the one place that refuses a NUL character
+(and a query string that is not UTF-8).
 
 PostgreSQL cannot store a NUL in text (SQLite stores it, and a spreadsheet or a mailing system
 then chokes on it), and no name, address, ID or setting of ours can hold one: so a NUL in a query
@@ -9,6 +10,7 @@ alike. JSON bodies are checked where they are parsed (service/safe_json.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, request
 
@@ -39,5 +41,16 @@ def refuse_nul() -> None:
                            code="invalid_characters")
 
 
+def refuse_undecodable_query() -> None:
+    """Refuse a query string that is not UTF-8 once unquoted (`?address=%FF`): Werkzeug would
+    read it with U+FFFD in place of the bytes, and a lookup would answer "none" for it."""
+    try:
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the query string is not UTF-8 text once unquoted",
+                           code="invalid_characters") from None
+
+
 def init_app(app: Flask) -> None:
     app.before_request(refuse_nul)
+    app.before_request(refuse_undecodable_query)

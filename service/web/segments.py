@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import g, jsonify, redirect, request, url_for
@@ -11,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
 from segments.rules import OPERATORS, Catalog
+from service import safe_json
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain.accounts import links_of
@@ -87,7 +87,9 @@ def new_segment() -> ResponseReturnValue:
     if request.method == "POST":
         name, rules_text = request.form.get("name", "").strip(), request.form.get("rules", EVERYONE)
         try:
-            rules = json.loads(rules_text)
+            rules = safe_json.loads(rules_text)
+        except safe_json.UnsafeJson as problem:
+            rules, error = None, f"The rules cannot be read: {problem}."
         except ValueError:
             rules, error = None, "The rules are not valid JSON."
         if error is None and not name:
@@ -103,7 +105,7 @@ def new_segment() -> ResponseReturnValue:
                 return redirect(url_for("web.segment_page", segment_id=segment.id))
     counts = None
     try:
-        counts = counts_of(rules_audience(session, g.account, json.loads(rules_text)))
+        counts = counts_of(rules_audience(session, g.account, safe_json.loads(rules_text)))
     except (ValueError, InvalidInput):
         pass  # the error above says what is wrong; the preview waits for valid rules
     return page("segments/new.html", 400 if error else 200, name=name, rules_text=rules_text,

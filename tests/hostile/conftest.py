@@ -37,8 +37,6 @@ ROWS = [["nr", "email", "first_name"],
         ["K3", "not-an-address", "Carla {name}"]]  # rejected: a rejected.csv with the account's data
 SETTINGS = {"mapping": {"email": "email", "first_name": "first_name"},
             "create_fields": {"first_name": "text"}}
-COUNTED = ("accounts", "api_keys", "users", "links", "fields", "segments", "mailings", "send_ledger",
-           "contacts", "external_ids", "imports", "dedup_changes")
 
 
 @dataclass
@@ -66,8 +64,10 @@ class World:
     intruder: Party
 
     def counts(self) -> dict[str, int]:
+        """Every table's row count, in one statement (it runs around each of hundreds of cases)."""
+        query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
         with self.engine.connect() as conn:
-            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in COUNTED}
+            return dict(zip(TABLES, conn.execute(text(query)).one(), strict=True))
 
     def snapshot(self, account_id: int) -> list[tuple]:
         """What an account holds that a refused request must leave alone (contacts and ledger)."""
