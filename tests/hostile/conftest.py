@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +19,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
-from sqlmodel import Session
+from sqlalchemy import Engine, text
 
 from service import background, create_app
-from service.domain.accounts import create_account
-from service.domain.api_keys import create_key
-from tests.conftest import TABLES, Tenant, _skip_or_fail, csv_bytes
-from tests.integration.page_helpers import signed_in
+from tests.conftest import TABLES, Tenant, csv_bytes, fresh_database_url, new_tenant
+from tests.integration.page_helpers import csrf_token, signed_in
 
 # The rows each account imports: `{name}` is the account's name, so that its data is recognisable
 # in any answer given to the other account.
@@ -80,37 +76,14 @@ class World:
                 "WHERE m.account_id = :a ORDER BY l.contact_id"), {"a": account_id}).all()
         return [tuple(row) for row in contacts] + [tuple(row) for row in ledger]
 
-    def new_tenant(self, name: str, **kwargs) -> Tenant:  # type: ignore[no-untyped-def]
+    def new_tenant(self, name: str) -> Tenant:
         """A fresh account for a case that imports (so that its rows change nobody else)."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            account = create_account(session, name=name, **kwargs)
-            keys = {scope: create_key(session, account=account, scope=scope)
-                    for scope in ("manage", "send", "admin")}
-            return Tenant(account.id, name, keys)
-
-
-def _database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "hostile.db"
-        shutil.copyfile(sqlite_template, path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("postgres_schema_url")
-    if url is None or url.startswith("unreachable:"):
-        _skip_or_fail(f"PostgreSQL tests need TEST_DATABASE_URL ({url})")
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    admin.dispose()
-    return url
+        return new_tenant(self.engine, name)
 
 
 def _party(world_app: Flask, engine: Engine, client: FlaskClient, name: str) -> Party:
-    with Session(engine, expire_on_commit=False) as session:
-        account = create_account(session, name=name, dedup_mode="email")
-        keys = {scope: create_key(session, account=account, scope=scope)
-                for scope in ("manage", "send", "admin")}
-    tenant = Tenant(account.id, name, keys)
-    party = Party(tenant, signed_in(world_app, engine, account.id, f"user@{name}.example", is_admin=True))
+    tenant = new_tenant(engine, name)
+    party = Party(tenant, signed_in(world_app, engine, tenant.id, f"user@{name}.example", is_admin=True))
     auth = tenant.auth()
     assert client.post("/api/v1/links", json={"name": "crm", "label": f"CRM of {name}"},
                        headers=auth).status_code == 201
@@ -136,7 +109,7 @@ def _party(world_app: Flask, engine: Engine, client: FlaskClient, name: str) -> 
     party.ids["change_id"] = change.json["change_id"]
     party.ids["key_id"] = client.get("/api/v1/keys", headers=tenant.auth("admin")).json["keys"][0]["id"]
     upload = party.user.post("/imports/new", content_type="multipart/form-data", data={
-        "csrf_token": _token(party.user, "/imports/new"),
+        "csrf_token": csrf_token(party.user.get("/imports/new")),
         "file": (io.BytesIO(csv_bytes(rows)), f"{name}.csv")})
     found = re.search(r"/imports/drafts/(\d+)/", upload.headers.get("Location", ""))
     assert found, upload.headers
@@ -144,18 +117,12 @@ def _party(world_app: Flask, engine: Engine, client: FlaskClient, name: str) -> 
     return party
 
 
-def _token(client: FlaskClient, path: str) -> str:
-    from tests.integration.page_helpers import csrf_token
-
-    return csrf_token(client.get(path))
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           sqlite_template: Path) -> Iterator[World]:
     """Two populated accounts, "victim" and "intruder", on SQLite and on PostgreSQL in turn."""
     tmp_path = tmp_path_factory.mktemp("hostile")
-    url = _database_url(request, tmp_path, sqlite_template)
+    url = fresh_database_url(request, request.param, tmp_path / "hostile.db", sqlite_template)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "RUN_WORKER": True,
                       "UPLOAD_DIR": str(tmp_path / "uploads")})
     engine = app.extensions["safeguard.engine"]
