@@ -249,6 +249,20 @@ def spoiled(name: str, extra: str, **expect: Any) -> Hostile:
     return Hostile(method, path, scope, body, **expect)
 
 
+MULTIPART = "multipart/form-data; boundary=XX"
+
+
+def multipart(filename: bytes) -> bytes:
+    """A multipart body of one small file under the raw bytes `filename`, and good settings."""
+    return (
+        b'--XX\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: text/csv\r\n\r\nemail\r\nann@example.nl\r\n--XX\r\n'
+        b'Content-Disposition: form-data; name="settings"\r\n\r\n{"mapping": {"email": "email"}}'
+        b"\r\n--XX--\r\n"
+    )
+
+
 def raw_body(name: str, body: bytes | str, **expect: Any) -> Hostile:
     method, path, scope, _ = BODIES[name]
     return Hostile(method, path, scope, body, **expect)
@@ -645,6 +659,40 @@ REQUESTS |= {
         body={"name": "shop", "label": "Shop", "id_pattern": "(?=a)(a+)+$"},
         code="invalid_request",
         mentions="id_pattern",
+    ),
+    # multipart: a file name that is not UTF-8 (Werkzeug drops the whole body), or has a line break
+    "an upload's name not UTF-8": Hostile(
+        "POST",
+        "/api/v1/imports/inspect",
+        content_type=MULTIPART,
+        body=multipart(b"\xff\xfe.csv"),
+        code="missing_file",
+        mentions="UTF-8",
+    ),
+    "an import's name not UTF-8": Hostile(
+        "POST",
+        "/api/v1/imports?wait=true",
+        content_type=MULTIPART,
+        body=multipart(b"J\xf6rg.csv"),
+        code="missing_file",
+        mentions="UTF-8",
+    ),
+    "an upload's name with a line break": Hostile(
+        "POST",
+        "/api/v1/imports?wait=true",
+        content_type=MULTIPART,
+        body=multipart(b"a\r\nb.csv"),
+        code="missing_file",
+    ),
+    "an upload's name of 5000 characters is cut": Hostile(
+        "POST", "/api/v1/imports/inspect", status=200, content_type=MULTIPART, body=multipart(b"a" * 5000)
+    ),
+    "an upload named ../../etc/passwd is only a name": Hostile(
+        "POST",
+        "/api/v1/imports/inspect",
+        status=200,
+        content_type=MULTIPART,
+        body=multipart(b"../../etc/passwd"),
     ),
     # page forms
     "deep rules in the segment form": Hostile(
