@@ -454,6 +454,11 @@ REQUESTS |= {
         "GET", f"/api/v1/imports/{2**63 - 1}/rejected.csv", status=404, code="not_found"
     ),
     "mailing id 2**63 on a page": Hostile("GET", f"/mailings/{2**63}", "page", status=404),
+    "contacts page after 2**63": Hostile("GET", f"/contacts?after={2**63}", "page", status=200),
+    "contacts page before -2**63-1": Hostile("GET", f"/contacts?before={-(2**63) - 1}", "page", status=200),
+    "contacts page after 30 digits": Hostile(
+        "GET", "/contacts?after=" + "9" * 30 + "&q=anna", "page", status=200
+    ),
     "cursor of 5000 digits": Hostile("GET", "/api/v1/contacts?cursor=" + "9" * 5000, code="invalid_request"),
     "limit NaN": Hostile("GET", "/api/v1/segments/{segment_id}/recipients?limit=NaN", code="invalid_request"),
     "limit 1.5": Hostile("GET", "/api/v1/contacts?limit=1.5", code="invalid_request"),
