@@ -218,8 +218,8 @@ def skipped(result: dict[str, Any]) -> bool:
     return result["verdict"] == "skip" and bool(result.get("reason"))
 
 
-def unknown_contact(result: dict[str, Any]) -> bool:
-    return result["status"] in ("unknown_contact", "invalid")
+def unknown_or_invalid(result: dict[str, Any]) -> bool:
+    return result["status"] in ("unknown_contact", "unknown_mailing", "invalid")
 
 
 # Every JSON body of the API, with a good body to spoil.
@@ -533,8 +533,36 @@ REQUESTS |= {
         "/api/v1/events",
         "send",
         status=200,
-        each=unknown_contact,
+        each=unknown_or_invalid,
         body={"events": [{"type": "unsubscribe", "contact": 2**63}]},
+    ),
+    "event mailing 2**63": Hostile(
+        "POST",
+        "/api/v1/events",
+        "send",
+        status=200,
+        each=unknown_or_invalid,
+        body={"events": [{"type": "hard_bounce", "contact": "{contact_id}", "mailing": 2**63}]},
+    ),
+    "event in the year 99999": Hostile(
+        "POST",
+        "/api/v1/events",
+        "send",
+        status=200,
+        each=invalid_event,
+        body={
+            "events": [
+                {"type": "hard_bounce", "contact": "{contact_id}", "occurred_at": "99999-01-01T00:00:00Z"}
+            ]
+        },
+    ),
+    "event at a time of 2**63 seconds": Hostile(
+        "POST",
+        "/api/v1/events",
+        "send",
+        status=200,
+        each=invalid_event,
+        body={"events": [{"type": "hard_bounce", "contact": "{contact_id}", "occurred_at": 2**63}]},
     ),
     "event contact true": Hostile(
         "POST",

@@ -59,7 +59,7 @@ API = {
     "api.apply": Route("POST", scope="admin", body=lambda ids: {"to": "email"}, cross="own"),
     "api.changes": Route("GET", cross="blind"),
     "api.preview": Route("GET", cross="blind", extra={"query_string": {"to": "email"}}),
-    "api.undo": Route("POST", scope="admin", body=lambda ids: {"change_id": ids["change_id"]}, cross="blind"),
+    "api.undo": Route("POST", scope="admin", body=lambda ids: {"change_id": ids["change_id"]}),
     "api.lift_erasure": Route("POST", scope="admin", body=lambda ids: {"address": "anna@victim.example"},
                               cross="own"),
     "api.report_events": Route("POST", scope="send", cross="blind", body=lambda ids: {
