@@ -9,12 +9,15 @@ through it.
 
 from __future__ import annotations
 
+import math
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
 
+from importer.rows import MAX_NUMBER
+from importer.text import unstorable_character
 from importer.vocabulary import ContactStatus
 
 EXTERNAL_ID_PREFIX = "external_id."
@@ -233,10 +236,16 @@ def _scalar(kind: str, value: Any, where: str) -> Any:
             raise RuleError(where, "expected a text value")
         if len(value) > MAX_TEXT:
             raise RuleError(where, f"a text value has at most {MAX_TEXT} characters")
+        unstorable = unstorable_character(value)
+        if unstorable:  # no stored value holds one, and the databases fail on it
+            raise RuleError(where, f"a text value cannot hold {unstorable}")
         return value.strip()
     if kind == "number":
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise RuleError(where, "expected a number")
+        # No field holds such a number (imports refuse them), and the databases overflow on it.
+        if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
+            raise RuleError(where, f"a number is at most {MAX_NUMBER - 1:,} either way")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):

@@ -1,5 +1,5 @@
-"""Checks every request passes before any view reads it: the one place that refuses a NUL character,
-and a body over the limit.
+"""Checks every request passes before any view reads it: the one place that refuses a NUL character
+(and a query string that is not UTF-8), and a body over the limit.
 
 PostgreSQL cannot store a NUL in text (SQLite stores it, and a spreadsheet or a mailing system
 then chokes on it), and no name, address, ID or setting of ours can hold one: so a NUL in a query
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, appcontext_pushed, current_app, request
 
@@ -56,9 +57,20 @@ def limit_body() -> None:
     request.max_content_length = most  # a body sent without a length stops there too
 
 
+def refuse_undecodable_query() -> None:
+    """Refuse a query string that is not UTF-8 once unquoted (`?address=%FF`): Werkzeug would
+    read it with U+FFFD in place of the bytes, and a lookup would answer "none" for it."""
+    try:
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the query string is not UTF-8 text once unquoted",
+                           code="invalid_characters") from None
+
+
 def init_app(app: Flask) -> None:
     app.before_request(limit_body)
     app.before_request(refuse_nul)
+    app.before_request(refuse_undecodable_query)
     rule_limits = limits.rule_limits(app.config)
 
     def use_rule_limits(_sender: Flask, **_extra: Any) -> None:

@@ -3,7 +3,8 @@
 Python's json module recurses once per nesting level (a body nested 100,000 deep raises
 RecursionError) and turns a 5,000-digit number into an int it cannot convert back (ValueError).
 `loads` measures the nesting before parsing, without recursion, and refuses numbers no field
-could hold, so that such input is a clear refusal, never a 500.
+could hold, text that is not UTF-8, characters no text can be stored with and keys given twice,
+so that such input is a clear refusal, never a 500 or a guess.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from importer.text import unstorable_character
 from service.errors import InvalidInput
 
 MAX_DEPTH = 100  # objects and arrays; a rule tree at the rules' own limit (20) needs about 42
@@ -54,37 +56,55 @@ def _float(number: str) -> float:
     return value
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A key given twice is read as the last one here and as the first by other parsers (a proxy,
+    # a log reader): refuse it rather than guess which one the sender meant.
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise UnsafeJson(f"the key {key[:50]!r} is given twice in one object")
+        document[key] = value
+    return document
+
+
 def _constant(name: str) -> float:
     raise UnsafeJson(f"{name} is not a JSON number")
 
 
-def holds_nul(value: Any) -> bool:
-    """Whether a parsed document has a NUL character in any string, key or value (no recursion)."""
+def unstorable_string(value: Any) -> str | None:
+    """Name the first unstorable character (a NUL, a lone surrogate) in any string, key or value of
+    a parsed document; None when there is none (no recursion)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            found = unstorable_character(item)
+            if found:
+                return found
         elif isinstance(item, dict):
             stack.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
 
 
-def loads(data: str | bytes, *, allow_nul: bool = False) -> Any:
+def loads(data: str | bytes, *, allow_unstorable: bool = False) -> Any:
     """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
-    NUL character (which PostgreSQL cannot store), json.JSONDecodeError (a ValueError too) when
-    it is not JSON. With `allow_nul`, the caller checks each part for NULs itself (a batch whose
-    items are answered one by one)."""
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    character no text can be stored with (importer/text.py), json.JSONDecodeError (a
+    ValueError too) when it is not JSON. With `allow_unstorable`, the caller checks each part for
+    such characters itself (a batch whose items are answered one by one)."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as error:
+        raise UnsafeJson(f"it is not UTF-8 text (byte {error.start + 1} is not)") from None
     if nesting_depth(text) > MAX_DEPTH:
         raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
-    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
-    if not allow_nul and holds_nul(value):
-        raise UnsafeJson("a string holds a NUL character (\\u0000)")
+    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant,
+                       object_pairs_hook=_object)
+    found = None if allow_unstorable else unstorable_string(value)
+    if found:
+        raise UnsafeJson(f"a string holds {found}")
     return value
 
 

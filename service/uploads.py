@@ -31,7 +31,10 @@ def count_upload(uploader: str) -> None:
 
 def _present(upload: FileStorage | None) -> FileStorage:
     if upload is None or not upload.filename:
-        raise InvalidInput("send the file as the multipart part 'file'", code="missing_file", part="file")
+        # Werkzeug drops a whole multipart body whose part headers are not UTF-8 (a file name in
+        # Latin-1, say) without a word: say so, or the sender looks for a part they did send.
+        raise InvalidInput("send the file, with its name, as the multipart part 'file' (the parts' "
+                           "headers, the file name too, must be UTF-8)", code="missing_file", part="file")
     return upload
 
 

@@ -38,10 +38,10 @@ def report_events() -> ResponseReturnValue:
 
 
 def _batch_body() -> Any:
-    """The JSON body, read safely but with NULs let through: an event holding one is answered
-    `invalid` on its own, and the rest of the batch still counts."""
+    """The JSON body, read safely but with NULs and lone surrogates let through: an event holding
+    one is answered `invalid` on its own, and the rest of the batch still counts."""
     try:
-        return safe_json.loads(request.get_data(), allow_nul=True)
+        return safe_json.loads(request.get_data(), allow_unstorable=True)
     except safe_json.UnsafeJson as error:
         raise InvalidInput(f"the request body cannot be read: {error}", code="invalid_json",
                            part="body") from None

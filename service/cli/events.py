@@ -85,6 +85,6 @@ def _batches(rows: Any) -> Iterator[list[tuple[int, dict[str, Any]]]]:
 def _value(name: str, cell: str) -> Any:
     """A cell as the API would get it: ids as numbers (when they are), the rest as text."""
     cell = cell.strip()
-    if name in NUMBERS and cell.isdigit():
+    if name in NUMBERS and cell.isascii() and cell.isdigit():
         return int(cell)
     return cell

@@ -10,6 +10,7 @@ import click
 from sqlmodel import Session, select
 
 from segments.collapse import Audience, preview
+from service import safe_json
 from service.cli.context import Context, CountedRows, account_named, pass_context
 from service.domain.segments import create_segment, segment_audience, send_list_rows
 from service.downloads import csv_lines
@@ -38,7 +39,7 @@ def _audience(session: Session, account: Account, segment_ref: str, allow_shared
               personalized_by: tuple[str, ...], representative: str | None) -> Audience:
     """The segment named or numbered `segment_ref` in the account, collapsed as asked."""
     query = select(Segment).where(Segment.account_id == account.id)
-    if segment_ref.isdigit():
+    if segment_ref.isascii() and segment_ref.isdigit():
         query = query.where(Segment.id == int(segment_ref))
     else:
         query = query.where(Segment.name == segment_ref)
@@ -57,7 +58,7 @@ def _audience(session: Session, account: Account, segment_ref: str, allow_shared
 def segments_create(ctx: Context, name: str, account_name: str, rules: str) -> None:
     """Save a segment (its rules are checked against the account's fields)."""
     try:
-        tree = json.loads(rules)
+        tree = safe_json.loads(rules)
     except ValueError as error:
         raise click.ClickException(f"--rules is not valid JSON: {error}") from None
     with ctx.session() as session:

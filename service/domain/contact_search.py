@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from importer.vocabulary import ContactStatus
 from service.domain.contacts import contacts_public, lookup_key
 from service.errors import InvalidInput
-from service.models import Contact, ContactPublic, ExternalId, Link
+from service.models import MAX_ID, Contact, ContactPublic, ExternalId, Link
 
 PAGE_SIZE = 50
 MAX_QUERY = 320  # the longest address there is; an ID is at most 200
@@ -112,8 +112,9 @@ def search_contacts(session: Session, account_id: int, search: Search, *, after:
 
 def _position(session: Session, account_id: int, contact_id: int | None) -> tuple[str, int] | None:
     """Where a page cursor (a contact id) stands in address order; None for the first (or last)
-    page, also when that contact is gone meanwhile (erased)."""
-    if contact_id is None:
+    page, also when that contact is gone meanwhile (erased), or the id is none a contact can have
+    (the databases overflow on 2**63)."""
+    if contact_id is None or not 0 < contact_id <= MAX_ID:
         return None
     key = session.execute(select(col(Contact.address_key)).where(
         col(Contact.id) == contact_id, col(Contact.account_id) == account_id)).scalar()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from importer.addresses import AddressValidator
+from importer.text import unstorable_character
 from service.domain.contacts import lookup_key
 from service.models import MAX_ID, EventType
 
@@ -75,8 +76,9 @@ def read_event(raw: Any, now: datetime, validator: AddressValidator) -> Event:
 
 
 def _check_text(key: str, value: str) -> None:
-    if "\x00" in value:
-        raise NotAnEvent(f"{key} must not contain a NUL character")
+    found = unstorable_character(value)
+    if found:
+        raise NotAnEvent(f"{key} must not contain {found}")
     if len(value) > LIMITS.get(key, 100):
         raise NotAnEvent(f"{key} is longer than {LIMITS.get(key, 100)} characters")
 

@@ -132,7 +132,7 @@ def dedup_undo() -> ResponseReturnValue:
     if refusal := _refused():
         return refusal
     change_id = request.form.get("change_id", "")
-    if not change_id.isdigit():
+    if not (change_id.isascii() and change_id.isdigit()):  # "²" is a digit to isdigit, not to int
         return _render(400, error="Say which change to undo.")
     if request.form.get("confirm") != "yes":
         return _render(400, confirm_error=f"Tick “Undo change {change_id}” to undo it.")

@@ -41,7 +41,8 @@ def mailing_list() -> ResponseReturnValue:
 
 
 def _ids(name: str) -> list[int]:
-    return [int(value) for value in request.form.getlist(name) if value.isdigit()]
+    # "²" is a digit to isdigit, not to int.
+    return [int(value) for value in request.form.getlist(name) if value.isascii() and value.isdigit()]
 
 
 def new_mailing() -> ResponseReturnValue:

@@ -59,6 +59,13 @@ def test_timestamps_take_dates_or_moments_in_utc():
     ({"all": [], "any": []}, "rules", "only key"),
     ({"field": "city", "op": "eq", "value": "x", "extra": 1}, "rules", "unknown key"),
     ([1, 2], "rules", "expected an object"),
+    # Beyond any stored number (the databases overflow on them), and text no database stores.
+    ({"field": "points", "op": "gt", "value": 2**63}, "rules.value", "at most"),
+    ({"field": "points", "op": "in", "value": [1, -(2**63)]}, "rules.value[1]", "at most"),
+    ({"field": "points", "op": "lt", "value": 1e308}, "rules.value", "at most"),
+    ({"field": "points", "op": "lt", "value": float("nan")}, "rules.value", "at most"),
+    ({"field": "city", "op": "eq", "value": "a\x00"}, "rules.value", "NUL"),
+    ({"field": "city", "op": "contains", "value": "\ud800"}, "rules.value", "lone surrogate"),
 ])
 def test_bad_rules_name_the_part_at_fault(rules, where, words):
     with pytest.raises(RuleError) as raised:
@@ -85,6 +92,8 @@ def test_representative_rules_parse_from_names_json_or_objects(given, rule):
     ("newest", "expected one of"), ("{oops", "not valid JSON"),
     ({"rule": "prefer"}, "needs \"when\""),
     ({"rule": "prefer_non_empty", "field": "status"}, "does not apply"),
+    ('{"rule": "prefer", "when": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests too deep"),
+    ({"rule": "prefer", "when": {"field": "points", "op": "gt", "value": 2**63}}, "at most"),
 ])
 def test_bad_representative_rules_are_refused(given, words):
     with pytest.raises(RuleError, match=words):
