@@ -25,6 +25,9 @@ from service import background, create_app
 from tests.conftest import TABLES, Tenant, csv_bytes, fresh_database_url, new_tenant
 from tests.integration.page_helpers import csrf_token, signed_in
 
+# Tables a refused request may rightly write to: every upload counts toward its sender's rate limit.
+BOOKKEEPING = {"rate_events"}
+
 # The rows each account imports: `{name}` is the account's name, so that its data is recognisable
 # in any answer given to the other account.
 ROWS = [["nr", "email", "first_name"],
@@ -61,9 +64,10 @@ class World:
 
     def counts(self) -> dict[str, int]:
         """Every table's row count, in one statement (it runs around each of hundreds of cases)."""
-        query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
+        tables = [t for t in TABLES if t not in BOOKKEEPING]
+        query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
         with self.engine.connect() as conn:
-            return dict(zip(TABLES, conn.execute(text(query)).one(), strict=True))
+            return dict(zip(tables, conn.execute(text(query)).one(), strict=True))
 
     def snapshot(self, account_id: int) -> list[tuple]:
         """What an account holds that a refused request must leave alone (contacts and ledger)."""

@@ -421,19 +421,22 @@ REQUESTS |= {
         "/api/v1/segments/{segment_id}/preview?representative=%7B%22rule%22%3A%22prefer%22%2C%22when%22%3A"
         + "%5B" * 20_000
         + "%7D",
-        code="invalid_request",
+        status=413,
+        code="limit_exceeded",
         mentions="deep",
     ),
     "deep representative in a send list's query": Hostile(
         "GET",
         "/api/v1/segments/{segment_id}/recipients?representative=%7B%22a%22%3A" + "%5B" * 20_000 + "%7D",
-        code="invalid_request",
+        status=413,
+        code="limit_exceeded",
         mentions="deep",
     ),
     "deep representative in the dedup preview": Hostile(
         "GET",
         "/api/v1/dedup/preview?to=email&representative=%7B%22a%22%3A" + "%5B" * 20_000 + "%7D",
-        code="invalid_request",
+        status=413,
+        code="limit_exceeded",
     ),
     "deep representative on a segment's page": Hostile(
         "GET", "/segments/{segment_id}?representative=%7B%22a%22%3A" + "%5B" * 20_000 + "%7D", "page"
@@ -638,7 +641,8 @@ REQUESTS |= {
         "POST",
         "/api/v1/segments",
         body={"name": "s", "rules": {"any": [{"field": "email", "op": "eq", "value": "a"}] * 10_000}},
-        code="invalid_request",
+        status=413,
+        code="limit_exceeded",
         mentions="500 conditions",
     ),
     "an in-list of 10,001 values": Hostile(
@@ -652,14 +656,17 @@ REQUESTS |= {
         "/api/v1/mailings/{mailing_id}/check",
         "send",
         body={"contacts": list(range(1, 10_002))},
-        code="invalid_request",
+        status=413,
+        code="limit_exceeded",
+        mentions="SAFEGUARD_MAX_BATCH",
     ),
     "a batch of 10,001 events": Hostile(
         "POST",
         "/api/v1/events",
         "send",
         status=413,
-        code="payload_too_large",
+        code="limit_exceeded",
+        mentions="SAFEGUARD_MAX_BATCH",
         body={"events": [{"type": "unsubscribe", "address": "x@y.nl"}] * 10_001},
     ),
     "an Idempotency-Key of 100,000 characters": Hostile(
