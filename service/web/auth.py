@@ -11,6 +11,7 @@ from service.db import session as db_session
 from service.domain import users
 from service.models import Account, User
 from service.web.pages import page
+from service.words import gettext
 
 PUBLIC_ENDPOINTS = {"web.sign_in"}
 
@@ -29,7 +30,7 @@ def require_user() -> ResponseReturnValue | None:
     return None
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never redirect a signed-in user to another host."""
     parts = urlsplit(target or "")
     # Browsers read "/\host" as "//host": another site.
@@ -43,16 +44,16 @@ def sign_in() -> ResponseReturnValue:
     target = request.values.get("next")
     if request.method == "GET":
         if g.user is not None:
-            return redirect(_safe_next(target))
+            return redirect(safe_next(target))
         return page("sign_in.html", next=target or "", email="", error=None)
     email = request.form.get("email", "")
     user = users.check_credentials(db_session(), email, request.form.get("password", ""))
     if user is None:
         return page("sign_in.html", 401, next=target or "", email=email,
-                    error="The e-mail address or the password is not right.")
+                    error=gettext("The e-mail address or the password is not right."))
     session.clear()  # a new session (and CSRF token) for the signed-in user
     session["user_id"] = user.id
-    return redirect(_safe_next(target))
+    return redirect(safe_next(target))
 
 
 def sign_out() -> ResponseReturnValue:
