@@ -26,6 +26,7 @@ from service.web import (
     secret,
     segments,
 )
+from service.web.import_warnings import warning_words
 
 web = Blueprint("web", __name__)
 
@@ -83,5 +84,5 @@ def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:
     language.init_app(app)
     # Words that several pages' templates use for stored values.
     app.jinja_env.globals.update(job_statuses=reports.JOB_STATUSES, contact_statuses=contacts.STATUS_WORDS,
-                                 progress_words=reports.PROGRESS_WORDS)
+                                 progress_words=reports.PROGRESS_WORDS, warning_words=warning_words)
     app.register_blueprint(web)

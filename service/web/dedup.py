@@ -28,6 +28,12 @@ REPRESENTATIVES = {
     "oldest": lazy_gettext("The oldest contact (created first)"),
     "prefer_non_empty": lazy_gettext("A contact with a value in a field (choose the field)"),
 }
+# How a merge resolves a conflict (segments/merge.py), as the page says it: the status, any other field.
+RESOLUTIONS = {
+    "status": lazy_gettext("the most restrictive status wins: bounced over unsubscribed over active"),
+    "*": lazy_gettext("the surviving contact's value wins; where it has none, the next contact's value "
+                      "fills it"),
+}
 CHART_WIDTH, BAR_HEIGHT, GAP, LABEL_WIDTH, COUNT_WIDTH = 420, 22, 10, 150, 70
 
 
@@ -78,6 +84,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
     undoable = next((change["change_id"] for change in history if change["undone_at"] is None), None)
     return page("dedup/page.html", status, to=target_of(account), links=links_of(session, account.id),
                 fields=fields_of(session, account.id), representatives=REPRESENTATIVES,
+                resolutions=RESOLUTIONS,
                 choices=choices or _choices(), preview=preview, chart=preview and impact_chart(preview),
                 error=error, confirm_error=confirm_error, history=history, undoable=undoable,
                 is_admin=bool(g.user.is_admin))

@@ -41,7 +41,13 @@ def select_language() -> str:
     user = g.get("user")
     if user is not None and user.language in LANGUAGES:
         return str(user.language)
-    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LANGUAGE
+    # By each language's own subtag, best first: "en-US, nl;q=0.9" is English (Werkzeug's
+    # best_match would take the exact "nl" over the regional "en-US").
+    for tag, _ in request.accept_languages:  # sorted by quality
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return DEFAULT_LANGUAGE
 
 
 def current_language() -> str:
@@ -78,4 +84,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are spaces
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language,
-                                 field_types=FIELD_TYPES)
+                                 type_words=FIELD_TYPES)
