@@ -86,12 +86,13 @@ def test_a_dutch_page_download_opens_in_dutch_excel(app, engine, people):  # typ
     assert (jurgen[header.index("first_name")], jurgen[header.index("city")]) == ("Jürgen", "Düsseldorf")
     rejected = _excel_dutch(web.get(f"/imports/{people['job']}/rejected.csv").data)
     assert rejected[1][rejected[0].index("reason")] == "invalid_email"
-    for path in (f"/segments/{people['segment']}/recipients.csv", f"/mailings/{people['mailing']}/ledger.csv"):
+    for path in (f"/segments/{people['segment']}/recipients.csv",
+                 f"/mailings/{people['mailing']}/ledger.csv"):
         body = web.get(path).data
         assert body.startswith(b"\xef\xbb\xbf") and b";" in body.split(b"\r\n")[0], path
 
 
-def test_an_english_page_download_has_commas_and_a_mark(app, engine, people):  # type: ignore[no-untyped-def]
+def test_an_english_page_download_has_commas_and_a_bom(app, engine, people):  # type: ignore[no-untyped-def]
     web = signed_in(app, engine, people["tenant"].id, "eva@dialects.example")
     body = web.get("/contacts/export.csv").data
     assert body.startswith(b"\xef\xbb\xbf")
