@@ -77,6 +77,7 @@ def _plain(text: str) -> str:
     return _squeeze(re.sub(r"<[^>]+>", "", text))
 
 
+@cache
 def _pattern(text: str) -> re.Pattern[str]:
     """A message with its placeholders as a pattern that matches it filled in."""
     parts = re.split(r"%\(\w+\)s", _plain(text))
@@ -112,12 +113,12 @@ def leftovers(page: PageText, words: list[str], own_words: list[str]) -> list[st
     of the page language's `own_words`, and the longer messages (four words or more) found anywhere
     in its text."""
     found = []
-    own = [_pattern(message) for message in own_words]
+    texts, joined = set(page.texts), page.joined
     for message in words:
         pattern = _pattern(message)
-        if any(pattern.fullmatch(text) and not any(mine.fullmatch(text) for mine in own)
-               for text in page.texts):
+        if any(pattern.fullmatch(text) and not any(_pattern(mine).fullmatch(text) for mine in own_words)
+               for text in texts):
             found.append(message)
-        elif len(_plain(message).split()) >= 4 and "%(" not in message and _plain(message) in page.joined:
+        elif len(_plain(message).split()) >= 4 and "%(" not in message and _plain(message) in joined:
             found.append(message)
     return found
