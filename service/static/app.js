@@ -459,5 +459,6 @@ document.addEventListener("DOMContentLoaded", () => {
   // A choice of language applies at once; the form's button is there for pages without script.
   document.querySelectorAll("select[data-submits]").forEach((select) => {
     select.addEventListener("change", () => select.form.submit());
+    select.form.querySelectorAll("button").forEach((button) => { button.hidden = true; });
   });
 });

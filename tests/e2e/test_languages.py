@@ -71,7 +71,7 @@ def test_a_day_in_the_browsers_language(browser, live_server, make_tenant, make_
 
         page.get_by_role("navigation").get_by_role("link", name=words["segments"]).click()
         page.get_by_role("link", name=words["new_segment"]).click()
-        page.get_by_label(words["name"]).fill("Iedereen")
+        page.get_by_label(words["name"], exact=True).fill("Iedereen")
         # The builder's own words come from the page's language too.
         expect(page.get_by_role("button", name=words["add_condition"])).to_be_visible()
         step("segment-builder")
@@ -81,7 +81,7 @@ def test_a_day_in_the_browsers_language(browser, live_server, make_tenant, make_
 
         page.get_by_role("navigation").get_by_role("link", name=words["mailings"]).click()
         page.get_by_role("link", name=words["new_mailing"]).click()
-        page.get_by_label(words["name"]).fill("Nieuwsbrief")
+        page.get_by_label(words["name"], exact=True).fill("Nieuwsbrief")
         page.locator("#include-segments").get_by_label("Iedereen").check()
         step("new-mailing")
         page.get_by_role("button", name=words["create_mailing"]).click()
