@@ -12,28 +12,37 @@ import pytest
 from playwright.sync_api import Page, expect
 
 EXPORT = "E-mail;Voornaam\r\nsanne@example.nl;Sänne\r\npiet@example.nl;Piet\r\n".encode("cp1252")
-WORDS = {
-    "nl-NL": {"lang": "nl", "email": "E-mailadres", "password": "Wachtwoord", "sign_in": "Inloggen",
-              "contacts": "Contacten", "import_file": "Bestand importeren", "file": "Contactbestand",
-              "upload": "Uploaden en doorgaan", "file_settings": "Bestandsinstellingen",
-              "next_options": "Volgende: opties", "next_external_id": "Volgende: extern ID",
-              "next_fields": "Volgende: velden", "next_check": "Volgende: import controleren",
-              "import_rows": "2 rijen importeren", "succeeded": "geslaagd", "segments": "Segmenten",
-              "new_segment": "Nieuw segment", "name": "Naam", "add_condition": "Voorwaarde toevoegen",
-              "save_segment": "Segment opslaan", "mailings": "Mailings", "new_mailing": "Nieuwe mailing",
-              "create_mailing": "Mailing aanmaken", "send_list": "Verzendlijst downloaden (CSV)",
-              "semicolon": "Puntkomma ( ; )", "delimiter": ";"},
-    "en-GB": {"lang": "en", "email": "E-mail address", "password": "Password", "sign_in": "Sign in",
-              "contacts": "Contacts", "import_file": "Import a file", "file": "Contact file",
-              "upload": "Upload and continue", "file_settings": "File settings",
-              "next_options": "Next: options", "next_external_id": "Next: external ID",
-              "next_fields": "Next: fields", "next_check": "Next: check the import",
-              "import_rows": "Import 2 rows", "succeeded": "succeeded", "segments": "Segments",
-              "new_segment": "New segment", "name": "Name", "add_condition": "Add a condition",
-              "save_segment": "Save the segment", "mailings": "Mailings", "new_mailing": "New mailing",
-              "create_mailing": "Create the mailing", "send_list": "Download the send list (CSV)",
-              "semicolon": "Semicolon ( ; )", "delimiter": ","},
-}
+# (what, in Dutch, in English): the words the test looks for on the pages.
+WORDING = [
+    ("lang", "nl", "en"),
+    ("email", "E-mailadres", "E-mail address"),
+    ("password", "Wachtwoord", "Password"),
+    ("sign_in", "Inloggen", "Sign in"),
+    ("contacts", "Contacten", "Contacts"),
+    ("import_file", "Bestand importeren", "Import a file"),
+    ("file", "Contactbestand", "Contact file"),
+    ("upload", "Uploaden en doorgaan", "Upload and continue"),
+    ("file_settings", "Bestandsinstellingen", "File settings"),
+    ("next_options", "Volgende: opties", "Next: options"),
+    ("next_external_id", "Volgende: extern ID", "Next: external ID"),
+    ("next_fields", "Volgende: velden", "Next: fields"),
+    ("next_check", "Volgende: import controleren", "Next: check the import"),
+    ("import_rows", "2 rijen importeren", "Import 2 rows"),
+    ("succeeded", "geslaagd", "succeeded"),
+    ("segments", "Segmenten", "Segments"),
+    ("new_segment", "Nieuw segment", "New segment"),
+    ("name", "Naam", "Name"),
+    ("add_condition", "Voorwaarde toevoegen", "Add a condition"),
+    ("save_segment", "Segment opslaan", "Save the segment"),
+    ("mailings", "Mailings", "Mailings"),
+    ("new_mailing", "Nieuwe mailing", "New mailing"),
+    ("create_mailing", "Mailing aanmaken", "Create the mailing"),
+    ("send_list", "Verzendlijst downloaden (CSV)", "Download the send list (CSV)"),
+    ("semicolon", "Puntkomma ( ; )", "Semicolon ( ; )"),
+    ("delimiter", ";", ","),
+]
+WORDS = {"nl-NL": {key: dutch for key, dutch, _ in WORDING},
+         "en-GB": {key: english for key, _, english in WORDING}}
 
 
 @pytest.mark.parametrize("locale", ["nl-NL", "en-GB"])
