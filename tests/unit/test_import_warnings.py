@@ -34,8 +34,8 @@ SAMPLES = [
     ("created_shared_address", "4 new contacts share their address with another contact; mailings send "
      "such an address one copy unless they opt in to per-contact copies.", ["4 nieuwe contacten"]),
     ("status_kept", "5 rows say active (or leave the status empty) for contacts that unsubscribed or "
-     "bounced: those contacts keep their status, since an import never re-subscribes anyone; the rest of these rows "
-     "applies. Re-subscribe a contact explicitly, with the person's consent.",
+     "bounced: those contacts keep their status, since an import never re-subscribes anyone; the rest of "
+     "these rows applies. Re-subscribe a contact explicitly, with the person's consent.",
      ["5 rijen zeggen actief (of laten de status leeg)"]),
     ("possible_typo_domain", "Some domains look like misspelt providers: gmial.com (3), hotmial.com (1) "
      "and 2 more. These rows are imported as they are.", ["gmial.com (3), hotmial.com (1) en nog 2"]),
