@@ -76,8 +76,16 @@ def set_language() -> ResponseReturnValue:
     return redirect(safe_next(request.form.get("next")))
 
 
+def _vary(response: Response) -> Response:
+    """A page (or its download) depends on the browser's language: say so to caches."""
+    if not request.path.startswith("/api/"):
+        response.vary.add("Accept-Language")
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Gettext, Babel's formats and `when` for the templates, with the language of each request."""
+    app.after_request(_vary)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     Babel(app, locale_selector=select_language)

@@ -176,8 +176,9 @@ def test_the_users_own_language_wins_over_the_browsers(family):  # type: ignore[
                                               ("de-DE,nl;q=0.7,en;q=0.3", "nl"), ("fr", "en"), (None, "en"),
                                               ("en-US,nl;q=0.9", "en")])
 def test_the_browsers_language_for_a_signed_out_person(app, accept, lang):  # type: ignore[no-untyped-def]
-    page = _browser(app.test_client(), accept).get("/sign-in").get_data(as_text=True)
-    assert f'<html lang="{lang}">' in page
+    answer = _browser(app.test_client(), accept).get("/sign-in")
+    page = answer.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page and "Accept-Language" in answer.headers["Vary"]
     assert (">Inloggen</button>" if lang == "nl" else ">Sign in</button>") in page
 
 
