@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench messages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+# The Dutch catalogue, compiled for the editable install (a wheel compiles its own: setup.py).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard service/translations/*/LC_MESSAGES/messages.po))
+
+%.mo: %.po $(BIN)/.installed
+	$(BIN)/pybabel compile -i $< -o $@
+
+install: $(BIN)/.installed $(CATALOGUES)
 
 run: install
 	$(BIN)/safeguard db upgrade
@@ -32,3 +38,9 @@ test: install
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider -s
+
+# After changing a page's words: extract them and update the Dutch catalogue (then translate the new ones).
+messages: install
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d service/translations --no-fuzzy-matching --ignore-obsolete

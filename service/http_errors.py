@@ -25,6 +25,7 @@ from service.errors import (
     TooLarge,
     TooManyAttempts,
 )
+from service.words import gettext, lazy_gettext
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,23 @@ HTTP_CODES = {
 }
 
 # What the error page says for a status, when the error itself has nothing better to say.
+# (The pages' texts are in the language of the page: lazy, translated when the page is rendered.)
 PAGE_TEXTS = {
-    400: ("This request cannot be used", "Something in it is missing or not valid. Go back and try again."),
-    403: ("This is not allowed", "Your account may not do this."),
-    404: ("Not found", "This page does not exist, or it belongs to another account."),
-    405: ("This page cannot do that", "Go back to the page you came from and use its buttons."),
-    413: ("This is too large", "It is over one of the limits that protect the service."),
-    429: ("Too many attempts", "Wait a while, then try again."),
-    500: ("Something went wrong", "An unexpected error occurred; it has been logged. Try again in a "
-                                  "moment, or go back to the home page."),
-    503: ("The service is busy", "It is busy with a long write (an import or a dedup change). Try "
-                                 "again in a moment."),
+    400: (lazy_gettext("This request cannot be used"),
+          lazy_gettext("Something in it is missing or not valid. Go back and try again.")),
+    403: (lazy_gettext("This is not allowed"), lazy_gettext("Your account may not do this.")),
+    404: (lazy_gettext("Not found"),
+          lazy_gettext("This page does not exist, or it belongs to another account.")),
+    405: (lazy_gettext("This page cannot do that"),
+          lazy_gettext("Go back to the page you came from and use its buttons.")),
+    413: (lazy_gettext("This is too large"),
+          lazy_gettext("It is over one of the limits that protect the service.")),
+    429: (lazy_gettext("Too many attempts"), lazy_gettext("Wait a while, then try again.")),
+    500: (lazy_gettext("Something went wrong"),
+          lazy_gettext("An unexpected error occurred; it has been logged. Try again in a moment, or go "
+                       "back to the home page.")),
+    503: (lazy_gettext("The service is busy"),
+          lazy_gettext("It is busy with a long write (an import or a dedup change). Try again in a moment.")),
 }
 
 
@@ -145,7 +152,11 @@ def register_error_handlers(app: Flask) -> None:
         what = "the upload" if request.mimetype == "multipart/form-data" else "the request body"
         too_large = f"{what} is larger than the limit of {_size(request.max_content_length)}"
         if not _for_api():
-            return error_page(status, message=in_words(too_large) if status == 413 else None)
+            size = _size(request.max_content_length)
+            page_message = (gettext("The upload is larger than the limit of %(size)s.", size=size)
+                            if request.mimetype == "multipart/form-data"
+                            else gettext("The form is larger than the limit of %(size)s.", size=size))
+            return error_page(status, message=page_message if status == 413 else None)
         message = too_large if status == 413 else (error.description or error.name)
         response = error_response(status, HTTP_CODES.get(status, "http_error"), message)
         # Keep the error's own headers, such as a 405's Allow (required) or a 401's WWW-Authenticate.

@@ -871,6 +871,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(sa_column=Column(String(300), nullable=False))
     # Support staff: may apply and undo dedup-rule changes (as an `admin` key may).
     is_admin: bool = Field(default=False)
+    # The pages' language ("nl" or "en"); None: the browser's Accept-Language decides.
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 

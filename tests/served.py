@@ -85,10 +85,10 @@ class HttpClient:
 
     def request(self, method: str, path: str, *, key: str | None = None, body: bytes | None = None,
                 content_type: str | None = None, form: Mapping[str, str] | None = None,
-                payload: Any = None) -> Response:
+                payload: Any = None, headers: Mapping[str, str] | None = None) -> Response:
         """Send a request and return the answer, errors included. The body is `body`, or `form` (URL-encoded)
-        or `payload` (JSON)."""
-        headers = {}
+        or `payload` (JSON); `headers` are sent as well."""
+        headers = dict(headers or {})
         if key:
             headers["Authorization"] = f"Bearer {key}"
         if form is not None:

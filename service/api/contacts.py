@@ -7,13 +7,13 @@ from flask.typing import ResponseReturnValue
 from sqlmodel import select
 
 from importer.vocabulary import ContactStatus
-from service.api.routing import api, endpoint, json_body, page_args, query_flag
+from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint, json_body, page_args
 from service.db import current_engine, own, session
 from service.domain import contact_changes
 from service.domain.contact_export import export_rows
 from service.domain.contacts import contact_public, find_contacts
 from service.domain.status_history import history_of
-from service.downloads import DELIMITERS, csv_delimiter, csv_response
+from service.downloads import csv_response
 from service.errors import InvalidInput, NotFound
 from service.models import (
     Contact,
@@ -54,14 +54,10 @@ def list_contacts() -> ResponseReturnValue:
 @endpoint(api, "/contacts/export", "GET", summary="Every contact as CSV (id, email, status, created_at, "
           "updated_at, every field, every link's ID), streamed; cells a spreadsheet would read as a "
           "formula start with '", scope=Scope.MANAGE, content_type="text/csv",
-          query={"delimiter": ", (default), ; or tab", "bom": "true: start with a byte-order mark "
-                 "(for Excel); default false"},
-          choices={"delimiter": tuple(DELIMITERS), "bom": ("true", "false")})
+          query=CSV_QUERY, choices=CSV_CHOICES)
 def export_contacts() -> Response:
-    delimiter = csv_delimiter(request.args.get("delimiter"))
-    bom = query_flag("bom")
-    return csv_response(export_rows(current_engine(), g.account.id), "contacts.csv",
-                        delimiter=delimiter, bom=bom)
+    dialect = csv_dialect()
+    return csv_response(export_rows(current_engine(), g.account.id), "contacts.csv", **dialect)
 
 
 @endpoint(api, "/contacts/<int:contact_id>", "GET", summary="One contact with its fields and IDs",

@@ -8,7 +8,7 @@ from flask import Response, current_app, g, request
 
 from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import background, limits
-from service.api.routing import api, endpoint
+from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint
 from service.db import current_engine, session
 from service.domain import imports, uploads
 from service.domain.accounts import fields_of
@@ -80,7 +80,9 @@ def get_import(import_id: int) -> dict[str, Any]:
 
 @endpoint(api, "/imports/<int:import_id>/rejected.csv", "GET",
           summary="The rejected rows with their row number and reason, safe for spreadsheets",
-          scope=Scope.MANAGE, content_type="text/csv")
+          scope=Scope.MANAGE, content_type="text/csv", query=CSV_QUERY, choices=CSV_CHOICES)
 def rejected_csv(import_id: int) -> Response:
+    dialect = csv_dialect()
     job = _own_job(import_id)
-    return csv_response(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv")
+    return csv_response(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv",
+                        **dialect)

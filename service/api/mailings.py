@@ -6,8 +6,8 @@ from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from service import limits, metrics
-from service.api.routing import api, endpoint, json_body, page_args
-from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.api.routing import CSV_FORMAT_QUERY, api, csv_dialect, endpoint, json_body, page_args
+from service.api.send_lists import RECIPIENTS_CHOICES, RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import current_engine, session
 from service.domain import ledger, mailings, send_check
 from service.downloads import csv_response
@@ -75,7 +75,7 @@ def preview_mailing(mailing_id: int) -> ResponseReturnValue:
 
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
-          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, response=RecipientList)
+          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, choices=RECIPIENTS_CHOICES, response=RecipientList)
 def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
@@ -135,13 +135,16 @@ def confirm(mailing_id: int) -> ResponseReturnValue:
           summary="Who was cleared, sent to and released: JSON pages or the whole ledger as CSV",
           scope=Scope.MANAGE, response=LedgerPublic,
           query={"format": "json (default, paged) or csv (streamed)",
-                 "cursor": "the next_cursor of the previous page", "limit": "at most 10000"})
+                 "cursor": "the next_cursor of the previous page", "limit": "at most 10000",
+                 **CSV_FORMAT_QUERY},
+          choices=RECIPIENTS_CHOICES)
 def mailing_ledger(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     kind = request.args.get("format", "json")
     if kind == "csv":
+        dialect = csv_dialect()
         return csv_response(ledger.ledger_rows(current_engine(), mailing.id),
-                            f"mailing-{mailing.id}-ledger.csv")
+                            f"mailing-{mailing.id}-ledger.csv", **dialect)
     if kind != "json":
         raise InvalidInput("format must be json or csv", part="format")
     cursor, limit = page_args(default=1000, maximum=10_000)

@@ -11,6 +11,7 @@ from flask import Blueprint, request
 from pydantic import BaseModel
 
 from service.api.auth import requires
+from service.downloads import DELIMITERS, csv_delimiter
 from service.errors import InvalidInput
 from service.models import MAX_ID
 
@@ -81,5 +82,19 @@ def query_flag(name: str) -> bool:
     """A yes/no query parameter (true/false, 1/0, yes/no; absent is false)."""
     value = request.args.get(name, "").strip().lower()
     if value not in FLAG_WORDS:
-        raise InvalidInput(f"{name} must be true or false")
+        raise InvalidInput(f"{name} must be true or false", part=name)
     return FLAG_WORDS[value]
+
+
+# The query of every CSV the API streams: the spreadsheet dialect (Dutch Excel: `;` and a BOM).
+CSV_QUERY = {"delimiter": "the CSV's delimiter: , (default), ; or tab",
+             "bom": "true: start the CSV with a UTF-8 byte-order mark (for Excel); default false"}
+CSV_CHOICES = {"delimiter": tuple(DELIMITERS), "bom": ("true", "false")}
+# The same for an endpoint that answers JSON or, with ?format=csv, CSV.
+CSV_FORMAT_QUERY = {name: f"with format=csv: {words}" for name, words in CSV_QUERY.items()}
+
+
+def csv_dialect() -> dict[str, Any]:
+    """The `delimiter` and `bom` a CSV request asks for (400 when they are not valid), as
+    csv_response's keywords; read before the rows are made, so a bad value costs no query."""
+    return {"delimiter": csv_delimiter(request.args.get("delimiter")), "bom": query_flag("bom")}

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from segments.collapse import Audience
 from service import limits
 from service.api.routing import api, endpoint, json_body, query_flag
-from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.api.send_lists import RECIPIENTS_CHOICES, RECIPIENTS_QUERY, preview_answer, recipients_answer
 from service.db import session
 from service.domain.segments import create_segment, own_segment, segment_audience, segments_of
 from service.models import (
@@ -73,6 +73,7 @@ def preview_segment(segment_id: int) -> ResponseReturnValue:
 
 @endpoint(api, "/segments/<int:segment_id>/recipients", "GET",
           summary="The segment's send list: JSON pages or the whole list as CSV",
-          scope=Scope.MANAGE, query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, response=RecipientList)
+          scope=Scope.MANAGE, query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, choices=RECIPIENTS_CHOICES,
+          response=RecipientList)
 def segment_recipients(segment_id: int) -> ResponseReturnValue:
     return recipients_answer(_audience(segment_id), f"segment-{segment_id}-recipients.csv")

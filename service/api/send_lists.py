@@ -8,7 +8,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from segments.collapse import Audience, preview, recipients_query
-from service.api.routing import page_args
+from service.api.routing import CSV_CHOICES, CSV_FORMAT_QUERY, csv_dialect, page_args
 from service.db import current_engine, session
 from service.domain.contacts import contacts_public
 from service.domain.segments import send_list_rows
@@ -20,7 +20,9 @@ RECIPIENTS_QUERY = {
     "format": "json (default, paged) or csv (the whole list, streamed)",
     "cursor": "the next_cursor of the previous page",
     "limit": "at most 10000 (default 1000)",
+    **CSV_FORMAT_QUERY,
 }
+RECIPIENTS_CHOICES = {"format": ("json", "csv"), **CSV_CHOICES}
 
 
 def preview_answer(audience: Audience, **extra: int) -> dict[str, Any]:
@@ -32,7 +34,8 @@ def recipients_answer(audience: Audience, filename: str) -> ResponseReturnValue:
     """A page of the send list as JSON, or all of it as CSV (`?format=csv`)."""
     kind = request.args.get("format", "json")
     if kind == "csv":
-        return csv_response(send_list_rows(current_engine(), audience), filename)
+        dialect = csv_dialect()
+        return csv_response(send_list_rows(current_engine(), audience), filename, **dialect)
     if kind != "json":
         raise InvalidInput("format must be json or csv", part="format")
     cursor, limit = page_args(default=1000, maximum=10_000)

@@ -6,6 +6,11 @@ function followProgress(box) {
   const bar = box.querySelector("progress");
   const text = box.querySelector("[data-progress-text]");
   const estimate = parseInt(box.dataset.estimatedRows, 10) || 0;
+  // The page's words (its language), with the numbers written as that language writes them.
+  const words = JSON.parse(text.dataset.words || "{}");
+  const lang = document.documentElement.lang || undefined;
+  const say = (key, values) => Object.entries(values).reduce(
+    (said, [name, value]) => said.replace(`%(${name})s`, value.toLocaleString(lang)), words[key] || key);
   async function poll() {
     let job;
     try {
@@ -17,7 +22,7 @@ function followProgress(box) {
       if (!response.ok) throw new Error(response.status);
       job = await response.json();
     } catch (error) {
-      text.textContent = "Waiting for the server…";
+      text.textContent = say("waiting", {});
       setTimeout(poll, 2000);
       return;
     }
@@ -29,12 +34,12 @@ function followProgress(box) {
     if (job.phase === "applying") {
       // Reading is most of the work; applying is a few set-based statements.
       bar.value = 95;
-      text.textContent = `${job.rows_done.toLocaleString()} rows read; saving the contacts…`;
+      text.textContent = say("saving", { rows: job.rows_done });
     } else {
       if (estimate) bar.value = Math.min(90, (90 * job.rows_done) / estimate);
       else bar.removeAttribute("value");
-      text.textContent = `${job.rows_done.toLocaleString()} rows read`
-        + (estimate ? ` of about ${estimate.toLocaleString()}` : "");
+      text.textContent = estimate ? say("estimate", { rows: job.rows_done, estimate })
+        : say("reading", { rows: job.rows_done });
     }
     setTimeout(poll, 400);
   }
@@ -57,7 +62,16 @@ function showWhen(control, target, test) {
 // same control of the same node, or to the one an addition or a removal calls for. Typing a
 // value only updates the model: the box stays as it is, with its caret.
 
-const GROUPS = { all: "all of these", any: "any of these", none: "none of these", notall: "not all of these" };
+// The builder's words: English here, the page's language from the catalog's `words` (startBuilder).
+const WORDS = {
+  all: "all of these", any: "any of these", none: "none of these", notall: "not all of these",
+  days: "Days", values: "Values", values_hint: "values, separated by commas", from: "From", to: "To",
+  value: "Value", field: "Field", test: "Test", remove: "Remove", remove_condition: "Remove this condition",
+  match: "Contacts that match", remove_group: "Remove group", empty_everyone: "No conditions yet: everyone.",
+  empty_no_one: "No conditions yet: no one.", add_condition: "Add a condition", add_group: "Add a group",
+  true: "true", false: "false", preview_failed: "The preview could not be updated; try again.",
+};
+const GROUP_KINDS = ["all", "any", "none", "notall"];
 const NO_VALUE = ["is_empty", "is_not_empty"];
 const LISTS = ["in", "not_in"];
 const DAYS = ["within_last_days", "more_than_days_ago"];
@@ -186,15 +200,15 @@ function writesValue(builder, node, control, read, event = "input") {
 function daysBox(builder, node, id) {
   const box = el("input", { id, type: "number", min: "0", step: "1", value: node.value ?? "" });
   writesValue(builder, node, box, () => (box.value === "" ? box.value : parseInt(box.value, 10)));
-  return labelled("Days", box);
+  return labelled(WORDS.days, box);
 }
 
 function listBox(builder, node, id, kind) {
   const shown = (node.value || []).map(String).join(", ");
-  const box = el("input", { id, type: "text", value: shown, placeholder: "values, separated by commas" });
+  const box = el("input", { id, type: "text", value: shown, placeholder: WORDS.values_hint });
   writesValue(builder, node, box, () => box.value.split(",").map((v) => v.trim()).filter((v) => v)
     .map((v) => scalar(kind, v)));
-  return labelled("Values", box);
+  return labelled(WORDS.values, box);
 }
 
 function rangeBoxes(builder, node, path, kind) {
@@ -203,15 +217,16 @@ function rangeBoxes(builder, node, path, kind) {
   const low = el("input", { id: controlId(path, "value"), type, value: values[0] ?? "" });
   const high = el("input", { id: controlId(path, "value-high"), type, value: values[1] ?? "" });
   const read = () => [scalar(kind, low.value), scalar(kind, high.value)];
-  return [labelled("From", writesValue(builder, node, low, read)),
-    labelled("To", writesValue(builder, node, high, read))];
+  return [labelled(WORDS.from, writesValue(builder, node, low, read)),
+    labelled(WORDS.to, writesValue(builder, node, high, read))];
 }
 
 function valueChoice(builder, node, id, kind) {
   const choices = kind === "boolean" ? ["true", "false"] : builder.catalog.statuses;
-  const select = choiceList(id, choices.map((c) => [c, c]), String(node.value));
+  const shown = kind === "boolean" ? WORDS : builder.catalog.status_labels || {};
+  const select = choiceList(id, choices.map((c) => [c, shown[c] || c]), String(node.value));
   writesValue(builder, node, select, () => scalar(kind, select.value), "change");
-  return labelled("Value", select);
+  return labelled(WORDS.value, select);
 }
 
 function valueBox(builder, node, id, kind) {
@@ -219,7 +234,7 @@ function valueBox(builder, node, id, kind) {
   const box = el("input", { id, type, value: node.value ?? "" });
   if (type === "number") box.step = "any";
   writesValue(builder, node, box, () => scalar(kind, box.value));
-  return labelled("Value", box);
+  return labelled(WORDS.value, box);
 }
 
 // A condition's row: its field, its test, its value, and a button that removes it.
@@ -241,31 +256,31 @@ function conditionRow(builder, node, path, remove) {
     builder.reshaped();
   });
   return el("div", { class: "rule-condition", "data-path": path }, [
-    labelled("Field", field),
-    labelled("Test", op),
+    labelled(WORDS.field, field),
+    labelled(WORDS.test, op),
     ...valueControls(builder, node, path),
-    button(controlId(path, "remove"), "Remove", remove, { class: "remove", "aria-label": "Remove this condition" }),
+    button(controlId(path, "remove"), WORDS.remove, remove, { class: "remove", "aria-label": WORDS.remove_condition }),
   ]);
 }
 
 // A group's box: how it combines its parts, the parts, and buttons to add to them.
 function groupBox(builder, node, path, remove) {
-  const kind = choiceList(controlId(path, "kind"), Object.entries(GROUPS), node.group);
+  const kind = choiceList(controlId(path, "kind"), GROUP_KINDS.map((kind) => [kind, WORDS[kind]]), node.group);
   kind.addEventListener("change", () => { node.group = kind.value; builder.reshaped(); });
-  const head = el("div", { class: "group-head" }, [el("label", { for: kind.id, text: "Contacts that match" }), kind]);
-  if (remove) head.append(button(controlId(path, "remove"), "Remove group", remove, { class: "remove" }));
+  const head = el("div", { class: "group-head" }, [el("label", { for: kind.id, text: WORDS.match }), kind]);
+  if (remove) head.append(button(controlId(path, "remove"), WORDS.remove_group, remove, { class: "remove" }));
   const parts = node.parts.map((part, i) => el("li", {}, [partBox(builder, node, path, i)]));
   const children = [head, el("ul", { class: "rule-parts" }, parts)];
   if (!node.parts.length) {
     // An empty "all" holds for everyone, an empty "any" for no one; "not" turns that round.
     const everyone = node.group === "all" || node.group === "none";
-    children.push(el("p", { class: "hint", text: `No conditions yet: ${everyone ? "everyone" : "no one"}.` }));
+    children.push(el("p", { class: "hint", text: everyone ? WORDS.empty_everyone : WORDS.empty_no_one }));
   }
   const addCondition = () => addPart(builder, node, path, newCondition(builder.catalog), "field");
   const addGroup = () => addPart(builder, node, path, { group: "any", parts: [newCondition(builder.catalog)] }, "kind");
   children.push(el("div", { class: "group-actions" }, [
-    button(controlId(path, "add-condition"), "Add a condition", addCondition),
-    button(controlId(path, "add-group"), "Add a group", addGroup),
+    button(controlId(path, "add-condition"), WORDS.add_condition, addCondition),
+    button(controlId(path, "add-group"), WORDS.add_group, addGroup),
   ]));
   return el("div", { class: "rule-group", "data-path": path }, children);
 }
@@ -365,7 +380,7 @@ function showCounts(preview, answer) {
 function showPreviewFailure(builder) {
   builder.preview.dataset.state = "error";
   builder.errorBox.hidden = false;
-  builder.errorBox.textContent = "The preview could not be updated; try again.";
+  builder.errorBox.textContent = WORDS.preview_failed;
 }
 
 function showRuleError(builder, error) {
@@ -392,6 +407,7 @@ function nodeNamed(root, where) {
 function ruleBuilder(root) {
   const input = document.getElementById(root.dataset.input);
   const catalog = JSON.parse(document.getElementById(root.dataset.catalog).textContent);
+  Object.assign(WORDS, catalog.words || {});
   const builder = {
     root,
     input,
@@ -440,4 +456,9 @@ document.addEventListener("DOMContentLoaded", () => {
     showWhen(box, target, () => box.checked || target.querySelector("input:checked") !== null);
   });
   document.querySelectorAll("#rule-builder").forEach(ruleBuilder);
+  // A choice of language applies at once; the form's button is there for pages without script.
+  document.querySelectorAll("select[data-submits]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+    select.form.querySelectorAll("button").forEach((button) => { button.hidden = true; });
+  });
 });

@@ -19,12 +19,14 @@ from service.web import (
     dedup,
     home,
     imports,
+    language,
     mailings,
     pages,
     reports,
     secret,
     segments,
 )
+from service.web.import_warnings import warning_words
 
 web = Blueprint("web", __name__)
 
@@ -32,6 +34,7 @@ ROUTES: list[tuple[str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/sign-in", auth.sign_in, ["GET", "POST"]),
     ("/sign-out", auth.sign_out, ["POST"]),
     ("/", home.home, ["GET"]),
+    ("/language", language.set_language, ["POST"]),
     ("/imports/new", imports.upload, ["GET", "POST"]),
     ("/imports/drafts/<int:draft_id>/file", imports.file_settings, ["GET", "POST"]),
     ("/imports/drafts/<int:draft_id>/options", imports.options, ["GET", "POST"]),
@@ -78,4 +81,8 @@ def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:
     for blueprint in exempt:
         csrf.exempt(blueprint)
     secret.init_app(app)
+    language.init_app(app)
+    # Words that several pages' templates use for stored values.
+    app.jinja_env.globals.update(job_statuses=reports.JOB_STATUSES, contact_statuses=contacts.STATUS_WORDS,
+                                 progress_words=reports.PROGRESS_WORDS, warning_words=warning_words)
     app.register_blueprint(web)

@@ -17,6 +17,7 @@ from service.domain import rate_limits, user_sessions, users
 from service.errors import TooManyAttempts
 from service.models import Account
 from service.web.pages import page, wait_page
+from service.words import gettext
 
 PUBLIC_ENDPOINTS = {"web.sign_in"}
 TOKEN = "session_token"
@@ -35,7 +36,7 @@ def require_user() -> ResponseReturnValue | None:
     return None
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never redirect a signed-in user to another host."""
     parts = urlsplit(target or "")
     # Browsers read "/\host" as "//host": another site.
@@ -49,7 +50,7 @@ def sign_in() -> ResponseReturnValue:
     target = request.values.get("next")
     if request.method == "GET":
         if g.user is not None:
-            return redirect(_safe_next(target))
+            return redirect(safe_next(target))
         return page("sign_in.html", next=target or "", email="", error=None)
     email = request.form.get("email", "")
     limits = _sign_in_limits(email)
@@ -58,17 +59,17 @@ def sign_in() -> ResponseReturnValue:
         rate_limits.refuse_if_over(db_session(), limits, "failed sign-ins")
     except TooManyAttempts as refused:
         return wait_page("sign_in.html", refused.retry_after, next=target or "", email=email,
-                         error=f"Too many failed sign-ins. Wait {rate_limits.in_words(refused.retry_after)}, "
-                               "then try again.")
+                         error=gettext("Too many failed sign-ins. Wait %(wait)s, then try again.",
+                                       wait=rate_limits.in_words(refused.retry_after)))
     user = users.check_credentials(db_session(), email, request.form.get("password", ""))
     if user is None:
         rate_limits.record(db_session(), limits)
         return page("sign_in.html", 401, next=target or "", email=email,
-                    error="The e-mail address or the password is not right.")
+                    error=gettext("The e-mail address or the password is not right."))
     token = user_sessions.start_session(db_session(), user)
     session.clear()  # a new session (and CSRF token) for the signed-in user
     session[TOKEN] = token
-    return redirect(_safe_next(target))
+    return redirect(safe_next(target))
 
 
 def _sign_in_limits(email: str) -> dict[str, rate_limits.Limit]:

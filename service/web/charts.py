@@ -10,7 +10,10 @@ from collections.abc import Mapping
 
 from markupsafe import Markup, escape
 
-BUCKETS = (("2", "2 contacts"), ("3", "3 contacts"), ("4+", "4 or more"))
+from service.words import format_decimal, gettext, lazy_gettext
+
+BUCKETS = (("2", lazy_gettext("2 contacts")), ("3", lazy_gettext("3 contacts")),
+           ("4+", lazy_gettext("4 or more")))
 WIDTH, BAR_HEIGHT, GAP, LABEL_WIDTH, COUNT_WIDTH = 360, 22, 10, 90, 60
 
 
@@ -21,10 +24,12 @@ def shared_chart_svg(shared: Mapping[str, int]) -> Markup:
     room = WIDTH - LABEL_WIDTH - COUNT_WIDTH
     height = len(BUCKETS) * (BAR_HEIGHT + GAP) + GAP
     buckets = list(zip(counts, BUCKETS, strict=True))
-    summary = ", ".join(f"{count} shared by {label}" for count, (_, label) in buckets)
+    summary = ", ".join(gettext("%(count)s shared by %(contacts)s", count=format_decimal(count),
+                                contacts=label)
+                        for count, (_, label) in buckets)
     parts = [f'<svg class="shared-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
              f'width="{WIDTH}" height="{height}" role="img" aria-labelledby="shared-chart-title">',
-             '<title id="shared-chart-title">Addresses shared by several contacts: '
+             f'<title id="shared-chart-title">{escape(gettext("Addresses shared by several contacts"))}: '
              f'{escape(summary)}</title>']
     for i, (count, (key, label)) in enumerate(buckets):
         y = GAP + i * (BAR_HEIGHT + GAP)
@@ -36,6 +41,6 @@ def shared_chart_svg(shared: Mapping[str, int]) -> Markup:
                      f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" rx="3" '
                      'class="chart-bar"/>'
                      f'<text x="{LABEL_WIDTH + length + 6}" y="{middle}" dominant-baseline="middle" '
-                     f'class="chart-count">{count}</text></g>')
+                     f'class="chart-count">{format_decimal(count)}</text></g>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -24,21 +24,24 @@ from service.errors import Conflict, DomainError, InvalidInput
 from service.http_errors import in_words
 from service.models import Contact, ContactPublic, Link
 from service.web.pages import page
+from service.words import gettext, lazy_gettext
 
 MAX_NOTE = 1000
 # Conflicts in plain words: what clashes, and what to do about it.
 CONFLICT_WORDS = {
-    "address_conflict": ("email", "Another contact already has this e-mail address. This account "
-                                  "deduplicates by address, so each address is one contact: edit or "
-                                  "erase that contact instead."),
-    "erased_address": ("email", "This address belongs to a person who asked to be forgotten. It "
-                                "cannot be used again until support staff lift the erasure."),
-    "address_bounced": ("consent", "Mail to this address bounced. Only support staff can re-subscribe "
-                                   "it, once the address has been fixed."),
+    "address_conflict": ("email", lazy_gettext("Another contact already has this e-mail address. This "
+                                               "account deduplicates by address, so each address is one "
+                                               "contact: edit or erase that contact instead.")),
+    "erased_address": ("email", lazy_gettext("This address belongs to a person who asked to be "
+                                             "forgotten. It cannot be used again until support staff "
+                                             "lift the erasure.")),
+    "address_bounced": ("consent", lazy_gettext("Mail to this address bounced. Only support staff can "
+                                                "re-subscribe it, once the address has been fixed.")),
 }
-STALE = ("This contact was changed (by an import, an event or another user) since the form was opened. "
-         "The form now shows it as it is: make your change again.")
-ID_CONFLICT_WORDS = "An ID belongs to one contact: change or clear it on the other contact first."
+STALE = lazy_gettext("This contact was changed (by an import, an event or another user) since the form was "
+                     "opened. The form now shows it as it is: make your change again.")
+ID_CONFLICT_WORDS = lazy_gettext("An ID belongs to one contact: change or clear it on the other contact "
+                                 "first.")
 
 
 def _form_text(value: Any) -> str:
@@ -85,7 +88,8 @@ def _edit_of(form: MultiDict[str, str], current: dict[str, str], field_types: di
 def _error_of(problem: DomainError) -> tuple[str, str]:
     """(the form key the problem is about, the sentence that says it)."""
     if isinstance(problem, Conflict) and problem.code in CONFLICT_WORDS:
-        return CONFLICT_WORDS[problem.code]
+        key, words = CONFLICT_WORDS[problem.code]
+        return key, str(words)
     if isinstance(problem, Conflict) and problem.code == "id_conflict":
         return "ids", f"{in_words(problem.message)} {ID_CONFLICT_WORDS}"
     part = (problem.part if isinstance(problem, InvalidInput) else None) or "form"
@@ -100,9 +104,9 @@ def _error_of(problem: DomainError) -> tuple[str, str]:
 def _label_of(key: str, links: list[Link]) -> str:
     """The name of a form key as the form's label says it, for the summary above the form."""
     if key == "email":
-        return "E-mail address"
+        return gettext("E-mail address")
     if key == "ids":
-        return "IDs in linked systems"
+        return gettext("IDs in linked systems")
     kind, _, name = key.partition(".")
     labels = {link.name: link.label for link in links}
     return labels.get(name, name) if kind == "id" else name
@@ -118,7 +122,7 @@ def edit_contact(contact_id: int) -> ResponseReturnValue:
     if request.method == "POST" and request.form.get("seen", seen) != seen:
         # Changed since the form was opened: saving it would put back the values it showed.
         return page("contacts/edit.html", 409, contact=contact, fields=fields, links=links, values=current,
-                    errors={"form": STALE}, summary=STALE, seen=seen, boolean=FieldType.BOOLEAN)
+                    errors={"form": str(STALE)}, summary=str(STALE), seen=seen, boolean=FieldType.BOOLEAN)
     if request.method == "POST":
         values = {key: request.form.get(key, "") for key in request.form}
         edit = None
@@ -133,7 +137,7 @@ def edit_contact(contact_id: int) -> ResponseReturnValue:
             errors = {key: message}
             summary = f"{_label_of(key, links)}: {message}" if key != "form" else message
         else:
-            flash("The contact is saved.")
+            flash(gettext("The contact is saved."))
             return redirect(url_for("web.contact_page", contact_id=contact_id))
     return page("contacts/edit.html", 400 if errors else 200, contact=contact, fields=fields, links=links,
                 values=values, errors=errors, summary=summary, seen=seen, boolean=FieldType.BOOLEAN)
@@ -144,9 +148,10 @@ def unsubscribe_contact(contact_id: int) -> ResponseReturnValue:
     note = request.form.get("note", "").strip()[:MAX_NOTE] or None
     contact = contact_changes.unsubscribe_contact(session, g.account, contact_id, detail=note)
     if contact.status == ContactStatus.UNSUBSCRIBED:
-        flash(f"{contact.email} is unsubscribed: no mailing goes to this contact any more.")
+        flash(gettext("%(email)s is unsubscribed: no mailing goes to this contact any more.",
+                      email=contact.email))
     else:  # bounced meanwhile, the stronger status: it stays
-        flash(f"{contact.email} stays {contact.status}: no mailing goes to this contact.")
+        flash(gettext("%(email)s stays bounced: no mailing goes to this contact.", email=contact.email))
     return redirect(url_for("web.contact_page", contact_id=contact_id))
 
 
@@ -158,9 +163,9 @@ def resubscribe_contact(contact_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         consent = request.form.get("consent", "").strip()
         if not consent:
-            error = "Say how the person gave consent again: it is kept in the contact's history."
+            error = gettext("Say how the person gave consent again: it is kept in the contact's history.")
         elif len(consent) > MAX_NOTE:
-            error = f"At most {MAX_NOTE} characters."
+            error = gettext("At most %(count)s characters.", count=MAX_NOTE)
         else:
             try:
                 contact_changes.resubscribe_contact(session, g.account, contact_id, consent,
@@ -168,7 +173,7 @@ def resubscribe_contact(contact_id: int) -> ResponseReturnValue:
             except DomainError as problem:
                 error = _error_of(problem)[1]
             else:
-                flash(f"{contact.email} is subscribed again.")
+                flash(gettext("%(email)s is subscribed again.", email=contact.email))
                 return redirect(url_for("web.contact_page", contact_id=contact_id))
     return page("contacts/resubscribe.html", 400 if error else 200, contact=contact, consent=consent,
                 error=error, is_admin=bool(g.user.is_admin), active=ContactStatus.ACTIVE)
@@ -181,10 +186,10 @@ def erase_contact(contact_id: int) -> ResponseReturnValue:
     error = None
     if request.method == "POST":
         if request.form.get("confirm") != "yes":
-            error = "Tick the box to confirm that this contact is to be erased."
+            error = gettext("Tick the box to confirm that this contact is to be erased.")
         else:
             contact_changes.erase_contact(session, g.account, contact_id)
-            flash(f"Contact {contact_id} is erased. Its address cannot be imported again until "
-                  "support staff lift the erasure.")
+            flash(gettext("Contact %(number)s is erased. Its address cannot be imported again until "
+                          "support staff lift the erasure.", number=contact_id))
             return redirect(url_for("web.contact_list"))
     return page("contacts/erase.html", 400 if error else 200, contact=contact, error=error)

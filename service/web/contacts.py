@@ -22,20 +22,21 @@ from service.domain.contact_export import export_rows
 from service.domain.contact_search import search_contacts, search_of, status_counts
 from service.domain.contacts import as_utc, contact_public
 from service.domain.status_history import history_of
-from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.http_errors import in_words
 from service.models import Contact, ContactEvent, StatusChange
+from service.web.language import page_csv
 from service.web.pages import page
+from service.words import gettext, lazy_gettext
 
 STATUS_WORDS = {
-    ContactStatus.ACTIVE: "Active",
-    ContactStatus.UNSUBSCRIBED: "Unsubscribed",
-    ContactStatus.BOUNCED: "Bounced",
+    ContactStatus.ACTIVE: lazy_gettext("Active"),
+    ContactStatus.UNSUBSCRIBED: lazy_gettext("Unsubscribed"),
+    ContactStatus.BOUNCED: lazy_gettext("Bounced"),
 }
 EVENT_WORDS = {
-    "unsubscribe": "unsubscribe", "complaint": "spam complaint",
-    "hard_bounce": "hard bounce",
+    "unsubscribe": lazy_gettext("unsubscribe"), "complaint": lazy_gettext("spam complaint"),
+    "hard_bounce": lazy_gettext("hard bounce"),
 }
 
 
@@ -81,9 +82,7 @@ def contact_page(contact_id: int) -> ResponseReturnValue:
 
 def contacts_csv() -> ResponseReturnValue:
     """Every contact of the account, streamed as the API's export is."""
-    # With a byte-order mark, so that a spreadsheet opens the UTF-8 as UTF-8.
-    return csv_response(export_rows(current_engine(), g.account.id), f"contacts-{g.account.id}.csv",
-                        bom=True)
+    return page_csv(export_rows(current_engine(), g.account.id), f"contacts-{g.account.id}.csv")
 
 
 def history_lines(session: Session, account_id: int, contact_id: int) -> list[HistoryLine]:
@@ -102,18 +101,18 @@ def history_lines(session: Session, account_id: int, contact_id: int) -> list[Hi
 
 def source_words(change: StatusChange, event_types: dict[int, str]) -> str:
     """What changed the status, as a person says it."""
-    number = f" #{change.source_id}" if change.source_id is not None else ""
+    number = change.source_id
     if change.source == StatusSource.IMPORT:
-        return f"import{number}"
+        return gettext("import #%(number)s", number=number) if number is not None else gettext("import")
     if change.source == StatusSource.EVENT:
         kind = event_types.get(change.source_id or 0)
         if kind == "soft_bounce":  # a soft bounce bounces an address only as the third in 30 days
-            return "event: soft bounce (the third within 30 days)"
-        return f"event: {EVENT_WORDS.get(kind, kind)}" if kind else "event"
+            return gettext("event: soft bounce (the third within 30 days)")
+        return gettext("event: %(kind)s", kind=EVENT_WORDS.get(kind, kind)) if kind else gettext("event")
     if change.source == StatusSource.API:
-        return "by hand"
+        return gettext("by hand")
     if change.source == StatusSource.MERGE:
-        return f"merge (dedup change{number})" if number else "merge"
+        return gettext("merge (dedup change #%(number)s)", number=number) if number else gettext("merge")
     if change.source == StatusSource.UNDO:
-        return f"undo (of dedup change{number})" if number else "undo"
+        return gettext("undo (of dedup change #%(number)s)", number=number) if number else gettext("undo")
     return change.source

@@ -21,11 +21,18 @@ from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words, status_of
 from service.models import Account
 from service.web.pages import page
+from service.words import format_decimal, gettext, lazy_gettext, ngettext
 
 REPRESENTATIVES = {
-    "most_recently_updated": "The most recently updated contact",
-    "oldest": "The oldest contact (created first)",
-    "prefer_non_empty": "A contact with a value in a field (choose the field)",
+    "most_recently_updated": lazy_gettext("The most recently updated contact"),
+    "oldest": lazy_gettext("The oldest contact (created first)"),
+    "prefer_non_empty": lazy_gettext("A contact with a value in a field (choose the field)"),
+}
+# How a merge resolves a conflict (segments/merge.py), as the page says it: the status, any other field.
+RESOLUTIONS = {
+    "status": lazy_gettext("the most restrictive status wins: bounced over unsubscribed over active"),
+    "*": lazy_gettext("the surviving contact's value wins; where it has none, the next contact's value "
+                      "fills it"),
 }
 CHART_WIDTH, BAR_HEIGHT, GAP, LABEL_WIDTH, COUNT_WIDTH = 420, 22, 10, 150, 70
 
@@ -62,7 +69,7 @@ def _preview(account: Account, choices: dict[str, str]) -> dict[str, Any]:
 def _message(error: DomainError) -> tuple[str, int]:
     if isinstance(error, InvalidInput) and (error.part or "").startswith("representative"):
         reason = error.message.removeprefix(f"{error.part}: ")
-        return f"The representative rule cannot be used: {reason}.", 400
+        return gettext("The representative rule cannot be used: %(reason)s.", reason=reason), 400
     return in_words(error.message), status_of(error)
 
 
@@ -77,6 +84,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
     undoable = next((change["change_id"] for change in history if change["undone_at"] is None), None)
     return page("dedup/page.html", status, to=target_of(account), links=links_of(session, account.id),
                 fields=fields_of(session, account.id), representatives=REPRESENTATIVES,
+                resolutions=RESOLUTIONS,
                 choices=choices or _choices(), preview=preview, chart=preview and impact_chart(preview),
                 error=error, confirm_error=confirm_error, history=history, undoable=undoable,
                 is_admin=bool(g.user.is_admin))
@@ -98,9 +106,9 @@ def _refused() -> tuple[str, int] | None:
     """A refusal page for a user who is not support staff (campaign managers only preview)."""
     if g.user.is_admin:
         return None
-    return page("error.html", 403, title="Only support staff can do this",
-                message="Campaign managers can preview a change of the dedup rule; applying or "
-                        "undoing it is for support staff (admin users).")
+    return page("error.html", 403, title=gettext("Only support staff can do this"),
+                message=gettext("Campaign managers can preview a change of the dedup rule; applying or "
+                                "undoing it is for support staff (admin users)."))
 
 
 def dedup_apply() -> ResponseReturnValue:
@@ -109,11 +117,12 @@ def dedup_apply() -> ResponseReturnValue:
         return refusal
     account, choices = g.account, _choices()
     if request.form.get("to") != target_of(account):
-        return _render(409, error="The account's rule has changed since the preview: look at it again.")
+        return _render(409, error=gettext("The account's rule has changed since the preview: look at it "
+                                          "again."))
     try:
         if request.form.get("confirm") != "yes":
             return _render(400, preview=_preview(account, choices), choices=choices,
-                           confirm_error="Tick “I have read the preview” to apply the change.")
+                           confirm_error=gettext("Tick “I have read the preview” to apply the change."))
         to = target_of(account)
         result = dedup_change.apply(current_engine(), db_session(), account, to=to,
                                     link=choices["link"] or None,
@@ -121,9 +130,12 @@ def dedup_apply() -> ResponseReturnValue:
     except DomainError as error:
         message, status = _message(error)
         return _render(status, error=message, choices=choices)
-    merged = f"; {_contacts(result['merged'])} merged away" if to == "email" else ""
-    flash(f"Change {result['change_id']} is applied: contacts are now deduplicated by "
-          f"{_mode_words(to)}{merged}.")
+    applied = gettext("Change %(number)s is applied: contacts are now deduplicated by %(rule)s",
+                      number=result["change_id"], rule=_mode_words(to))
+    if to == "email":
+        applied += "; " + ngettext("%(count)s contact was merged away", "%(count)s contacts were merged away",
+                                   result["merged"], count=format_decimal(result["merged"]))
+    flash(applied + ".")
     return redirect(url_for("web.dedup_page"))
 
 
@@ -133,35 +145,37 @@ def dedup_undo() -> ResponseReturnValue:
         return refusal
     change_id = request.form.get("change_id", "")
     if not (change_id.isascii() and change_id.isdigit()):  # "²" is a digit to isdigit, not to int
-        return _render(400, error="Say which change to undo.")
+        return _render(400, error=gettext("Say which change to undo."))
     if request.form.get("confirm") != "yes":
-        return _render(400, confirm_error=f"Tick “Undo change {change_id}” to undo it.")
+        return _render(400, confirm_error=gettext("Tick “Undo change %(number)s” to undo it.",
+                                                  number=change_id))
     try:
         result = dedup_change.undo(current_engine(), g.account, int(change_id))
     except DomainError as error:
         message, status = _message(error)
         return _render(status, error=message)
-    flash(f"Change {change_id} is undone: {_contacts(result['restored'])} restored, and contacts "
-          f"are deduplicated by {_mode_words(result['dedup_mode'])} again.")
+    flash(ngettext("Change %(number)s is undone: %(count)s contact was restored, and contacts are "
+                   "deduplicated by %(rule)s again.",
+                   "Change %(number)s is undone: %(count)s contacts were restored, and contacts are "
+                   "deduplicated by %(rule)s again.", result["restored"], number=change_id,
+                   count=format_decimal(result["restored"]), rule=_mode_words(result["dedup_mode"])))
     return redirect(url_for("web.dedup_page"))
 
 
-def _contacts(count: int) -> str:
-    return "1 contact was" if count == 1 else f"{count} contacts were"
-
-
 def _mode_words(mode: str) -> str:
-    return "e-mail address" if mode == "email" else "external ID"
+    return gettext("e-mail address") if mode == "email" else gettext("external ID")
 
 
 def impact_chart(preview: dict[str, Any]) -> Markup:
     """Contacts before and after the change (or without an ID for the link) as an SVG bar chart."""
     if preview["to"] == "email":
-        bars = [("Contacts now", preview["contacts_before"]), ("After the change", preview["contacts_after"]),
-                ("Merged away", preview["merged_away"])]
+        bars = [(gettext("Contacts now"), preview["contacts_before"]),
+                (gettext("After the change"), preview["contacts_after"]),
+                (gettext("Merged away"), preview["merged_away"])]
     else:
-        bars = [("Contacts", preview["contacts"]), (f"Without a {preview['link']} ID", preview["without_id"])]
-    return bar_chart(bars, "Contacts before and after the change")
+        bars = [(gettext("Contacts"), preview["contacts"]),
+                (gettext("Without a %(link)s ID", link=preview["link"]), preview["without_id"])]
+    return bar_chart(bars, gettext("Contacts before and after the change"))
 
 
 def bar_chart(bars: list[tuple[str, int]], title: str) -> Markup:
@@ -169,7 +183,7 @@ def bar_chart(bars: list[tuple[str, int]], title: str) -> Markup:
     largest = max((count for _, count in bars), default=0) or 1  # all zero: no bars, same shape
     room = CHART_WIDTH - LABEL_WIDTH - COUNT_WIDTH
     height = len(bars) * (BAR_HEIGHT + GAP) + GAP
-    summary = ", ".join(f"{label}: {count}" for label, count in bars)
+    summary = ", ".join(f"{label}: {format_decimal(count)}" for label, count in bars)
     parts = [f'<svg class="dedup-chart" xmlns="http://www.w3.org/2000/svg" '
              f'viewBox="0 0 {CHART_WIDTH} {height}" width="{CHART_WIDTH}" height="{height}" role="img" '
              'aria-labelledby="dedup-chart-title">',
@@ -184,6 +198,6 @@ def bar_chart(bars: list[tuple[str, int]], title: str) -> Markup:
                      f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" rx="3" '
                      f'class="dedup-chart-bar dedup-chart-bar-{i}"/>'
                      f'<text x="{LABEL_WIDTH + length + 6}" y="{middle}" dominant-baseline="middle" '
-                     f'class="dedup-chart-count">{count}</text></g>')
+                     f'class="dedup-chart-count">{format_decimal(count)}</text></g>')
     parts.append("</svg>")
     return Markup("".join(parts))

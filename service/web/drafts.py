@@ -21,23 +21,28 @@ from service.domain import imports, uploads
 from service.errors import InvalidInput
 from service.limits import read_limits
 from service.models import Account, ImportDraft, ImportJob
+from service.words import lazy_gettext
 
 ENCODINGS = {
     "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8 with BOM",
-    "utf-16": "UTF-16 (with BOM)",
-    "utf-16-le": "UTF-16, little-endian (no BOM)",
-    "utf-16-be": "UTF-16, big-endian (no BOM)",
-    "cp1252": "Windows-1252 (Western European)",
+    "utf-8-sig": lazy_gettext("UTF-8 with BOM"),
+    "utf-16": lazy_gettext("UTF-16 (with BOM)"),
+    "utf-16-le": lazy_gettext("UTF-16, little-endian (no BOM)"),
+    "utf-16-be": lazy_gettext("UTF-16, big-endian (no BOM)"),
+    "cp1252": lazy_gettext("Windows-1252 (Western European)"),
     "latin-1": "Latin-1 (ISO-8859-1)",
 }
 # Form values name the delimiter: a tab in an HTML attribute does not survive copy and paste.
-DELIMITERS = {"comma": (",", "Comma ( , )"), "semicolon": (";", "Semicolon ( ; )"),
-              "tab": ("\t", "Tab"), "bar": ("|", "Vertical bar ( | )")}
+DELIMITERS = {"comma": (",", lazy_gettext("Comma ( , )")),
+              "semicolon": (";", lazy_gettext("Semicolon ( ; )")),
+              "tab": ("\t", lazy_gettext("Tab")), "bar": ("|", lazy_gettext("Vertical bar ( | )"))}
 MODES = {
-    "upsert": ("Add and update", "New contacts are added, existing contacts are updated."),
-    "create_only": ("Only add new contacts", "Existing contacts are left alone (counted as skipped)."),
-    "update_only": ("Only update existing contacts", "Rows for new contacts are skipped."),
+    "upsert": (lazy_gettext("Add and update"),
+               lazy_gettext("New contacts are added, existing contacts are updated.")),
+    "create_only": (lazy_gettext("Only add new contacts"),
+                    lazy_gettext("Existing contacts are left alone (counted as skipped).")),
+    "update_only": (lazy_gettext("Only update existing contacts"),
+                    lazy_gettext("Rows for new contacts are skipped.")),
 }
 
 
@@ -50,10 +55,13 @@ class Step:
 
 
 # The wizard's steps, with the setting whose presence says the step was done.
-STEP_TITLES = [("Upload", None, None), ("File settings", "web.file_settings", "encoding"),
-               ("Options", "web.options", "mode"), ("External ID", "web.external_id", "match"),
-               ("Fields", "web.fields", "mapping"), ("Review", "web.review", None),
-               ("Report", None, None)]
+STEP_TITLES = [(lazy_gettext("Upload"), None, None),
+               (lazy_gettext("File settings"), "web.file_settings", "encoding"),
+               (lazy_gettext("Options"), "web.options", "mode"),
+               (lazy_gettext("External ID"), "web.external_id", "match"),
+               (lazy_gettext("Fields"), "web.fields", "mapping"),
+               (lazy_gettext("Review"), "web.review", None),
+               (lazy_gettext("Report"), None, None)]
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def steps(draft: ImportDraft, current: int) -> list[Step]:
         url = url_for(endpoint, draft_id=draft.id) if endpoint and reachable else None
         if number == 6 and draft.dry_run_id is None:
             url = None  # the review shows a dry run: the fields step starts it
-        result.append(Step(number, title, url, number == current))
+        result.append(Step(number, str(title), url, number == current))
         if done_key is not None and done_key not in draft.settings:
             reachable = False
     return result

@@ -8,6 +8,7 @@ from typing import Any
 
 from importer.reading import suggest_mapping
 from importer.settings import AccountInfo, SettingsError, check_against, parse_settings
+from service.words import gettext
 
 NEW_FIELD = "__new__"  # the drop-down's value for "a new field…"
 
@@ -64,9 +65,9 @@ def problem(choices: list[FieldChoice], settings: Mapping[str, Any], account: Ac
     new = [c for c in choices if c.choice == NEW_FIELD]
     for choice in new:
         if not choice.new_name:
-            return f"Give the new field for the column '{choice.column}' a name."
+            return gettext("Give the new field for the column '%(column)s' a name.", column=choice.column)
     if len({c.new_name for c in new}) < len(new):
-        return "Two columns would create a new field of the same name."
+        return gettext("Two columns would create a new field of the same name.")
     mapping, create = settings_of(choices)
     try:
         check_against(parse_settings({**settings, "mapping": mapping, "create_fields": create}),

@@ -22,6 +22,7 @@ from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
 from service.web.pages import page, wait_page
 from service.web.reports import REASONS, REPORT_LINES, own_job
+from service.words import gettext
 
 
 def _wizard_page(template: str, draft: ImportDraft, step: int, status: int = 200,
@@ -45,7 +46,7 @@ def _open_draft(draft_id: int, step: int) -> ImportDraft:
 
 
 def upload() -> ResponseReturnValue:
-    titles = [title for title, _, _ in drafts.STEP_TITLES]
+    titles = [str(title) for title, _, _ in drafts.STEP_TITLES]
     if request.method == "GET":
         return page("imports/upload.html", titles=titles, error=None)
     try:
@@ -57,14 +58,14 @@ def upload() -> ResponseReturnValue:
     try:
         upload_id = store_upload(request.files.get("file"), engine, g.account.id)
     except InvalidInput:
-        return page("imports/upload.html", 400, titles=titles, error="Choose a file to upload.")
+        return page("imports/upload.html", 400, titles=titles, error=gettext("Choose a file to upload."))
     try:
         inspection = inspect_file(uploads.StoredFile(engine, upload_id),
                                   limits=read_limits(current_app.config))
     except FileUnreadable as error:
         uploads.release(engine, upload_id)
         return page("imports/upload.html", 413 if isinstance(error, LimitExceeded) else 400, titles=titles,
-                    error=f"This file cannot be read: {failure_message(error)}.")
+                    error=gettext("This file cannot be read: %(problem)s.", problem=failure_message(error)))
     drafts.forget_stale(engine)
     draft = ImportDraft(account_id=g.account.id, user_id=g.user.id,
                         filename=upload_name(request.files["file"], default="upload"), upload_id=upload_id,
@@ -99,7 +100,8 @@ def file_settings(draft_id: int) -> ResponseReturnValue:
     try:
         inspection = drafts.inspect(draft)
     except FileUnreadable as problem:
-        error = f"The file cannot be read with these settings: {failure_message(problem)}."
+        error = gettext("The file cannot be read with these settings: %(problem)s.",
+                        problem=failure_message(problem))
     fmt = inspection.format if inspection else None
     chosen = {
         "encoding": draft.settings.get("encoding") or (fmt.encoding if fmt else "utf-8"),
@@ -161,7 +163,7 @@ def external_id(draft_id: int) -> ResponseReturnValue:
         else:
             match = {"by": "external_id", "link": link, "column": column}
             if column not in columns:
-                error = "Choose the column that holds the ID."
+                error = gettext("Choose the column that holds the ID.")
         if error is None:
             drafts.save_settings(db_session(), draft, match=match)
             return redirect(url_for("web.fields", draft_id=draft.id))

@@ -10,11 +10,11 @@ from service.db import current_engine
 from service.db import session as db_session
 from service.domain import ledger, mailings
 from service.domain.segments import catalog_of, segments_of, send_list_rows
-from service.downloads import csv_response
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words
 from service.models import LedgerState
 from service.web.charts import shared_chart_svg
+from service.web.language import page_csv
 from service.web.pages import page
 from service.web.previews import (
     PREVIEW_LINES,
@@ -24,12 +24,15 @@ from service.web.previews import (
     representative_choice,
     representative_from,
 )
+from service.words import gettext, lazy_gettext
 
 MAX_NAME = 200
 LEDGER_STATES = (
-    (LedgerState.CLAIMED, "Cleared", "checked and cleared for sending, not yet confirmed as sent"),
-    (LedgerState.SENT, "Sent", "confirmed as sent by the mailing system"),
-    (LedgerState.RELEASED, "Released", "cleared, then given back (delivery failed before sending)"),
+    (LedgerState.CLAIMED, lazy_gettext("Cleared"),
+     lazy_gettext("checked and cleared for sending, not yet confirmed as sent")),
+    (LedgerState.SENT, lazy_gettext("Sent"), lazy_gettext("confirmed as sent by the mailing system")),
+    (LedgerState.RELEASED, lazy_gettext("Released"),
+     lazy_gettext("cleared, then given back (delivery failed before sending)")),
 )
 
 
@@ -56,11 +59,11 @@ def new_mailing() -> ResponseReturnValue:
         include, exclude = _ids("include"), _ids("exclude")
         opted_in = form.get("allow_shared_address") == "yes"
         if not name:
-            error = "Give the mailing a name."
+            error = gettext("Give the mailing a name.")
         elif len(name) > MAX_NAME:
-            error = f"A name has at most {MAX_NAME} characters."
+            error = gettext("A name has at most %(count)s characters.", count=MAX_NAME)
         elif not include:
-            error = "Choose at least one segment to send to."
+            error = gettext("Choose at least one segment to send to.")
         elif set(include) & set(exclude):
             error = "A segment cannot be both sent to and left out."
         else:
@@ -85,8 +88,8 @@ def new_mailing() -> ResponseReturnValue:
 
 def _in_words(problem: InvalidInput) -> str:
     if problem.part == "personalized_by":
-        return ("Personal copies by field apply only when each contact gets its own copy: "
-                "turn on the opt-in, or clear the fields.")
+        return gettext("Personal copies by field apply only when each contact gets its own copy: "
+                       "turn on the opt-in, or clear the fields.")
     return problem.message
 
 
@@ -105,10 +108,9 @@ def mailing_page(mailing_id: int) -> ResponseReturnValue:
 
 def mailing_csv(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(db_session(), g.account, own_mailing(mailing_id))
-    return csv_response(send_list_rows(current_engine(), audience),
-                        f"mailing-{mailing_id}-recipients.csv")
+    return page_csv(send_list_rows(current_engine(), audience), f"mailing-{mailing_id}-recipients.csv")
 
 
 def ledger_csv(mailing_id: int) -> ResponseReturnValue:
     mailing = own_mailing(mailing_id)
-    return csv_response(ledger.ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")
+    return page_csv(ledger.ledger_rows(current_engine(), mailing.id), f"mailing-{mailing.id}-ledger.csv")

@@ -9,6 +9,8 @@ from typing import Any
 from flask import g, render_template
 from flask_wtf.csrf import CSRFError
 
+from service.words import gettext
+
 
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """Render a page of the signed-in user's account."""
@@ -22,6 +24,6 @@ def wait_page(template: str, retry_after: int, **context: Any) -> tuple[str, int
 
 
 def csrf_refused(error: CSRFError) -> tuple[str, int]:
-    return page("error.html", 400, title="The form has expired",
-                message="The form was sent without its security token, or with one that is no "
-                        "longer valid. Go back, reload the page and try again.")
+    return page("error.html", 400, title=gettext("The form has expired"),
+                message=gettext("The form was sent without its security token, or with one that is no "
+                                "longer valid. Go back, reload the page and try again."))

@@ -14,20 +14,22 @@ from service.db import session as db_session
 from service.domain import mailings
 from service.domain import segments as segment_domain
 from service.models import Mailing, Segment
+from service.words import lazy_gettext
 
 # (key of the preview, label, explanation): the numbers a campaign manager sees before sending.
 PREVIEW_LINES = [
-    ("contacts", "Contacts", "match and may be mailed"),
-    ("addresses", "Addresses", "distinct e-mail addresses among them"),
-    ("recipients", "Recipients", "get the mail, after one copy per address"),
-    ("collapsed", "Collapsed", "contacts left out because another contact at their address gets it"),
-    ("excluded", "Excluded", "match, but unsubscribed or bounced"),
+    ("contacts", lazy_gettext("Contacts"), lazy_gettext("match and may be mailed")),
+    ("addresses", lazy_gettext("Addresses"), lazy_gettext("distinct e-mail addresses among them")),
+    ("recipients", lazy_gettext("Recipients"), lazy_gettext("get the mail, after one copy per address")),
+    ("collapsed", lazy_gettext("Collapsed"),
+     lazy_gettext("contacts left out because another contact at their address gets it")),
+    ("excluded", lazy_gettext("Excluded"), lazy_gettext("match, but unsubscribed or bounced")),
 ]
 
 REPRESENTATIVES = {
-    "most_recently_updated": "The most recently updated contact",
-    "oldest": "The oldest contact (added first)",
-    "prefer_non_empty": "A contact with a value in a field",
+    "most_recently_updated": lazy_gettext("The most recently updated contact"),
+    "oldest": lazy_gettext("The oldest contact (added first)"),
+    "prefer_non_empty": lazy_gettext("A contact with a value in a field"),
 }
 
 

@@ -9,39 +9,56 @@ from flask.typing import ResponseReturnValue
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain import imports
-from service.downloads import csv_response
 from service.models import ImportJob
 from service.web import drafts
+from service.web.language import page_csv
 from service.web.pages import page
+from service.words import lazy_gettext
 
 # (key in the report, label, explanation); `created_shared_address` is a part of `created`,
 # `status_kept` of `updated` + `unchanged` (the template indents the two).
 REPORT_LINES = [
-    ("rows", "Data rows", "rows in the file, the header not counted"),
-    ("created", "New contacts", "added to the account"),
-    ("created_shared_address", "… at a shared address",
-     "of the new contacts: at an address that another contact already has"),
-    ("updated", "Updated", "existing contacts that got new values"),
-    ("unchanged", "Unchanged", "existing contacts whose values were already the same"),
-    ("status_kept", "… status kept",
-     "of the updated and unchanged: said active for a contact that unsubscribed or bounced, "
-     "which keeps its status (an import never re-subscribes)"),
-    ("skipped", "Skipped", "left out by the option you chose (only add, or only update)"),
-    ("merged_in_file", "Merged in the file", "rows for a contact that an earlier row of the file has too"),
-    ("rejected", "Rejected", "rows that changed nothing"),
+    ("rows", lazy_gettext("Data rows"), lazy_gettext("rows in the file, the header not counted")),
+    ("created", lazy_gettext("New contacts"), lazy_gettext("added to the account")),
+    ("created_shared_address", lazy_gettext("… at a shared address"),
+     lazy_gettext("of the new contacts: at an address that another contact already has")),
+    ("updated", lazy_gettext("Updated"), lazy_gettext("existing contacts that got new values")),
+    ("unchanged", lazy_gettext("Unchanged"),
+     lazy_gettext("existing contacts whose values were already the same")),
+    ("status_kept", lazy_gettext("… status kept"),
+     lazy_gettext("of the updated and unchanged: said active for a contact that unsubscribed or bounced, "
+                  "which keeps its status (an import never re-subscribes)")),
+    ("skipped", lazy_gettext("Skipped"),
+     lazy_gettext("left out by the option you chose (only add, or only update)")),
+    ("merged_in_file", lazy_gettext("Merged in the file"),
+     lazy_gettext("rows for a contact that an earlier row of the file has too")),
+    ("rejected", lazy_gettext("Rejected"), lazy_gettext("rows that changed nothing")),
 ]
+# An import's status as the pages say it.
+JOB_STATUSES = {
+    "queued": lazy_gettext("queued"), "running": lazy_gettext("running"),
+    "succeeded": lazy_gettext("succeeded"), "failed": lazy_gettext("failed"),
+}
+# What the live progress (service/static/app.js) says while an import runs.
+PROGRESS_WORDS = {
+    "waiting": lazy_gettext("Waiting for the server…"),
+    "saving": lazy_gettext("%(rows)s rows read; saving the contacts…"),
+    "reading": lazy_gettext("%(rows)s rows read"),
+    "estimate": lazy_gettext("%(rows)s rows read of about %(estimate)s"),
+}
 
 REASONS = {
-    "malformed_row": "the row has more cells than the header",
-    "missing_key": "the row has no value in the column it is matched by",
-    "missing_email": "a new contact needs an e-mail address",
-    "invalid_email": "the e-mail address is not valid",
-    "invalid_external_id": "the ID does not look like the linked system's IDs",
-    "invalid_value": "a value does not fit its field's type",
-    "address_conflict": "the address belongs to another contact",
-    "id_conflict": "the contact has another ID in this linked system",
-    "ambiguous_address": "several contacts share this address; import by external ID",
-    "erased_address": "the person at this address asked to be forgotten (until an admin lifts it)",
+    "malformed_row": lazy_gettext("the row has more cells than the header"),
+    "missing_key": lazy_gettext("the row has no value in the column it is matched by"),
+    "missing_email": lazy_gettext("a new contact needs an e-mail address"),
+    "invalid_email": lazy_gettext("the e-mail address is not valid"),
+    "invalid_external_id": lazy_gettext("the ID does not look like the linked system's IDs"),
+    "invalid_value": lazy_gettext("a value does not fit its field's type"),
+    "address_conflict": lazy_gettext("the address belongs to another contact"),
+    "id_conflict": lazy_gettext("the contact has another ID in this linked system"),
+    "ambiguous_address": lazy_gettext("several contacts share this address; import by external ID"),
+    "erased_address": lazy_gettext("the person at this address asked to be forgotten (until an admin "
+                                   "lifts it)"),
 }
 
 
@@ -71,4 +88,4 @@ def progress(import_id: int) -> ResponseReturnValue:
 
 def rejected_csv(import_id: int) -> Response:
     job = own_job(import_id)
-    return csv_response(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv")
+    return page_csv(imports.rejected_rows_csv(current_engine(), job), f"import-{job.id}-rejected.csv")

@@ -22,9 +22,10 @@ from service.domain.segments import (
     segments_of,
     send_list_rows,
 )
-from service.downloads import csv_response
 from service.errors import DomainError, InvalidInput, TooLarge
 from service.web.charts import shared_chart_svg
+from service.web.contacts import STATUS_WORDS
+from service.web.language import FIELD_TYPES, page_csv
 from service.web.pages import page
 from service.web.previews import (
     PREVIEW_LINES,
@@ -34,40 +35,66 @@ from service.web.previews import (
     representative_choice,
     representative_from,
 )
+from service.words import gettext, lazy_gettext
 
 EVERYONE = '{"all": []}'
 MAX_NAME = 200
 
 BUILTIN_LABELS = {
-    "email": "E-mail address",
-    "email_domain": "E-mail domain",
-    "status": "Status",
-    "created_at": "Added on",
-    "updated_at": "Last updated",
+    "email": lazy_gettext("E-mail address"),
+    "email_domain": lazy_gettext("E-mail domain"),
+    "status": lazy_gettext("Status"),
+    "created_at": lazy_gettext("Added on"),
+    "updated_at": lazy_gettext("Last updated"),
 }
 
 # How the builder names each operator; the operators a field offers come from rules.OPERATORS.
 OPERATOR_LABELS = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "contains": "contains", "starts_with": "starts with", "ends_with": "ends with",
-    "gt": "is above / after", "gte": "is at least / on or after", "lt": "is below / before",
-    "lte": "is at most / on or before", "between": "is between",
-    "is_empty": "is empty", "is_not_empty": "has a value",
-    "within_last_days": "within the last … days", "more_than_days_ago": "more than … days ago",
+    "eq": lazy_gettext("is"), "ne": lazy_gettext("is not"), "in": lazy_gettext("is one of"),
+    "not_in": lazy_gettext("is none of"), "contains": lazy_gettext("contains"),
+    "starts_with": lazy_gettext("starts with"), "ends_with": lazy_gettext("ends with"),
+    "gt": lazy_gettext("is above / after"), "gte": lazy_gettext("is at least / on or after"),
+    "lt": lazy_gettext("is below / before"), "lte": lazy_gettext("is at most / on or before"),
+    "between": lazy_gettext("is between"), "is_empty": lazy_gettext("is empty"),
+    "is_not_empty": lazy_gettext("has a value"),
+    "within_last_days": lazy_gettext("within the last … days"),
+    "more_than_days_ago": lazy_gettext("more than … days ago"),
+}
+# The builder's own words (service/static/app.js), in the page's language.
+BUILDER_WORDS = {
+    "all": lazy_gettext("all of these"), "any": lazy_gettext("any of these"),
+    "none": lazy_gettext("none of these"), "notall": lazy_gettext("not all of these"),
+    "days": lazy_gettext("Days"), "values": lazy_gettext("Values"),
+    "values_hint": lazy_gettext("values, separated by commas"), "from": lazy_gettext("From"),
+    "to": lazy_gettext("To"), "value": lazy_gettext("Value"), "field": lazy_gettext("Field"),
+    "test": lazy_gettext("Test"), "remove": lazy_gettext("Remove"),
+    "remove_condition": lazy_gettext("Remove this condition"), "match": lazy_gettext("Contacts that match"),
+    "remove_group": lazy_gettext("Remove group"),
+    "empty_everyone": lazy_gettext("No conditions yet: everyone."),
+    "empty_no_one": lazy_gettext("No conditions yet: no one."),
+    "add_condition": lazy_gettext("Add a condition"),
+    "add_group": lazy_gettext("Add a group"), "true": lazy_gettext("true"), "false": lazy_gettext("false"),
+    "preview_failed": lazy_gettext("The preview could not be updated; try again."),
 }
 
 
 def builder_catalog(catalog: Catalog) -> dict[str, Any]:
     """What the builder's drop-downs offer: every field with its kind, and the operators per kind."""
-    labels = {f"external_id.{link.name}": f"{link.label} (ID in “{link.name}”)"
+    labels = {f"external_id.{link.name}": gettext("%(label)s (ID in “%(name)s”)", label=link.label,
+                                                  name=link.name)
               for link in links_of(db_session(), g.account.id)}
-    fields = [{"name": name, "kind": catalog.kind_of(name),
-               "label": BUILTIN_LABELS.get(name) or labels.get(name) or f"{name} ({catalog.kind_of(name)})"}
+    def label_of(name: str) -> str:
+        kind = str(catalog.kind_of(name))
+        return str(BUILTIN_LABELS.get(name) or labels.get(name) or f"{name} ({FIELD_TYPES.get(kind, kind)})")
+
+    fields = [{"name": name, "kind": catalog.kind_of(name), "label": label_of(name)}
               for name in catalog.names()]
     # The account's own fields first: they are what campaign managers segment by most.
     fields.sort(key=lambda f: f["name"] in BUILTIN_LABELS or str(f["name"]).startswith("external_id."))
-    return {"fields": fields, "operators": OPERATORS, "operator_labels": OPERATOR_LABELS,
-            "statuses": tuple(ContactStatus)}
+    return {"fields": fields, "operators": OPERATORS,
+            "operator_labels": {op: str(label) for op, label in OPERATOR_LABELS.items()},
+            "statuses": tuple(ContactStatus), "status_labels": {k: str(v) for k, v in STATUS_WORDS.items()},
+            "words": {key: str(words) for key, words in BUILDER_WORDS.items()}}
 
 
 def _preview_options(values: Any) -> dict[str, Any]:
@@ -92,13 +119,13 @@ def new_segment() -> ResponseReturnValue:
             # before it is parsed (json.loads would recurse through it).
             rules = safe_json.loads(rules_text)
         except safe_json.UnsafeJson as problem:
-            error = f"The rules cannot be read: {problem}."
+            error = gettext("The rules cannot be read: %(problem)s.", problem=problem)
         except ValueError:
-            error = "The rules are not valid JSON."
+            error = gettext("The rules are not valid JSON.")
         if error is None and not name:
-            error = "Give the segment a name."
+            error = gettext("Give the segment a name.")
         elif error is None and len(name) > MAX_NAME:
-            error = f"A name has at most {MAX_NAME} characters."
+            error = gettext("A name has at most %(count)s characters.", count=MAX_NAME)
         if error is None:
             try:
                 segment = create_segment(session, account=g.account, name=name, rules=rules)
@@ -164,5 +191,4 @@ def segment_page(segment_id: int) -> ResponseReturnValue:
 def segment_csv(segment_id: int) -> ResponseReturnValue:
     """The send list as the page shows it (same opt-in and representative), streamed."""
     audience, _ = _audience_from_query(segment_id)
-    return csv_response(send_list_rows(current_engine(), audience),
-                        f"segment-{segment_id}-recipients.csv")
+    return page_csv(send_list_rows(current_engine(), audience), f"segment-{segment_id}-recipients.csv")

@@ -65,7 +65,7 @@ def test_a_mailing_with_and_without_the_opt_in(page, live_server, client, make_t
     expect(page.locator("#mailing-preview g[data-bucket='3']")).to_have_attribute("data-count", "1")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the send list (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
     assert sorted(row["email"] for row in rows) == ["jan@home.nl", "piet@example.nl"]
 
     # The mailing system checks a batch and confirms one send; the page counts the ledger.
@@ -84,7 +84,7 @@ def test_a_mailing_with_and_without_the_opt_in(page, live_server, client, make_t
     screenshot("without-opt-in")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the ledger (CSV)").click()
-    ledger = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    ledger = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
     assert sorted(row["state"] for row in ledger) == ["claimed", "sent"]
 
     # With the opt-in: every contact at jan@home.nl gets its own copy.

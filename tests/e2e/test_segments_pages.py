@@ -97,7 +97,7 @@ def test_build_a_segment_with_nested_conditions(page, live_server, client, make_
     screenshot("saved")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the send list (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
     assert sorted(row["email"] for row in rows) == ["jan@home.nl", "piet@example.nl"]
     assert {row["first_name"] for row in rows} == {"Anna", "Piet"}
 
@@ -105,7 +105,7 @@ def test_build_a_segment_with_nested_conditions(page, live_server, client, make_
     page.get_by_label("Count a copy for each contact at a shared address").check()
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the send list (CSV)").click()
-    assert len(download.value.path().read_text(encoding="utf-8").splitlines()) == 1 + 3
+    assert len(download.value.path().read_text(encoding="utf-8-sig").splitlines()) == 1 + 3
     page.get_by_role("button", name="Update the preview").click()
     expect(page.locator('#segment-preview [data-preview-count="recipients"]')).to_have_text("3")
     expect(page.get_by_label("Count a copy for each contact at a shared address")).to_be_checked()

@@ -89,7 +89,7 @@ def test_the_whole_wizard_with_a_dutch_excel_file(page, live_server, make_tenant
     screenshot("7-report")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the rejected rows (CSV)").click()
-    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
     assert rows[0][:3] == ["row", "reason", "detail"]
     assert [(row[0], row[1], row[3]) for row in rows[1:]] == [("5", "invalid_email", "K4"),
                                                                ("6", "invalid_value", "K5")]

@@ -93,8 +93,9 @@ def test_the_segment_page_shows_the_chart_and_the_send_list(app, engine, make_te
     page = web.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-bucket="3" data-count="1"' in page and 'data-bucket="2" data-count="1"' in page
     listed = web.get(response.headers["Location"] + "/recipients.csv?representative=oldest")
+    # An English page's download: `,` after a byte-order mark (so that a spreadsheet reads UTF-8).
     rows = listed.get_data(as_text=True).splitlines()
-    assert rows[0] == "id,email,status,first_name,city" and len(rows) == 1 + 3
+    assert rows[0] == "\ufeffid,email,status,first_name,city" and len(rows) == 1 + 3
     opted_in = web.get(response.headers["Location"] + "/recipients.csv?allow_shared_address=yes")
     assert len(opted_in.get_data(as_text=True).splitlines()) == 1 + 6
     again = web.post("/segments/new", data=everyone)
@@ -123,7 +124,7 @@ def test_the_mailing_form_says_what_is_wrong(app, engine, client, make_tenant, i
     # One copy per first name at each address: Jan and Anna at jan@home.nl, Piet, Kees and "" at kees's.
     assert re.search(r'data-preview-count="recipients">5<', page), page
     ledger = web.get(created.headers["Location"] + "/ledger.csv").get_data(as_text=True)
-    assert ledger.splitlines() == [",".join(CSV_HEADER)]
+    assert ledger.splitlines() == ["\ufeff" + ",".join(CSV_HEADER)]
     other = signed_in(app, engine, make_tenant("other").id, "piet@other.example")
     for path in (created.headers["Location"], created.headers["Location"] + "/ledger.csv",
                  created.headers["Location"] + "/recipients.csv", f"/segments/{segment}",

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # caches and databases anywhere. Bytecode caches stay: the wheel must leave them out itself.
 NOT_SOURCE_AT_ROOT = {".git", ".venv", "venv", "build", "dist", "var", ".benchmarks", "benchmarks/data",
                       "tests/screenshots"}
-NOT_SOURCE_ANYWHERE = ("*.egg-info", ".*_cache", "*.db", "*.db-*")
+# The compiled catalogues (*.mo) are built output too: the wheel's build compiles them (setup.py).
+NOT_SOURCE_ANYWHERE = ("*.egg-info", ".*_cache", "*.db", "*.db-*", "*.mo")
 COMMAND_SECONDS = 300
 
 CONTACTS = (b"customer,email,first_name,city\r\n"
@@ -133,6 +134,9 @@ def test_the_wheel_holds_every_file_of_the_packages_and_no_bytecode(source: Path
     expected = {path.relative_to(source).as_posix()
                 for root in _package_roots(source) for path in (source / root).rglob("*")
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo")}
+    catalogues = {name.removesuffix(".po") + ".mo" for name in expected if name.endswith("/messages.po")}
+    assert catalogues, "no message catalogue in the source"
+    expected |= catalogues  # compiled by the build, from a tree that has none
     with zipfile.ZipFile(wheel) as archive:
         shipped = {name for name in archive.namelist() if ".dist-info/" not in name}
     assert sorted(expected - shipped) == [], "files of the packages missing from the wheel"
@@ -232,6 +236,12 @@ def _render_every_page(server: HttpClient, made: Made, source: Path) -> list[str
         ("/dedup?preview=1", 200, "What the change would do"),
         ("/segments/987654", 404, "<h1>Not found</h1>"),
     ]
+    # The compiled Dutch catalogue is in the wheel and read: a Dutch browser gets the Dutch page.
+    dutch = server.request("GET", "/segments", headers={"Accept-Language": "nl-NL"})
+    if dutch.status != 200 or '<html lang="nl">' not in dutch.text or "<h1>Segmenten</h1>" not in dutch.text:
+        failures_dutch = [f"GET /segments in Dutch: {dutch.status}:\n{dutch.text[:2000]}"]
+    else:
+        failures_dutch = []
     failures = []
     for path, status, content in pages:
         answer = server.request("GET", path)
@@ -242,7 +252,7 @@ def _render_every_page(server: HttpClient, made: Made, source: Path) -> list[str
         answer = server.request("GET", f"/static/{name}")
         if answer.status != 200 or answer.body != (source / "service" / "static" / name).read_bytes():
             failures.append(f"GET /static/{name}: {answer.status}, not the file of the source tree")
-    return failures + _walk_the_wizard(server)
+    return failures + failures_dutch + _walk_the_wizard(server)
 
 
 def _walk_the_wizard(server: HttpClient) -> list[str]:

@@ -1,0 +1,100 @@
+"""An import's warnings in the page's language.
+
+importer/guards.py writes each warning as an English sentence with its code (the API's words).
+A page reads the sentence's figures and names back by the code's pattern and says them in the
+page's language; a sentence no pattern knows (a new warning) is shown as it is, in English.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from service.words import gettext, lazy_gettext
+
+# code -> (the English sentence as a pattern, the page's sentence with the same names)
+PATTERNS = {
+    "id_column_mismatch": (
+        r"Column '(?P<column>.*)' does not look like (?P<link>.*)'s IDs: only (?P<known>\d+) of "
+        r"(?P<staged>\d+) IDs are known, while (?P<addresses>\d+) of the unknown rows have addresses "
+        r"that already exist; "
+        r"(?P<consequence>.*)\. Check that the column holds exactly the IDs of the linked system\.",
+        lazy_gettext("Column '%(column)s' does not look like the IDs of %(link)s: only %(known)s of "
+                     "%(staged)s IDs are known, while %(addresses)s of the unknown rows have addresses "
+                     "that already exist; %(consequence)s. Check that the column holds exactly the IDs "
+                     "of the linked system.")),
+    "match_by_id_in_email_account": (
+        r"This account deduplicates by e-mail address, but the import matches by (?P<link>.*)'s ID; rows "
+        r"whose address belongs to another contact are rejected\.",
+        lazy_gettext("This account deduplicates by e-mail address, but the import matches by the ID of "
+                     "%(link)s; rows whose address belongs to another contact are rejected.")),
+    "different_link": (
+        r"The previous import used the link '(?P<previous>.*)'; this one uses '(?P<link>.*)'\. Each link has "
+        r"its own IDs: make sure the column holds this link's IDs\.",
+        lazy_gettext("The previous import used the link '%(previous)s'; this one uses '%(link)s'. Each link "
+                     "has its own IDs: make sure the column holds this link's IDs.")),
+    "match_by_email_in_external_id_account": (
+        r"This account deduplicates by external ID, but the import matches by e-mail address: "
+        r"(?P<created>\d+) contacts would be created without an external ID and (?P<ambiguous>\d+) rows "
+        r"are ambiguous "
+        r"\(several contacts share the address\)\. Import by external ID instead\.",
+        lazy_gettext("This account deduplicates by external ID, but the import matches by e-mail address: "
+                     "%(created)s contacts would be created without an external ID and %(ambiguous)s rows "
+                     "are ambiguous (several contacts share the address). Import by external ID instead.")),
+    "created_without_external_id": (
+        r"(?P<created>\d+) contacts would be created without an external ID\.",
+        lazy_gettext("%(created)s contacts would be created without an external ID.")),
+    "ambiguous_address": (
+        r"(?P<ambiguous>\d+) rows match addresses that several contacts share\.",
+        lazy_gettext("%(ambiguous)s rows match addresses that several contacts share.")),
+    "created_shared_address": (
+        r"(?P<shared>\d+) new contacts share their address with another contact; mailings send such an "
+        r"address one copy unless they opt in to per-contact copies\.",
+        lazy_gettext("%(shared)s new contacts share their address with another contact; mailings send such "
+                     "an address one copy unless they opt in to per-contact copies.")),
+    "status_kept": (
+        r"(?P<kept>\d+) rows say active(?P<empty> \(or leave the status empty\))? for contacts that "
+        r"unsubscribed or bounced: those contacts keep their status, since an import never re-subscribes "
+        r"anyone; the rest of these rows applies\. Re-subscribe a contact explicitly, with the person's "
+        r"consent\.",
+        lazy_gettext("%(kept)s rows say active%(empty)s for contacts that unsubscribed or bounced: those "
+                     "contacts keep their status, since an import never re-subscribes anyone; the rest of "
+                     "these rows applies. Re-subscribe a contact explicitly, with the person's consent.")),
+    "possible_typo_domain": (
+        r"Some domains look like misspelt providers: (?P<listed>.*?)(?: and (?P<more>\d+) more)?\. "
+        r"These rows are imported as they are\.",
+        lazy_gettext("Some domains look like misspelt providers: %(listed)s%(more)s. These rows are imported "
+                     "as they are.")),
+}
+# The parts of a sentence that are words themselves.
+CONSEQUENCES = {
+    r"(\d+) rows would attach these IDs to existing contacts or be rejected":
+        lazy_gettext("%(count)s rows would attach these IDs to existing contacts or be rejected"),
+    r"(\d+) double contacts would arise \(the same person under two IDs\)":
+        lazy_gettext("%(count)s double contacts would arise (the same person under two IDs)"),
+    r"these rows would not find their contacts()": lazy_gettext("these rows would not find their contacts"),
+}
+
+
+def _consequence(english: str) -> str:
+    for pattern, words in CONSEQUENCES.items():
+        if found := re.fullmatch(pattern, english):
+            return str(words) % {"count": found.group(1)} if found.group(1) else str(words)
+    return english
+
+
+def warning_words(warning: dict[str, Any]) -> str:
+    """The warning's sentence in the page's language (as it is when its pattern does not fit)."""
+    message = str(warning.get("message", ""))
+    known = PATTERNS.get(str(warning.get("code")))
+    found = re.fullmatch(known[0], message) if known else None
+    if known is None or found is None:
+        return message
+    names = {name: value or "" for name, value in found.groupdict().items()}
+    if "consequence" in names:
+        names["consequence"] = _consequence(names["consequence"])
+    if names.get("empty"):
+        names["empty"] = " " + gettext("(or leave the status empty)")
+    if names.get("more"):
+        names["more"] = " " + gettext("and %(count)s more", count=names["more"])
+    return str(known[1]) % names
