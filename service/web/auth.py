@@ -16,7 +16,7 @@ from service.db import session as db_session
 from service.domain import rate_limits, user_sessions, users
 from service.errors import TooManyAttempts
 from service.models import Account
-from service.web.pages import page, wait_page
+from service.web.pages import page, wait_page, wait_words
 from service.words import gettext
 
 PUBLIC_ENDPOINTS = {"web.sign_in"}
@@ -60,7 +60,7 @@ def sign_in() -> ResponseReturnValue:
     except TooManyAttempts as refused:
         return wait_page("sign_in.html", refused.retry_after, next=target or "", email=email,
                          error=gettext("Too many failed sign-ins. Wait %(wait)s, then try again.",
-                                       wait=rate_limits.in_words(refused.retry_after)))
+                                       wait=wait_words(refused.retry_after)))
     user = users.check_credentials(db_session(), email, request.form.get("password", ""))
     if user is None:
         rate_limits.record(db_session(), limits)

@@ -65,6 +65,13 @@ PATTERNS = {
         r"These rows are imported as they are\.",
         lazy_gettext("Some domains look like misspelt providers: %(listed)s%(more)s. These rows are imported "
                      "as they are.")),
+    "mixed_script_address": (
+        r"(?P<count>\d+) (?:address mixes|addresses mix) scripts within one word, so that they look like "
+        r"other addresses \(a Cyrillic letter for a Latin one that looks the same\): (?P<rows>.*?)"
+        r"(?: and (?P<more>\d+) more)?\. These rows are imported as they are; check them\.",
+        lazy_gettext("Addresses that mix scripts within one word (%(count)s) look like other addresses (a "
+                     "Cyrillic letter for a Latin one that looks the same): %(rows)s%(more)s. These rows are "
+                     "imported as they are; check them.")),
 }
 # The parts of a sentence that are words themselves.
 CONSEQUENCES = {
@@ -95,6 +102,10 @@ def warning_words(warning: dict[str, Any]) -> str:
         names["consequence"] = _consequence(names["consequence"])
     if names.get("empty"):
         names["empty"] = " " + gettext("(or leave the status empty)")
+    if names.get("rows"):  # "row 3 addr (Latin, Cyrillic), row 9 ...": "row" in the page's language
+        names["rows"] = re.sub(r"(?:^|(?<=, ))row (\d+) ",
+                               lambda row: gettext("row %(number)s", number=row.group(1)) + " ",
+                               names["rows"])
     if names.get("more"):
         names["more"] = " " + gettext("and %(count)s more", count=names["more"])
     return str(known[1]) % names

@@ -20,7 +20,7 @@ from service.models import ImportDraft, ImportStatus
 from service.uploads import count_upload, store_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
-from service.web.pages import page, wait_page
+from service.web.pages import page, wait_page, wait_words
 from service.web.reports import REASONS, REPORT_LINES, own_job
 from service.words import gettext
 
@@ -53,7 +53,8 @@ def upload() -> ResponseReturnValue:
         count_upload(f"user:{g.user.id}")
     except TooManyAttempts as refused:
         return wait_page("imports/upload.html", refused.retry_after, titles=titles,
-                         error=in_words(refused.message))
+                         error=gettext("Too many uploads. Wait %(wait)s, then try again.",
+                                       wait=wait_words(refused.retry_after)))
     engine = current_engine()
     try:
         upload_id = store_upload(request.files.get("file"), engine, g.account.id)

@@ -4,17 +4,26 @@ Other errors are answered by service/http_errors.py, with the same error page.""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import g, render_template
 from flask_wtf.csrf import CSRFError
 
-from service.words import gettext
+from service.words import gettext, ngettext
 
 
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """Render a page of the signed-in user's account."""
     return render_template(template, user=g.get("user"), account=g.get("account"), **context), status
+
+
+def wait_words(seconds: int) -> str:
+    """A wait as a person reads it, in the page's language."""
+    if seconds < 90:
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 def wait_page(template: str, retry_after: int, **context: Any) -> tuple[str, int, dict[str, str]]:

@@ -39,6 +39,11 @@ SAMPLES = [
      ["5 rijen zeggen actief (of laten de status leeg)"]),
     ("possible_typo_domain", "Some domains look like misspelt providers: gmial.com (3), hotmial.com (1) "
      "and 2 more. These rows are imported as they are.", ["gmial.com (3), hotmial.com (1) en nog 2"]),
+    ("mixed_script_address", "12 addresses mix scripts within one word, so that they look like other "
+     "addresses (a Cyrillic letter for a Latin one that looks the same): row 2 paypal@p\u0430ypal.com "
+     "(Latin, Cyrillic), row 7 b\u0430nk@example.com (Latin, Cyrillic) and 10 more. These rows are imported "
+     "as they are; check them.",
+     ["(12)", "rij 2 paypal@p\u0430ypal.com", "rij 7 b\u0430nk@example.com", "en nog 10"]),
 ]
 
 
