@@ -36,7 +36,7 @@ PAGE_LIMIT = 1000
                  "external_id.<link>": "an ID of the named link (merged IDs included)",
                  "status": "only contacts with this status",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 1000"},
-          choices={"status": tuple(ContactStatus)})
+          choices={"status": tuple(ContactStatus)}, page_limit=PAGE_LIMIT)
 def list_contacts() -> ResponseReturnValue:
     external = {k.removeprefix("external_id."): v for k, v in request.args.items()
                 if k.startswith("external_id.")}
@@ -56,7 +56,7 @@ def list_contacts() -> ResponseReturnValue:
           "formula start with '", scope=Scope.MANAGE, content_type="text/csv",
           query={"delimiter": ", (default), ; or tab", "bom": "true: start with a byte-order mark "
                  "(for Excel); default false"},
-          choices={"delimiter": tuple(DELIMITERS), "bom": ("true", "false")})
+          choices={"delimiter": tuple(DELIMITERS)})
 def export_contacts() -> Response:
     delimiter = csv_delimiter(request.args.get("delimiter"))
     bom = query_flag("bom")

@@ -8,7 +8,7 @@ from flask import Response, current_app, g, request
 
 from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import background
-from service.api.routing import api, endpoint
+from service.api.routing import api, endpoint, query_flag
 from service.db import current_engine, session
 from service.domain import imports, uploads
 from service.domain.accounts import fields_of
@@ -47,8 +47,9 @@ def inspect() -> dict[str, Any]:
           scope=Scope.MANAGE,
           multipart={**FILE_PART, "settings": "the import settings as a JSON string"},
           query={"wait": "true: answer when the import is done"},
-          response=ImportPublic, status=202)
+          response=ImportPublic, status=202)  # the 200 of ?wait=true: service/api/openapi.py
 def create_import() -> tuple[dict[str, Any], int]:
+    wait = query_flag("wait")  # refused before anything is stored
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     engine = current_engine()
     upload = request.files.get("file")
@@ -60,7 +61,7 @@ def create_import() -> tuple[dict[str, Any], int]:
                                  upload_id=upload_id)
     finally:
         uploads.release(engine, upload_id)  # only if no job took it
-    if request.args.get("wait", "").lower() in ("1", "true", "yes"):
+    if wait:
         finished = run_or_wait(background.worker_of(), job.id)
         return imports.job_public(finished).model_dump(mode="json"), 200
     background.queued()

@@ -7,7 +7,13 @@ from flask.typing import ResponseReturnValue
 
 from service import metrics
 from service.api.routing import api, endpoint, json_body, page_args
-from service.api.send_lists import RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.api.send_lists import (
+    LIST_FORMATS,
+    RECIPIENTS_QUERY,
+    SEND_LIST_PAGE_LIMIT,
+    preview_answer,
+    recipients_answer,
+)
 from service.db import current_engine, session
 from service.domain import ledger, mailings, send_check
 from service.downloads import csv_response
@@ -30,6 +36,7 @@ from service.models import (
 )
 
 IDEMPOTENCY_KEY_LENGTH = 200
+LEDGER_PAGE_LIMIT = 10_000
 
 
 def _public(mailing: Mailing) -> dict:
@@ -41,7 +48,7 @@ def _own(mailing_id: int) -> Mailing:
 
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
-          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201)
+          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201, conflicts=("conflict",))
 def create_mailing() -> ResponseReturnValue:
     body = json_body(MailingCreate)
     mailing = mailings.create_mailing(
@@ -74,7 +81,7 @@ def preview_mailing(mailing_id: int) -> ResponseReturnValue:
 
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
-          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, response=RecipientList)
+          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, response=RecipientList, page_limit=SEND_LIST_PAGE_LIMIT)
 def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
@@ -83,7 +90,8 @@ def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
 @endpoint(api, "/mailings/<int:mailing_id>/check", "POST",
           summary="Before a send: which of these recipients may get the mailing (claims them)",
           scope=Scope.SEND, body=CheckBody, response=CheckResponse,
-          query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"})
+          conflicts=("idempotency_conflict",),
+          headers={"Idempotency-Key": "a retry with the same key gets the same answer"})
 def check(mailing_id: int) -> ResponseReturnValue:
     body = json_body(CheckBody)
     raw = request.get_json()  # json_body made sure it is an object
@@ -125,16 +133,17 @@ def confirm(mailing_id: int) -> ResponseReturnValue:
           summary="Who was cleared, sent to and released: JSON pages or the whole ledger as CSV",
           scope=Scope.MANAGE, response=LedgerPublic,
           query={"format": "json (default, paged) or csv (streamed)",
-                 "cursor": "the next_cursor of the previous page", "limit": "at most 10000"})
+                 "cursor": "the next_cursor of the previous page", "limit": "at most 10000"},
+          page_limit=LEDGER_PAGE_LIMIT)
 def mailing_ledger(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     kind = request.args.get("format", "json")
+    if kind not in LIST_FORMATS:
+        raise InvalidInput("format must be json or csv", part="format")
     if kind == "csv":
         return csv_response(ledger.ledger_rows(current_engine(), mailing.id),
                             f"mailing-{mailing.id}-ledger.csv")
-    if kind != "json":
-        raise InvalidInput("format must be json or csv", part="format")
-    cursor, limit = page_args(default=1000, maximum=10_000)
+    cursor, limit = page_args(default=1000, maximum=LEDGER_PAGE_LIMIT)
     entries, next_cursor = ledger.ledger_page(session(), mailing.id, after=cursor, limit=limit)
     return LedgerPublic.model_validate({"entries": entries, "next_cursor": next_cursor}
                                        ).model_dump(mode="json")

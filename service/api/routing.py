@@ -29,6 +29,8 @@ class Endpoint:
     multipart: dict[str, str] = field(default_factory=dict)  # part -> description
     query: dict[str, str] = field(default_factory=dict)  # parameter -> description
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> its values
+    headers: dict[str, str] = field(default_factory=dict)  # request header -> description
+    page_limit: int | None = None  # a paged list: the largest `limit`
     conflicts: tuple[str, ...] = ()  # the codes of its 409 answers
     response: type[BaseModel] | None = None
     status: int = 200

@@ -51,7 +51,8 @@ def issue_key(session: Session, *, account: Account, scope: str, name: str | Non
     row = ApiKey(account_id=account.id, scope=scope, prefix=key[:10], key_hash=hash_key(key), name=name)
     session.add(row)
     session.commit()
-    return KeyCreated(id=row.id, name=row.name, scope=row.scope, key=key, created_at=as_utc(row.created_at))
+    return KeyCreated(id=row.id, name=row.name, scope=Scope(row.scope), key=key,
+                      created_at=as_utc(row.created_at))
 
 
 def create_key(session: Session, *, account: Account, scope: str, name: str | None = None) -> str:
@@ -106,7 +107,7 @@ def check_grant(scope: str, needed: str | None) -> None:
 
 def key_public(row: ApiKey) -> KeyPublic:
     """A key as listed: everything but the key and its hash."""
-    return KeyPublic(id=row.id, name=row.name, scope=row.scope, prefix=row.prefix,
+    return KeyPublic(id=row.id, name=row.name, scope=Scope(row.scope), prefix=row.prefix,
                      created_at=as_utc(row.created_at),
                      last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
                      revoked_at=as_utc(row.revoked_at) if row.revoked_at else None)
