@@ -241,24 +241,78 @@ def test_every_endpoint_in_the_code_is_in_the_document_and_back(app, document):
     assert len(in_code) == len(ENDPOINTS)
 
 
-def _top_level_names(text: str) -> set[str]:
-    """The keys of the outermost {...} groups of a contract cell: `{a, b?, c: {d}}` gives a, b, c."""
-    names: set[str] = set()
-    depth, token, after_colon = 0, "", False
-    for char in text + " ":
-        if char.isalnum() or char == "_":
-            token += char
-            continue
-        if token and depth == 1 and not after_colon:
-            names.add(token)
-        token = ""
-        if char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-        if depth == 1:
-            after_colon = char == ":" or (after_colon and char not in ",")
-    return names
+Shape = dict[str, Any]  # a contract cell's names: name -> the names inside it (None: a plain value)
+NAME = re.compile(r'"[^"]*"|[A-Za-z_][A-Za-z0-9_]*')
+TOKENS = re.compile(r'"[^"]*"|[A-Za-z_][A-Za-z0-9_]*|\.\.\.|\S')
+
+
+def _shape(text: str) -> Shape:
+    """The names of a contract cell's `{...}` groups, nested: `{a, b?: [{c}], d: {e}}` gives
+    {a: None, b: {c: None}, d: {e: None}}; values (`send|skip`) and `...` are skipped."""
+    tokens = TOKENS.findall(text.replace("\\|", "/"))  # `send\|skip`: one value, not two names
+    shape: Shape = {}
+    position = 0
+
+    def value(i: int) -> tuple[Any, int]:
+        """Read a value from tokens[i]: the names of a {...} or a [{...}], else None."""
+        if tokens[i] == "{":
+            return group(i)
+        if tokens[i] == "[":
+            inner, depth, i = None, 1, i + 1
+            while depth:
+                if tokens[i] == "{" and depth == 1 and inner is None:
+                    inner, i = group(i)
+                    continue
+                depth += {"[": 1, "]": -1}.get(tokens[i], 0)
+                i += 1
+            return inner, i
+        while tokens[i] not in (",", "}"):
+            i += 1
+        return None, i
+
+    def group(i: int) -> tuple[Shape, int]:
+        names: Shape = {}
+        i += 1  # past {
+        while tokens[i] != "}":
+            token = tokens[i]
+            if NAME.fullmatch(token):
+                name = token.strip('"')
+                names[name] = None
+                if i + 1 < len(tokens) and tokens[i + 1] == "?":
+                    i += 1
+                if tokens[i + 1] == ":":
+                    names[name], i = value(i + 2)
+                    continue
+            i += 1
+        return names, i + 1
+
+    while position < len(tokens):
+        if tokens[position] == "{":
+            names, position = group(position)
+            shape.update(names)
+        else:
+            position += 1
+    return shape
+
+
+def _unnamed(document: dict, shape: Shape, schema: dict, where: str) -> list[str]:
+    """The names of `shape` that `schema` (an object, an array of them, or either or null) lacks."""
+    schema = _schema(document, schema)
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") != "null" and "$ref" in branch or "items" in branch:
+            schema = _schema(document, branch)
+    if "items" in schema:
+        schema = _schema(document, schema["items"])
+    properties = _properties(document, schema)
+    if not properties and "additionalProperties" in schema:
+        return []  # a map: `fields: {name: value}` names its keys by what they are
+    missing = []
+    for name, inner in shape.items():
+        if name not in properties:
+            missing.append(f"{where}.{name}")
+        elif inner:
+            missing += _unnamed(document, inner, properties[name], f"{where}.{name}")
+    return missing
 
 
 def _contract_rows() -> list[tuple[list[str], str, str]]:
@@ -294,18 +348,18 @@ def test_every_row_of_the_design_contract_is_documented_with_its_names(document)
                 missing.append(endpoint)
                 continue
             operation = document["paths"][paths[path]][method.lower()]
-            query = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+            parameters = {(p["in"], p["name"]) for p in operation["parameters"]}
             missing += [f"{endpoint} ?{name}=" for name in re.findall(r"\?([a-z_.<>]+)=", body)
-                        if name not in query]
+                        if ("query", name) not in parameters]
+            missing += [f"{endpoint} header {name}" for name in re.findall(r"header `([A-Za-z-]+)`", body)
+                        if ("header", name) not in parameters]
             if body.startswith("`{"):
                 schema = operation["requestBody"]["content"]["application/json"]["schema"]
-                missing += [f"{endpoint} body {name}" for name in _top_level_names(body.split(";")[0])
-                            if name not in _properties(document, schema)]
+                missing += _unnamed(document, _shape(body.split(";")[0]), schema, f"{endpoint} body")
             if "{" in answer and answer.split("`")[0].strip() in ("", "201", "import:", "JSON"):
                 status = "201" if answer.startswith("201") else "200"
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
-                missing += [f"{endpoint} answer {name}" for name in _top_level_names(answer.split(";")[0])
-                            if name not in _properties(document, schema)]
+                missing += _unnamed(document, _shape(answer.split(";")[0]), schema, f"{endpoint} answer")
     assert not missing, missing
 
 
