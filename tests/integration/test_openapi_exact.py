@@ -229,7 +229,7 @@ def test_every_date_in_every_answer_is_iso_8601(client, make_tenant, post_import
     assert {key for key, _ in found} >= {"created_at", "updated_at", "claimed_at", "at", "last_used_at"}
     for key, value in found:
         assert not HTTP_DATE.match(value), (key, value)
-        datetime.fromisoformat(value)  # raises on anything but ISO 8601
+        assert datetime.fromisoformat(value).tzinfo is not None, (key, value)  # ISO 8601, with its zone
 
 
 def test_every_endpoint_in_the_code_is_in_the_document_and_back(app, document):
