@@ -168,6 +168,7 @@ def end_reads(session: Session) -> Session:
 
 def insert_unique(session: Session, row: Row, conflict: str) -> Row:
     """Store a new row; a unique constraint refusing it is a Conflict with the `conflict` message."""
+    begin_write(session)  # after the request's reads: SQLite would refuse the write as busy
     session.add(row)
     try:
         session.commit()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import StrictBool, StrictInt
+from pydantic import RootModel, StrictBool, StrictInt
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,7 +30,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from importer.vocabulary import ContactStatus, DedupMode, FieldType, ImportPhase, StatusSource
+from importer.vocabulary import (
+    ContactStatus,
+    DedupMode,
+    FieldType,
+    ImportPhase,
+    RejectionReason,
+    StatusSource,
+)
+from segments.representative import RULES as REPRESENTATIVE_RULES
 
 LINK_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -142,6 +150,8 @@ class ContactField(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(100), nullable=False))
     type: str = Field(sa_column=Column(String(20), nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # What people call it (DESIGN.md's `POST /fields {name, type, label?}`); None: its name.
+    label: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Contact(SQLModel, table=True):
@@ -519,7 +529,7 @@ class KeyCreate(RequestBody):
 class KeyCreated(SQLModel):
     id: int
     name: str | None
-    scope: str
+    scope: Scope
     key: str = Field(description="the key itself, shown this once")
     created_at: datetime
 
@@ -527,7 +537,7 @@ class KeyCreated(SQLModel):
 class KeyPublic(SQLModel):
     id: int
     name: str | None
-    scope: str
+    scope: Scope
     prefix: str = Field(description="the key's first characters, to tell keys apart")
     created_at: datetime
     last_used_at: datetime | None = Field(description="the last use, to within a minute")
@@ -558,12 +568,15 @@ class FieldCreate(RequestBody):
     name: str = Field(min_length=1, max_length=63, schema_extra={"pattern": FIELD_NAME_PATTERN},
                       description="a letter, then letters, digits or _")
     type: FieldType = Field(description="the values' type")
+    label: str | None = Field(default=None, min_length=1, max_length=200,
+                              description='what people call it, e.g. "City of residence"')
 
 
 class FieldPublic(SQLModel):
     id: int | None = None
     name: str
-    type: str
+    type: FieldType
+    label: str | None = None
     builtin: bool = False
 
 
@@ -589,7 +602,8 @@ class ImportReport(SQLModel):
     skipped: int
     merged_in_file: int
     rejected: int
-    rejected_by_reason: dict[str, int]
+    rejected_by_reason: dict[str, int] = Field(
+        schema_extra={"json_schema_extra": {"propertyNames": {"enum": list(RejectionReason)}}})
     # Of updated + unchanged: rows whose stored unsubscribed/bounced status the import kept
     # (0 in reports made before it was counted).
     status_kept: int = 0
@@ -846,6 +860,96 @@ class DedupApply(RequestBody):
 
 class DedupUndo(RequestBody):
     change_id: StrictInt
+
+
+class RepresentativePublic(SQLModel):
+    """A representative rule as stored and shown (DESIGN.md, "Segments and collapse")."""
+
+    rule: str = Field(schema_extra={"json_schema_extra": {"enum": list(REPRESENTATIVE_RULES)}})
+    when: Any = Field(default=None, description="for prefer: the condition")
+    field: str | None = Field(default=None, description="for prefer_non_empty: the field")
+
+
+class MergeConflict(SQLModel):
+    field: str
+    addresses: int = Field(description="shared addresses whose contacts disagree on the field")
+    resolution: str
+
+
+class MergingContact(SQLModel):
+    id: int
+    email: str
+    status: ContactStatus
+    fields: dict[str, Any]
+
+
+class MergedValues(SQLModel):
+    status: ContactStatus
+    fields: dict[str, Any]
+
+
+class MergeExample(SQLModel):
+    address_key: str
+    survivor: int = Field(description="the contact that stays")
+    contacts: list[MergingContact]
+    conflicts: list[str]
+    after: MergedValues
+
+
+class DedupPreviewByEmail(SQLModel):
+    """What changing to email would merge."""
+
+    to: DedupMode
+    representative: RepresentativePublic
+    shared_addresses: int
+    contacts_before: int
+    contacts_after: int
+    merged_away: int
+    conflicts: list[MergeConflict]
+    examples: list[MergeExample]
+
+
+class ContactExample(SQLModel):
+    id: int
+    email: str
+
+
+class DedupPreviewByLink(SQLModel):
+    """What changing to external_id would leave unmatched: the contacts without the link's ID."""
+
+    to: DedupMode
+    link: str
+    contacts: int
+    without_id: int
+    examples: list[ContactExample]
+
+
+class DedupPreview(RootModel[DedupPreviewByEmail | DedupPreviewByLink]):
+    """The impact of a dedup change: by email (merges) or by a link (contacts without its ID)."""
+
+
+class DedupApplied(SQLModel):
+    model_config = {"populate_by_name": True}
+
+    change_id: int
+    from_mode: DedupMode = Field(alias="from")
+    to: DedupMode
+    merged: int = Field(description="contacts merged away")
+
+
+class DedupUndone(SQLModel):
+    change_id: int
+    restored: int = Field(description="contacts brought back")
+    dedup_mode: DedupMode = Field(description="the account's rule again")
+
+
+class DedupChangePublic(DedupApplied):
+    created_at: datetime
+    undone_at: datetime | None
+
+
+class DedupChangeList(SQLModel):
+    changes: list[DedupChangePublic] = Field(description="latest first")
 
 
 class ErrorDetail(SQLModel):

@@ -25,9 +25,10 @@ from service.errors import InvalidInput
 NUL = "\x00"
 
 
-def _first_with_nul(parts: Iterable[tuple[str, str, str | None]]) -> str | None:
+def _first_with_nul(parts: Iterable[tuple[str, str | None, str | None]]) -> str | None:
     """The description of the first (where, name, value) whose name or value holds a NUL."""
-    for where, name, value in parts:
+    for where, part_name, value in parts:
+        name = part_name or ""  # a multipart part may come without a name
         if NUL in name or (value is not None and NUL in value):
             return f"{where} '{name.replace(NUL, '?')}'"
     return None
@@ -35,7 +36,7 @@ def _first_with_nul(parts: Iterable[tuple[str, str, str | None]]) -> str | None:
 
 def refuse_nul() -> None:
     """Refuse a request with a NUL character in its query, form fields, upload names or headers."""
-    parts: list[tuple[str, str, str | None]] = [("query parameter", k, v)
+    parts: list[tuple[str, str | None, str | None]] = [("query parameter", k, v)
                                                 for k, v in request.args.items(multi=True)]
     parts += [("header", k, v) for k, v in request.headers.items()]
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):

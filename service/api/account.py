@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask.typing import ResponseReturnValue
 
+from importer.vocabulary import FieldType
 from service.api.routing import api, endpoint, json_body
 from service.db import session
 from service.domain import accounts
@@ -25,7 +26,8 @@ def get_account() -> ResponseReturnValue:
 
 
 @endpoint(api, "/links", "POST", summary="Add a linked system with its own ID namespace",
-          scope=Scope.MANAGE, body=LinkCreate, response=LinkPublic, status=201)
+          scope=Scope.MANAGE, body=LinkCreate, response=LinkPublic, status=201,
+          conflicts=("conflict",))
 def create_link() -> ResponseReturnValue:
     body = json_body(LinkCreate)
     link = accounts.create_link(session(), account=g.account, name=body.name, label=body.label,
@@ -34,8 +36,11 @@ def create_link() -> ResponseReturnValue:
 
 
 @endpoint(api, "/fields", "POST", summary="Add a typed contact field",
-          scope=Scope.MANAGE, body=FieldCreate, response=FieldPublic, status=201)
+          scope=Scope.MANAGE, body=FieldCreate, response=FieldPublic, status=201,
+          conflicts=("conflict",))
 def create_field() -> ResponseReturnValue:
     body = json_body(FieldCreate)
-    field = accounts.create_field(session(), account=g.account, name=body.name, type=body.type)
-    return FieldPublic(id=field.id, name=field.name, type=field.type).model_dump(mode="json"), 201
+    field = accounts.create_field(session(), account=g.account, name=body.name, type=body.type,
+                                  label=body.label)
+    return FieldPublic(id=field.id, name=field.name, type=FieldType(field.type), label=field.label
+                       ).model_dump(mode="json"), 201

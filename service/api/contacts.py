@@ -36,7 +36,7 @@ PAGE_LIMIT = 1000
                  "external_id.<link>": "an ID of the named link (merged IDs included)",
                  "status": "only contacts with this status",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 1000"},
-          choices={"status": tuple(ContactStatus)})
+          choices={"status": tuple(ContactStatus)}, page_limit=PAGE_LIMIT)
 def list_contacts() -> ResponseReturnValue:
     external = {k.removeprefix("external_id."): v for k, v in request.args.items()
                 if k.startswith("external_id.")}

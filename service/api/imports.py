@@ -8,7 +8,7 @@ from flask import Response, current_app, g, request
 
 from importer.reading import FileUnreadable, inspect_file, suggest_mapping
 from service import background, limits
-from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint
+from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint, query_flag
 from service.db import current_engine, session
 from service.domain import imports, uploads
 from service.domain.accounts import fields_of
@@ -45,9 +45,10 @@ def inspect() -> dict[str, Any]:
           scope=Scope.MANAGE,
           multipart={**FILE_PART, "settings": "the import settings as a JSON string"},
           query={"wait": "true: answer when the import is done"},
-          response=ImportPublic, status=202,
+          response=ImportPublic, status=202,  # the 200 of ?wait=true: service/api/openapi.py
           limits=limits.FILE_LIMITS + "; a limit met while importing fails the job, its error naming it")
 def create_import() -> tuple[dict[str, Any], int]:
+    wait = query_flag("wait")  # refused before anything is stored or counted
     count_upload(g.uploader)
     settings, raw_settings = imports.parse_settings_text(request.form.get("settings"))
     engine = current_engine()
@@ -60,7 +61,7 @@ def create_import() -> tuple[dict[str, Any], int]:
                                  limits=limits.read_limits(current_app.config))
     finally:
         uploads.release(engine, upload_id)  # only if no job took it
-    if request.args.get("wait", "").lower() in ("1", "true", "yes"):
+    if wait:
         finished = run_or_wait(background.worker_of(), job.id)
         return imports.job_public(finished).model_dump(mode="json"), 200
     background.queued()

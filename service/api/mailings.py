@@ -7,7 +7,14 @@ from flask.typing import ResponseReturnValue
 
 from service import limits, metrics
 from service.api.routing import CSV_FORMAT_QUERY, api, csv_dialect, endpoint, json_body, page_args
-from service.api.send_lists import RECIPIENTS_CHOICES, RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.api.send_lists import (
+    LIST_FORMATS,
+    RECIPIENTS_CHOICES,
+    RECIPIENTS_QUERY,
+    SEND_LIST_PAGE_LIMIT,
+    preview_answer,
+    recipients_answer,
+)
 from service.db import current_engine, session
 from service.domain import ledger, mailings, send_check
 from service.downloads import csv_response
@@ -30,6 +37,7 @@ from service.models import (
 )
 
 IDEMPOTENCY_KEY_LENGTH = 200
+LEDGER_PAGE_LIMIT = 10_000
 
 
 def _public(mailing: Mailing) -> dict:
@@ -41,7 +49,7 @@ def _own(mailing_id: int) -> Mailing:
 
 
 @endpoint(api, "/mailings", "POST", summary="Create a mailing from include and exclude segments",
-          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201,
+          scope=Scope.MANAGE, body=MailingCreate, response=MailingPublic, status=201, conflicts=("conflict",),
           limits="the representative's `when` rule tree: " + limits.RULE_LIMITS)
 def create_mailing() -> ResponseReturnValue:
     body = json_body(MailingCreate)
@@ -75,7 +83,8 @@ def preview_mailing(mailing_id: int) -> ResponseReturnValue:
 
 @endpoint(api, "/mailings/<int:mailing_id>/recipients", "GET",
           summary="The mailing's send list: JSON pages or the whole list as CSV",
-          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, choices=RECIPIENTS_CHOICES, response=RecipientList)
+          scope=Scope.MANAGE, query=RECIPIENTS_QUERY, choices=RECIPIENTS_CHOICES, response=RecipientList,
+          page_limit=SEND_LIST_PAGE_LIMIT)
 def mailing_recipients(mailing_id: int) -> ResponseReturnValue:
     audience = mailings.mailing_audience(session(), g.account, _own(mailing_id))
     return recipients_answer(audience, f"mailing-{mailing_id}-recipients.csv")
@@ -88,7 +97,8 @@ def _within_batch(items: list) -> None:
 @endpoint(api, "/mailings/<int:mailing_id>/check", "POST",
           summary="Before a send: which of these recipients may get the mailing (claims them)",
           scope=Scope.SEND, body=CheckBody, response=CheckResponse,
-          query={"Idempotency-Key (header)": "a retry with the same key gets the same answer"},
+          conflicts=("idempotency_conflict",),
+          headers={"Idempotency-Key": "a retry with the same key gets the same answer"},
           limits=limits.BATCH_LIMIT)
 def check(mailing_id: int) -> ResponseReturnValue:
     body = json_body(CheckBody)
@@ -137,17 +147,17 @@ def confirm(mailing_id: int) -> ResponseReturnValue:
           query={"format": "json (default, paged) or csv (streamed)",
                  "cursor": "the next_cursor of the previous page", "limit": "at most 10000",
                  **CSV_FORMAT_QUERY},
-          choices=RECIPIENTS_CHOICES)
+          choices=RECIPIENTS_CHOICES, page_limit=LEDGER_PAGE_LIMIT)
 def mailing_ledger(mailing_id: int) -> ResponseReturnValue:
     mailing = _own(mailing_id)
     kind = request.args.get("format", "json")
+    if kind not in LIST_FORMATS:
+        raise InvalidInput("format must be json or csv", part="format")
     if kind == "csv":
         dialect = csv_dialect()
         return csv_response(ledger.ledger_rows(current_engine(), mailing.id),
                             f"mailing-{mailing.id}-ledger.csv", **dialect)
-    if kind != "json":
-        raise InvalidInput("format must be json or csv", part="format")
-    cursor, limit = page_args(default=1000, maximum=10_000)
+    cursor, limit = page_args(default=1000, maximum=LEDGER_PAGE_LIMIT)
     entries, next_cursor = ledger.ledger_page(session(), mailing.id, after=cursor, limit=limit)
     return LedgerPublic.model_validate({"entries": entries, "next_cursor": next_cursor}
                                        ).model_dump(mode="json")

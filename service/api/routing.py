@@ -30,6 +30,8 @@ class Endpoint:
     multipart: dict[str, str] = field(default_factory=dict)  # part -> description
     query: dict[str, str] = field(default_factory=dict)  # parameter -> description
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter -> its values
+    headers: dict[str, str] = field(default_factory=dict)  # request header -> description
+    page_limit: int | None = None  # a paged list: the largest `limit`
     conflicts: tuple[str, ...] = ()  # the codes of its 409 answers
     limits: str = ""  # the limits (service/limits.py) past which it answers 413, in words
     response: type[BaseModel] | None = None
@@ -89,7 +91,7 @@ def query_flag(name: str) -> bool:
 # The query of every CSV the API streams: the spreadsheet dialect (Dutch Excel: `;` and a BOM).
 CSV_QUERY = {"delimiter": "the CSV's delimiter: , (default), ; or tab",
              "bom": "true: start the CSV with a UTF-8 byte-order mark (for Excel); default false"}
-CSV_CHOICES = {"delimiter": tuple(DELIMITERS), "bom": ("true", "false")}
+CSV_CHOICES = {"delimiter": tuple(DELIMITERS)}  # `bom` is a boolean (service/api/openapi.py)
 # The same for an endpoint that answers JSON or, with ?format=csv, CSV.
 CSV_FORMAT_QUERY = {name: f"with format=csv: {words}" for name, words in CSV_QUERY.items()}
 

@@ -8,7 +8,13 @@ from flask.typing import ResponseReturnValue
 from segments.collapse import Audience
 from service import limits
 from service.api.routing import api, endpoint, json_body, query_flag
-from service.api.send_lists import RECIPIENTS_CHOICES, RECIPIENTS_QUERY, preview_answer, recipients_answer
+from service.api.send_lists import (
+    RECIPIENTS_CHOICES,
+    RECIPIENTS_QUERY,
+    SEND_LIST_PAGE_LIMIT,
+    preview_answer,
+    recipients_answer,
+)
 from service.db import session
 from service.domain.segments import create_segment, own_segment, segment_audience, segments_of
 from service.models import (
@@ -33,7 +39,7 @@ def _public(segment: Segment) -> dict:
 
 
 @endpoint(api, "/segments", "POST", summary="Save a segment (its rules are checked first)",
-          scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201,
+          scope=Scope.MANAGE, body=SegmentCreate, response=SegmentPublic, status=201, conflicts=("conflict",),
           limits=limits.RULE_LIMITS)
 def post_segment() -> ResponseReturnValue:
     body = json_body(SegmentCreate)
@@ -74,6 +80,6 @@ def preview_segment(segment_id: int) -> ResponseReturnValue:
 @endpoint(api, "/segments/<int:segment_id>/recipients", "GET",
           summary="The segment's send list: JSON pages or the whole list as CSV",
           scope=Scope.MANAGE, query={**RECIPIENTS_QUERY, **COLLAPSE_QUERY}, choices=RECIPIENTS_CHOICES,
-          response=RecipientList)
+          response=RecipientList, page_limit=SEND_LIST_PAGE_LIMIT)
 def segment_recipients(segment_id: int) -> ResponseReturnValue:
     return recipients_answer(_audience(segment_id), f"segment-{segment_id}-recipients.csv")

@@ -62,7 +62,8 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
     return insert_unique(session, link, f"this account has a link named '{name}' already")
 
 
-def create_field(session: Session, *, account: Account, name: str, type: str) -> ContactField:
+def create_field(session: Session, *, account: Account, name: str, type: str,
+                 label: str | None = None) -> ContactField:
     if type not in tuple(FieldType):
         raise InvalidInput(f"type must be one of {', '.join(FieldType)}", part="type")
     if not re.fullmatch(FIELD_NAME_PATTERN, name) or len(name) > 63:
@@ -70,7 +71,7 @@ def create_field(session: Session, *, account: Account, name: str, type: str) ->
                            "(a letter, then letters, digits or _; at most 63)", part="name")
     if name in BUILTIN_FIELDS:
         raise Conflict(f"'{name}' is a built-in field")
-    field = ContactField(account_id=account.id, name=name, type=type)
+    field = ContactField(account_id=account.id, name=name, type=type, label=label)
     return insert_unique(session, field, f"this account has a field named '{name}' already")
 
 
@@ -82,7 +83,7 @@ def account_public(session: Session, account: Account) -> AccountPublic:
         dedup_mode=DedupMode(account.dedup_mode),
         links=[LinkPublic.model_validate(link, from_attributes=True)
                for link in links_of(session, account.id)],
-        fields=builtins + [FieldPublic(id=f.id, name=f.name, type=f.type)
+        fields=builtins + [FieldPublic(id=f.id, name=f.name, type=FieldType(f.type), label=f.label)
                            for f in fields_of(session, account.id)],
     )
 

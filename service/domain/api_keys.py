@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from service.db import SQLITE_BUSY_MS, is_sqlite, own
+from service.db import SQLITE_BUSY_MS, begin_write, is_sqlite, own
 from service.domain.contacts import as_utc
 from service.errors import Forbidden, NotAuthenticated
 from service.models import Account, ApiKey, KeyCreated, KeyPublic, Scope, utcnow
@@ -49,9 +49,11 @@ def issue_key(session: Session, *, account: Account, scope: str, name: str | Non
         raise ValueError(f"scope must be one of {', '.join(GRANTS)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(account_id=account.id, scope=scope, prefix=key[:10], key_hash=hash_key(key), name=name)
+    begin_write(session)  # after the request's reads: SQLite would refuse the write as busy
     session.add(row)
     session.commit()
-    return KeyCreated(id=row.id, name=row.name, scope=row.scope, key=key, created_at=as_utc(row.created_at))
+    return KeyCreated(id=row.id, name=row.name, scope=Scope(row.scope), key=key,
+                      created_at=as_utc(row.created_at))
 
 
 def create_key(session: Session, *, account: Account, scope: str, name: str | None = None) -> str:
@@ -106,7 +108,7 @@ def check_grant(scope: str, needed: str | None) -> None:
 
 def key_public(row: ApiKey) -> KeyPublic:
     """A key as listed: everything but the key and its hash."""
-    return KeyPublic(id=row.id, name=row.name, scope=row.scope, prefix=row.prefix,
+    return KeyPublic(id=row.id, name=row.name, scope=Scope(row.scope), prefix=row.prefix,
                      created_at=as_utc(row.created_at),
                      last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
                      revoked_at=as_utc(row.revoked_at) if row.revoked_at else None)
@@ -123,6 +125,7 @@ def revoke_key(session: Session, account_id: int, key_id: int) -> KeyPublic:
     NotFound for another account's key."""
     row = own(session, ApiKey, key_id, account_id, "key")
     if row.revoked_at is None:
+        begin_write(session)
         session.execute(update(ApiKey).where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
                         .values(revoked_at=utcnow()))
         session.commit()
