@@ -128,6 +128,7 @@ PAGES = {
     "web.new_segment": Route("GET", cross="blind"),
     "web.preview_rules": Route("POST", cross="own"),
     "web.sign_out": Route("POST", cross="own"),
+    "web.set_language": Route("POST", body={"language": "nl"}, cross="own"),
 }
 # Open to anyone, and holding nobody's data: the sign-in form, the probes, the style sheets.
 OPEN = {"web.sign_in", "probes.healthz", "probes.readyz", "probes.metrics_text", "static"}
