@@ -4,8 +4,8 @@ Each link's own ID comes from a join of its own (the unique index on (contact, l
 one row at most), so a contact is one row of the result and the export holds one batch of rows
 in memory whatever the account's size.
 (SQLite writes its timestamps as text itself: parsing two million of them cost as much as the
-query.) Cells a spreadsheet could read as a formula (an address, a text field, an
-ID) are escaped by the one spreadsheet_safe.
+query.) The cells are the stored values: the CSV writer (service/downloads.csv_lines) escapes
+those a spreadsheet could read as a formula, once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from service.db import is_sqlite
 from service.domain.accounts import fields_of, links_of
 from service.domain.contacts import as_utc
 from service.models import Contact, ExternalId
-from service.spreadsheet import spreadsheet_safe
 
 contacts = Contact.__table__  # type: ignore[attr-defined]
 external_ids = ExternalId.__table__  # type: ignore[attr-defined]
@@ -49,7 +48,7 @@ def export_rows(engine: Engine, account_id: int) -> Iterator[list[str]]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
         for contact_id, email, status, created_at, updated_at, attributes, *ids in result:
-            yield [str(contact_id), spreadsheet_safe(email), status, stamp(created_at), stamp(updated_at),
+            yield [str(contact_id), email, status, stamp(created_at), stamp(updated_at),
                    *map(_cell, map(document(attributes).get, names)), *map(_cell, ids)]
 
 
@@ -91,13 +90,13 @@ def _sqlite_stamp(column: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
-    """A stored value as a cell: text escaped, a yes/no as true/false, a number as written, none empty.
+    """A stored value as a cell: text as it is, a yes/no as true/false, a number as written, none empty.
 
     By the value's own type, which the import gave it from its field's (a date is text that
     starts with a digit), so that each cell costs one call.
     """
     if value.__class__ is str:
-        return spreadsheet_safe(value)
+        return value
     if value is None:
         return ""
     if value is True or value is False:
