@@ -6,7 +6,7 @@ Through the HTTP API, on both databases; what is stored is read straight from th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from import_helpers import expect, rejections
@@ -14,9 +14,14 @@ from page_helpers import signed_in
 from sqlalchemy import text
 from sqlmodel import Session
 
+from service import background
+from service.domain import imports, job_queue
+from service.domain.contact_changes import erase_contact
 from service.domain.erasures import lift_erasure, record_erasure
+from service.models import Account
 
 MAPPING = {"email": "email", "first_name": "first_name", "status": "status"}
+MAPPING_NO_STATUS = {"email": "email", "first_name": "first_name"}
 BY_CRM = {"match": {"by": "external_id", "link": "crm", "column": "id"}}
 START = [["email", "first_name", "status"],
          ["ann@example.nl", "Ann", "active"],
@@ -242,3 +247,34 @@ def test_an_erased_address_is_rejected_when_matching_by_id_too(make_tenant, impo
     job = import_rows(tenant, [["id", "email"], ["K1", "sanne@example.nl"], ["K2", "ann@example.nl"]],
                       {**BY_CRM, "mapping": {"email": "email"}, "dry_run": True})
     expect(job, rows=2, created=1, rejected={"erased_address": 1})
+
+
+def test_an_address_erased_while_the_import_runs_is_rejected_at_apply(app, shop, post_import, contacts_of,
+                                                                      engine, rejected_rows):
+    """The job reads the erasures when it starts; Ann is erased after that, while the file is read:
+    the apply, under the import's lock, rejects her row instead of creating her again."""
+    ann = next(c["id"] for c in contacts_of(shop.id) if c["address_key"] == "ann@example.nl")
+    background.shutdown(app)  # the test is the worker
+    rows = [["email", "first_name"], ["ann@example.nl", "Ann"], ["dirk@example.nl", "Dirk"]]
+    settings = {"has_header": True, "delimiter": ",", "mapping": MAPPING_NO_STATUS}
+    response = post_import(shop, rows, settings, wait=False)
+    assert response.status_code == 202, response.json
+    job_id = response.json["id"]
+    assert job_queue.claim(engine, "test-host:1", timedelta(minutes=5)) == job_id
+    erased: list[str] = []
+
+    def erase_once(rows: int, phase: str) -> None:
+        if not erased:
+            with Session(engine) as session:
+                account = session.get(Account, shop.id)
+                assert account is not None
+                erase_contact(session, account, ann)
+            erased.append(phase)
+
+    done = imports.run_job(engine, job_id, worker="test-host:1", on_progress=erase_once)
+    assert erased == ["reading"]
+    assert done.status == "succeeded", done.error
+    job = {"id": done.id, "report": done.report}
+    expect(job, rows=2, created=1, rejected={"erased_address": 1})
+    assert rejections(rejected_rows, shop, job) == [(2, "erased_address")]  # the file's line
+    assert "ann@example.nl" not in {c["address_key"] for c in contacts_of(shop.id)}
