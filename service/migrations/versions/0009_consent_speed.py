@@ -32,7 +32,7 @@ EVENT_INDEXES = [
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for fk in sa.inspect(op.get_bind()).get_foreign_keys('contact_events'):
-            op.drop_constraint(fk["name"], 'contact_events', type_='foreignkey')
+            op.drop_constraint(str(fk["name"]), 'contact_events', type_='foreignkey')  # PostgreSQL names it
     else:
         _drop_event_indexes()  # the batch's copy would not keep their WHERE clauses
         with op.batch_alter_table('contact_events', naming_convention=NAMES, recreate='always') as batch_op:
