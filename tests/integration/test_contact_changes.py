@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -19,12 +20,12 @@ from service.domain.contact_changes import (
     unsubscribe_contact,
 )
 from service.domain.contact_export import export_rows
-from service.domain.contacts import find_contacts
+from service.domain.contacts import as_utc, find_contacts
 from service.domain.erasures import address_hash, is_erased
 from service.domain.status_history import history_of
 from service.downloads import csv_lines
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Account
+from service.models import Account, Contact
 from tests.integration.contact_helpers import three_contacts
 from tests.integration.mailing_helpers import (
     EVERYONE,
@@ -234,6 +235,7 @@ def test_an_erased_address_is_refused_by_an_edit_until_lifted(engine, acme):
 def test_the_export_holds_every_contact_once_spreadsheet_safe(engine, acme):
     _edit(engine, acme.id, acme["sanne@example.nl"], ContactEdit(
         fields={"born": "1999-12-31", "points": "12"}, external_ids={"crm": "+31"}))
+    _edit(engine, acme.id, acme["piet@example.nl"], ContactEdit(fields={"points": "2,5"}))
     # What is written, not the cells: the CSV escapes each cell once (downloads.csv_lines), and
     # the export itself leaves the escaping to it.
     header, *rows = list(csv.reader(io.StringIO("".join(csv_lines(export_rows(engine, acme.id))))))
@@ -245,6 +247,13 @@ def test_the_export_holds_every_contact_once_spreadsheet_safe(engine, acme):
     assert by_email["sanne@example.nl"][5:] == ["Sanne", "Utrecht", "true", "1999-12-31", "12", "'+31"]
     assert by_email["'=cmd@example.nl"][5:8] == ["'@SUM(A1)", "'-1+2", ""]
     assert by_email["piet@example.nl"][2] == "unsubscribed"
+    assert by_email["piet@example.nl"][7:10] == ["false", "", "2.5"]
+    # Times as the API writes them: UTC, ISO 8601 (the database writes them, not Python).
+    with Session(engine) as session:
+        piet = session.get(Contact, acme["piet@example.nl"])
+        assert piet is not None
+        written = datetime.fromisoformat(by_email["piet@example.nl"][4])
+        assert written.utcoffset() == timedelta(0) and written == as_utc(piet.updated_at)
     # The rows themselves are the stored values: escaped once, by the writer (a second pass of
     # its own cost the export a call per cell).
     raw = {row[1]: row for row in list(export_rows(engine, acme.id))[1:]}
