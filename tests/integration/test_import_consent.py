@@ -6,6 +6,9 @@ Through the HTTP API, on both databases; what is stored is read straight from th
 
 from __future__ import annotations
 
+import io
+import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,3 +281,48 @@ def test_an_address_erased_while_the_import_runs_is_rejected_at_apply(app, shop,
     expect(job, rows=2, created=1, rejected={"erased_address": 1})
     assert rejections(rejected_rows, shop, job) == [(2, "erased_address")]  # the file's line
     assert "ann@example.nl" not in {c["address_key"] for c in contacts_of(shop.id)}
+
+
+def test_an_address_erased_while_a_wizard_draft_holds_it_is_rejected_by_its_import(app, shop, engine,
+                                                                                   contacts_of):
+    """The draft's stored upload keeps its bytes (README: what an erasure leaves); its import,
+    started after the erasure, rejects the address."""
+    from page_helpers import csrf_token, signed_in
+
+    ann = next(c["id"] for c in contacts_of(shop.id) if c["address_key"] == "ann@example.nl")
+    client = signed_in(app, engine, shop.id, "anna@shop.example")
+    token = csrf_token(client.get("/imports/new"))
+    draft = client.post("/imports/new", data={"csrf_token": token, "file": (
+        io.BytesIO(b"email\r\nann@example.nl\r\nwim@example.nl\r\n"), "w.csv")},
+        content_type="multipart/form-data").headers["Location"]
+    base = draft.rsplit("/", 1)[0]
+    steps = [("file", {"encoding": "utf-8", "delimiter": "comma", "has_header": "yes", "action": "next"}),
+             ("options", {"mode": "upsert"}), ("external-id", {"link": ""}), ("fields", {"field_0": "email"})]
+    for step, form in steps:
+        assert client.post(f"{base}/{step}", data={"csrf_token": token, **form}).status_code == 302, step
+    assert _ended_job(engine, shop.id)["dry_run"]  # the review's dry run, before the erasure
+    with Session(engine) as session:
+        account = session.get(Account, shop.id)
+        assert account is not None
+        erase_contact(session, account, ann)
+    assert client.post(f"{base}/review", data={"csrf_token": token}).status_code == 302
+    job = _ended_job(engine, shop.id)
+    assert not job["dry_run"]
+    expect(job, rows=2, created=1, rejected={"erased_address": 1})
+    assert {c["address_key"] for c in contacts_of(shop.id)} == {"bob@example.nl", "cas@example.nl",
+                                                                 "wim@example.nl"}
+
+
+def _ended_job(engine, account_id: int) -> dict:  # type: ignore[no-untyped-def]
+    """The account's latest import once it has ended (waiting for the app's worker)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, dry_run, report FROM imports WHERE account_id = :a "
+                                    "ORDER BY id DESC LIMIT 1"), {"a": account_id}).mappings().one()
+        if row["status"] not in ("queued", "running"):
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(0.05)
+    report = row["report"]
+    return {**row, "report": json.loads(report) if isinstance(report, str) else report}
