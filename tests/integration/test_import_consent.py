@@ -6,7 +6,6 @@ Through the HTTP API, on both databases; what is stored is read straight from th
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -287,15 +286,11 @@ def test_an_address_erased_while_a_wizard_draft_holds_it_is_rejected_by_its_impo
                                                                                    contacts_of):
     """The draft's stored upload keeps its bytes (README: what an erasure leaves); its import,
     started after the erasure, rejects the address."""
-    from page_helpers import csrf_token, signed_in
+    from page_helpers import signed_in, wizard_draft
 
     ann = next(c["id"] for c in contacts_of(shop.id) if c["address_key"] == "ann@example.nl")
     client = signed_in(app, engine, shop.id, "anna@shop.example")
-    token = csrf_token(client.get("/imports/new"))
-    draft = client.post("/imports/new", data={"csrf_token": token, "file": (
-        io.BytesIO(b"email\r\nann@example.nl\r\nwim@example.nl\r\n"), "w.csv")},
-        content_type="multipart/form-data").headers["Location"]
-    base = draft.rsplit("/", 1)[0]
+    base, token = wizard_draft(client, b"email\r\nann@example.nl\r\nwim@example.nl\r\n")
     steps = [("file", {"encoding": "utf-8", "delimiter": "comma", "has_header": "yes", "action": "next"}),
              ("options", {"mode": "upsert"}), ("external-id", {"link": ""}), ("fields", {"field_0": "email"})]
     for step, form in steps:
