@@ -318,3 +318,22 @@ def test_an_erased_survivor_is_not_brought_back_by_undoing_its_merge(client, eng
         keys = set(conn.execute(text("SELECT address_key FROM contacts WHERE account_id = :a"),
                                 {"a": crm.id}).scalars())
     assert keys == {"solo@example.nl"}
+
+
+def test_an_export_closed_early_ends_its_fetching_thread_and_gives_its_connection_back(engine, acme,
+                                                                                        monkeypatch):
+    """A client that goes away mid-download closes the rows; the thread that fetches ahead stops
+    (here while it waits, a batch of one row at a time filling its queue)."""
+    import threading
+
+    from service.domain import contact_export
+
+    monkeypatch.setattr(contact_export, "BATCH", 1)
+    rows = export_rows(engine, acme.id)
+    assert next(rows)[0] == "id"
+    first = next(rows)
+    assert first[0].isdigit()
+    rows.close()  # type: ignore[attr-defined]
+    assert not any(t.name == "contacts-export" for t in threading.enumerate())
+    assert engine.pool.checkedout() == 0
+    assert len(list(export_rows(engine, acme.id))) == 4  # the header and the three contacts, after all
