@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from service import create_app
+from service import background, create_app
 from service.domain.users import create_user
 from service.models import Account
 
@@ -54,7 +54,7 @@ class Pages:
         return response.get_data(as_text=True)
 
     def close(self) -> None:
-        self.app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(self.app)
         self.app.extensions["safeguard.engine"].dispose()
 
 

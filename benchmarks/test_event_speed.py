@@ -26,7 +26,7 @@ from benchmarks.conftest import DATA
 from benchmarks.generate import write
 from benchmarks.setup_account import fresh_account, import_settings, new_job
 from importer.pipeline import run_import
-from service import create_app
+from service import background, create_app
 from service.domain.api_keys import create_key
 from service.models import Account
 
@@ -112,7 +112,7 @@ def test_ten_thousand_events(benchmark, url):  # type: ignore[no-untyped-def]
         with engine.connect() as conn:
             statuses = dict(conn.execute(text("SELECT status, count(*) FROM contacts GROUP BY status")).all())
     finally:
-        app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(app)
         engine.dispose()
     benchmark.extra_info.update({"answers": dict(answers), "statuses": statuses,
                                  "rounds_s": [round(s, 3) for s in spans]})

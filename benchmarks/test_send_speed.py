@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from service import create_app
+from service import background, create_app
 from service.domain.api_keys import create_key
 from service.models import Account
 
@@ -67,7 +67,7 @@ class Api:
                                               "include": [segment_id]}, self.manage)["id"]
 
     def close(self) -> None:
-        self.app.extensions["safeguard.imports"].shutdown(wait=True)
+        background.shutdown(self.app)
         self.app.extensions["safeguard.engine"].dispose()
 
 

@@ -19,9 +19,10 @@ from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_row
 from importer.checking import CheckJob, checked_batches, data_records
 from importer.collector import collector_paused
 from importer.guards import import_warnings
+from importer.late_erasures import ErasuresNow, reject_erased_since_start
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
 from importer.reading import DEFAULT_LIMITS, FileFormat, ReadLimits, inspect_file
-from importer.rows import Rejection, RowStats, StagedField, staged_fields
+from importer.rows import ERASED_DETAIL, Rejection, RowStats, StagedField, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
 from importer.vocabulary import ImportPhase
@@ -32,6 +33,7 @@ PLAN_REJECTION_DETAILS = {
     "id_conflict": "the contact at this address already has another ID for this link",
     "ambiguous_address": "several contacts share this address; import by external ID",
     "missing_email": "a new contact needs an e-mail address",
+    "erased_address": ERASED_DETAIL,
 }
 
 Progress = Callable[[int, str], None]
@@ -70,9 +72,13 @@ def run_import(
     progress: Progress | None = None,
     finish: Finish | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
+    erasures_now: ErasuresNow | None = None,
 ) -> ImportResult:
     """Import `path` into the account, reading no more of it than `limits` allow; `finish` runs
     inside the final transaction.
+
+    `erasures_now` reads the account's erasures again under the import's lock: an address
+    erased since the import started is rejected too (importer/late_erasures.py).
 
     Raises FileUnreadable (LimitExceeded past a limit) or SettingsError before anything is written.
     """
@@ -92,7 +98,7 @@ def run_import(
         conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             _lock_account(conn, tables, account.id)
-            report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables)
+            report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables, erasures_now)
             _apply(conn, ctx, settings, tables, import_id)
             result = ImportResult(report, warnings, fmt, columns)
             if finish is not None:
@@ -170,9 +176,12 @@ def _lock_account(conn: Connection, tables: ImportTables, account_id: int) -> No
 
 
 def _plan_and_report(conn: Connection, ctx: PlanContext, job: CheckJob, stats: RowStats,
-                     data_rows: int, tables: ImportTables) -> tuple[dict, list[dict]]:
+                     data_rows: int, tables: ImportTables, erasures_now: ErasuresNow | None,
+                     ) -> tuple[dict, list[dict]]:
     """Plan every staged row, keep the plan's rejections; return the report and the warnings."""
     build_plan(conn, ctx)
+    if erasures_now is not None:
+        reject_erased_since_start(conn, job.account, erasures_now)
     counts = count_plan(conn)
     _store_plan_rejections(conn, job.path, job.fmt, rejected_plan_rows(conn))
     report = _report(data_rows, counts, conn)

@@ -16,6 +16,8 @@ from service.errors import InvalidInput
 from service.metrics import count_events
 from service.models import EventsBody, EventsResponse, EventType, Scope
 
+EVENT_TYPES = frozenset(EventType)  # made once: not a tuple per event
+
 
 @endpoint(api, "/events", "POST", summary="Report unsubscribes, complaints and bounces (answered per "
           "event, in request order)", scope=Scope.SEND, body=EventsBody, response=EventsResponse,
@@ -55,6 +57,7 @@ def _count(raw_events: list[Any], results: list[dict[str, Any]]) -> None:
     counts: Counter[tuple[str, str]] = Counter()
     for raw, result in zip(raw_events, results, strict=True):
         kind = raw.get("type") if isinstance(raw, dict) else None
-        counts[(kind if kind in tuple(EventType) else "other", str(result["status"]))] += 1
+        label = kind if isinstance(kind, str) and kind in EVENT_TYPES else "other"
+        counts[(label, str(result["status"]))] += 1
     for (kind, status), count in counts.items():
         count_events(kind, status, count)

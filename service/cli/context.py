@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 
 import click
@@ -57,10 +57,10 @@ def choice_of(words: type[StrEnum]) -> click.Choice:
 class CountedRows:
     """An iterator of CSV rows that counts the rows it gave (an export's summary line)."""
 
-    def __init__(self, rows: Iterator[list[str]]) -> None:
+    def __init__(self, rows: Iterator[Sequence[str]]) -> None:
         self.rows, self.count = rows, 0
 
-    def __iter__(self) -> Iterator[list[str]]:
+    def __iter__(self) -> Iterator[Sequence[str]]:
         for row in self.rows:
             self.count += 1
             yield row

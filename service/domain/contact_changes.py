@@ -69,10 +69,19 @@ class ContactEdit:
     external_ids: dict[str, str | None] = field(default_factory=dict)
 
 
-def _contact_to_change(session: Session, account: Account, contact_id: int) -> Contact:
+def _contact_to_change(session: Session, account: Account, contact_id: int, *,
+                       after_imports: bool = False) -> Contact:
     """The account's contact, in a write transaction that a running dedup change has let go of
-    (it may be merging this very contact away)."""
-    wait_for_change(begin_write(session), account.id)
+    (it may be merging this very contact away).
+
+    `after_imports`: also wait for an import being applied (PostgreSQL: it holds the account's
+    row; SQLite has one writer anyway), so that the import, which reads the erasures under that
+    lock, either sees this one or applies before it.
+    """
+    conn = begin_write(session)
+    wait_for_change(conn, account.id)
+    if after_imports and conn.dialect.name == "postgresql":
+        conn.execute(select(col(Account.id)).where(col(Account.id) == account.id).with_for_update(read=True))
     return own(session, Contact, contact_id, account.id, "contact")
 
 
@@ -296,7 +305,7 @@ def erase_contact(session: Session, account: Account, contact_id: int) -> None:
     what keeps that inbox from getting the mailing twice. Merge snapshots of contacts merged into
     this one (the same inbox) are deleted: an undo must not bring the person back.
     """
-    contact = _contact_to_change(session, account, contact_id)
+    contact = _contact_to_change(session, account, contact_id, after_imports=True)
     conn = session.connection()
     mailings = select(col(Mailing.id)).where(col(Mailing.account_id) == account.id)
     erased_key = contact.address_key

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, literal_column, or_, select, text, update
+from sqlalchemy import Engine, bindparam, func, literal_column, select, text, union, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
@@ -150,12 +150,17 @@ def _resolve(session: Session, account_id: int, batch: Batch) -> None:
                   if e.contact is not None and storable_id(e.contact)})
     keys = sorted({e.address_key for e in batch.events.values() if e.address_key is not None})
     # Everyone at a named contact's address too: complaints and bounces belong to the address.
+    # ("+ 0": found by id, not by scanning the account's address index for those ids.)
     named_addresses = select(contacts.c.address_key).where(
-        contacts.c.account_id == account_id, one_of(contacts.c.id, ids, dialect))
+        contacts.c.account_id + 0 == account_id, one_of(contacts.c.id, ids, dialect))
+    # A union of three lookups, each by an index: as one OR, SQLite walked the whole account
+    # (through its (account, id) index: 4 s for a million contacts).
+    mine = contacts.c.account_id == account_id
+    wanted = union(select(contacts.c.id).where(mine, one_of(contacts.c.id, ids, dialect)),
+                   select(contacts.c.id).where(mine, one_of(contacts.c.address_key, keys, dialect)),
+                   select(contacts.c.id).where(mine, contacts.c.address_key.in_(named_addresses)))
     query = select(contacts.c.id, contacts.c.address_key, contacts.c.status).where(
-        contacts.c.account_id == account_id,
-        or_(one_of(contacts.c.id, ids, dialect), one_of(contacts.c.address_key, keys, dialect),
-            contacts.c.address_key.in_(named_addresses))).order_by(contacts.c.id)
+        contacts.c.id.in_(wanted)).order_by(contacts.c.id)
     if dialect == "postgresql":  # in id order, as checks lock them: no deadlock between the two
         query = query.with_for_update(of=contacts)
     for contact_id, key, status in session.execute(query) if ids or keys else []:

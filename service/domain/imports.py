@@ -175,7 +175,7 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
             assert scratch is not None
             source = _scratch_copy(engine, job, scratch)
         run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish,
-                   limits=limits)
+                   limits=limits, erasures_now=erasures_now)
     except JobCancelled:
         job_queue.let_go(engine, worker, job_id)
         log.info("import %s handed back to the queue", job_id)
@@ -215,6 +215,14 @@ def with_erasures(session: Session, info: AccountInfo) -> AccountInfo:
     if not erased:
         return info
     return replace(info, erased=erased, erasure_salt=erasure_salt(session))
+
+
+def erasures_now(conn: Connection, account_id: int) -> tuple[frozenset[str], str]:
+    """The account's erased-address hashes and their salt (empty without erasures), read in the
+    import's own transaction under its lock: an erasure committed while the file was read counts."""
+    with Session(bind=conn) as session:
+        erased = erased_hashes(session, account_id)
+        return erased, erasure_salt(session) if erased else ""
 
 
 def _scratch_copy(engine: Engine, job: ImportJob, folder: Path) -> Path:

@@ -9,8 +9,9 @@ that language's spreadsheet dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, Response, g, redirect, request
 from flask.typing import ResponseReturnValue
@@ -55,7 +56,7 @@ def current_language() -> str:
     return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def page_csv(rows: Iterator[list[str]], filename: str) -> Response:
+def page_csv(rows: Iterator[Sequence[Any]], filename: str) -> Response:
     """A CSV download from a page, in the spreadsheet dialect of the page's language."""
     delimiter, bom = CSV_DIALECTS[current_language()]
     return csv_response(rows, filename, delimiter=delimiter, bom=bom)

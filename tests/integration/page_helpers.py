@@ -34,3 +34,14 @@ def signed_in(app: Flask, engine: Engine, account_id: int, email: str, *,
                                              "csrf_token": csrf_token(client.get("/sign-in"))})
     assert response.status_code == 302
     return client
+
+
+def wizard_draft(client: FlaskClient, content: bytes, filename: str = "w.csv") -> tuple[str, str]:
+    """Upload a file to the import wizard as a signed-in client; return (the draft's URL base,
+    the form token), ready for its steps (`{base}/file`, `/options`, ...)."""
+    import io
+
+    token = csrf_token(client.get("/imports/new"))
+    draft = client.post("/imports/new", data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+                        content_type="multipart/form-data").headers["Location"]
+    return draft.rsplit("/", 1)[0], token

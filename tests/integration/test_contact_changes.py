@@ -3,6 +3,10 @@ with their history, erasure with the ledger hashed, and the export of all contac
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime, timedelta
+
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -16,11 +20,12 @@ from service.domain.contact_changes import (
     unsubscribe_contact,
 )
 from service.domain.contact_export import export_rows
-from service.domain.contacts import find_contacts
+from service.domain.contacts import as_utc, find_contacts
 from service.domain.erasures import address_hash, is_erased
 from service.domain.status_history import history_of
+from service.downloads import csv_lines
 from service.errors import Conflict, InvalidInput, NotFound
-from service.models import Account
+from service.models import Account, Contact
 from tests.integration.contact_helpers import three_contacts
 from tests.integration.mailing_helpers import (
     EVERYONE,
@@ -230,7 +235,10 @@ def test_an_erased_address_is_refused_by_an_edit_until_lifted(engine, acme):
 def test_the_export_holds_every_contact_once_spreadsheet_safe(engine, acme):
     _edit(engine, acme.id, acme["sanne@example.nl"], ContactEdit(
         fields={"born": "1999-12-31", "points": "12"}, external_ids={"crm": "+31"}))
-    header, *rows = list(export_rows(engine, acme.id))
+    _edit(engine, acme.id, acme["piet@example.nl"], ContactEdit(fields={"points": "2,5"}))
+    # What is written, not the cells: the CSV escapes each cell once (downloads.csv_lines), and
+    # the export itself leaves the escaping to it.
+    header, *rows = list(csv.reader(io.StringIO("".join(csv_lines(export_rows(engine, acme.id))))))
     assert header == ["id", "email", "status", "created_at", "updated_at", "first_name", "city", "vip",
                       "born", "points", "crm"]
     by_email = {row[1]: row for row in rows}
@@ -239,6 +247,17 @@ def test_the_export_holds_every_contact_once_spreadsheet_safe(engine, acme):
     assert by_email["sanne@example.nl"][5:] == ["Sanne", "Utrecht", "true", "1999-12-31", "12", "'+31"]
     assert by_email["'=cmd@example.nl"][5:8] == ["'@SUM(A1)", "'-1+2", ""]
     assert by_email["piet@example.nl"][2] == "unsubscribed"
+    assert by_email["piet@example.nl"][7:10] == ["false", "", "2.5"]
+    # Times as the API writes them: UTC, ISO 8601 (the database writes them, not Python).
+    with Session(engine) as session:
+        piet = session.get(Contact, acme["piet@example.nl"])
+        assert piet is not None
+        written = datetime.fromisoformat(by_email["piet@example.nl"][4])
+        assert written.utcoffset() == timedelta(0) and written == as_utc(piet.updated_at)
+    # The rows themselves are the stored values: escaped once, by the writer (a second pass of
+    # its own cost the export a call per cell).
+    raw = {row[1]: row for row in list(export_rows(engine, acme.id))[1:]}
+    assert list(raw["=cmd@example.nl"][5:7]) == ["@SUM(A1)", "-1+2"]
 
 
 def test_find_contacts_filters_by_status_and_pages_through_everyone(engine, acme):
@@ -299,3 +318,22 @@ def test_an_erased_survivor_is_not_brought_back_by_undoing_its_merge(client, eng
         keys = set(conn.execute(text("SELECT address_key FROM contacts WHERE account_id = :a"),
                                 {"a": crm.id}).scalars())
     assert keys == {"solo@example.nl"}
+
+
+def test_an_export_closed_early_ends_its_fetching_thread_and_gives_its_connection_back(engine, acme,
+                                                                                        monkeypatch):
+    """A client that goes away mid-download closes the rows; the thread that fetches ahead stops
+    (here while it waits, a batch of one row at a time filling its queue)."""
+    import threading
+
+    from service.domain import contact_export
+
+    monkeypatch.setattr(contact_export, "BATCH", 1)
+    rows = export_rows(engine, acme.id)
+    assert next(rows)[0] == "id"
+    first = next(rows)
+    assert first[0].isdigit()
+    rows.close()  # type: ignore[attr-defined]
+    assert not any(t.name == "contacts-export" for t in threading.enumerate())
+    assert engine.pool.checkedout() == 0
+    assert len(list(export_rows(engine, acme.id))) == 4  # the header and the three contacts, after all

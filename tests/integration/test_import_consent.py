@@ -6,7 +6,9 @@ Through the HTTP API, on both databases; what is stored is read straight from th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from import_helpers import expect, rejections
@@ -14,9 +16,14 @@ from page_helpers import signed_in
 from sqlalchemy import text
 from sqlmodel import Session
 
+from service import background
+from service.domain import imports, job_queue
+from service.domain.contact_changes import erase_contact
 from service.domain.erasures import lift_erasure, record_erasure
+from service.models import Account
 
 MAPPING = {"email": "email", "first_name": "first_name", "status": "status"}
+MAPPING_NO_STATUS = {"email": "email", "first_name": "first_name"}
 BY_CRM = {"match": {"by": "external_id", "link": "crm", "column": "id"}}
 START = [["email", "first_name", "status"],
          ["ann@example.nl", "Ann", "active"],
@@ -242,3 +249,75 @@ def test_an_erased_address_is_rejected_when_matching_by_id_too(make_tenant, impo
     job = import_rows(tenant, [["id", "email"], ["K1", "sanne@example.nl"], ["K2", "ann@example.nl"]],
                       {**BY_CRM, "mapping": {"email": "email"}, "dry_run": True})
     expect(job, rows=2, created=1, rejected={"erased_address": 1})
+
+
+def test_an_address_erased_while_the_import_runs_is_rejected_at_apply(app, shop, post_import, contacts_of,
+                                                                      engine, rejected_rows):
+    """The job reads the erasures when it starts; Ann is erased after that, while the file is read:
+    the apply, under the import's lock, rejects her row instead of creating her again."""
+    ann = next(c["id"] for c in contacts_of(shop.id) if c["address_key"] == "ann@example.nl")
+    background.shutdown(app)  # the test is the worker
+    rows = [["email", "first_name"], ["ann@example.nl", "Ann"], ["dirk@example.nl", "Dirk"]]
+    settings = {"has_header": True, "delimiter": ",", "mapping": MAPPING_NO_STATUS}
+    response = post_import(shop, rows, settings, wait=False)
+    assert response.status_code == 202, response.json
+    job_id = response.json["id"]
+    assert job_queue.claim(engine, "test-host:1", timedelta(minutes=5)) == job_id
+    erased: list[str] = []
+
+    def erase_once(rows: int, phase: str) -> None:
+        if not erased:
+            with Session(engine) as session:
+                account = session.get(Account, shop.id)
+                assert account is not None
+                erase_contact(session, account, ann)
+            erased.append(phase)
+
+    done = imports.run_job(engine, job_id, worker="test-host:1", on_progress=erase_once)
+    assert erased == ["reading"]
+    assert done.status == "succeeded", done.error
+    job = {"id": done.id, "report": done.report}
+    expect(job, rows=2, created=1, rejected={"erased_address": 1})
+    assert rejections(rejected_rows, shop, job) == [(2, "erased_address")]  # the file's line
+    assert "ann@example.nl" not in {c["address_key"] for c in contacts_of(shop.id)}
+
+
+def test_an_address_erased_while_a_wizard_draft_holds_it_is_rejected_by_its_import(app, shop, engine,
+                                                                                   contacts_of):
+    """The draft's stored upload keeps its bytes (README: what an erasure leaves); its import,
+    started after the erasure, rejects the address."""
+    from page_helpers import signed_in, wizard_draft
+
+    ann = next(c["id"] for c in contacts_of(shop.id) if c["address_key"] == "ann@example.nl")
+    client = signed_in(app, engine, shop.id, "anna@shop.example")
+    base, token = wizard_draft(client, b"email\r\nann@example.nl\r\nwim@example.nl\r\n")
+    steps = [("file", {"encoding": "utf-8", "delimiter": "comma", "has_header": "yes", "action": "next"}),
+             ("options", {"mode": "upsert"}), ("external-id", {"link": ""}), ("fields", {"field_0": "email"})]
+    for step, form in steps:
+        assert client.post(f"{base}/{step}", data={"csrf_token": token, **form}).status_code == 302, step
+    assert _ended_job(engine, shop.id)["dry_run"]  # the review's dry run, before the erasure
+    with Session(engine) as session:
+        account = session.get(Account, shop.id)
+        assert account is not None
+        erase_contact(session, account, ann)
+    assert client.post(f"{base}/review", data={"csrf_token": token}).status_code == 302
+    job = _ended_job(engine, shop.id)
+    assert not job["dry_run"]
+    expect(job, rows=2, created=1, rejected={"erased_address": 1})
+    assert {c["address_key"] for c in contacts_of(shop.id)} == {"bob@example.nl", "cas@example.nl",
+                                                                 "wim@example.nl"}
+
+
+def _ended_job(engine, account_id: int) -> dict:  # type: ignore[no-untyped-def]
+    """The account's latest import once it has ended (waiting for the app's worker)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, dry_run, report FROM imports WHERE account_id = :a "
+                                    "ORDER BY id DESC LIMIT 1"), {"a": account_id}).mappings().one()
+        if row["status"] not in ("queued", "running"):
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(0.05)
+    report = row["report"]
+    return {**row, "report": json.loads(report) if isinstance(report, str) else report}

@@ -147,15 +147,11 @@ def test_an_upload_is_stored_in_chunks_and_read_back_as_it_was(engine, make_tena
 
 
 def test_the_wizards_upload_stays_for_its_import_then_goes(app, engine, make_tenant):
-    from page_helpers import csrf_token, signed_in
+    from page_helpers import signed_in, wizard_draft
 
     tenant = make_tenant()
     client = signed_in(app, engine, tenant.id, "anna@acme.example")
-    token = csrf_token(client.get("/imports/new"))
-    draft = client.post("/imports/new", data={"csrf_token": token, "file": (
-        io.BytesIO(b"email\r\nw1@example.nl\r\nw2@example.nl\r\n"), "w.csv")},
-        content_type="multipart/form-data").headers["Location"]
-    base = draft.rsplit("/", 1)[0]
+    base, token = wizard_draft(client, b"email\r\nw1@example.nl\r\nw2@example.nl\r\n")
     form = {"csrf_token": token, "encoding": "utf-8", "delimiter": "comma", "has_header": "yes",
             "action": "next"}
     assert client.post(f"{base}/file", data=form).status_code == 302
