@@ -1,0 +1,313 @@
+"""Crash safety (issue 11, "Crash safety"): processes killed with SIGKILL (their whole process group, so no
+clean-up of any kind runs) at several points of a large import and of a dedup change, on SQLite and
+PostgreSQL. After each kill the account is exactly as before, compared by a full dump of what it holds
+(contacts, external IDs, fields, history, events, the ledger, segments and mailings, dedup changes and
+merges); the job queue retries a killed import at most three times and then fails it; a rerun succeeds.
+
+An import runs in `safeguard worker` processes (tests/served.py), killed while it reads the file, once
+half of it is staged, and inside its apply transaction. A dedup change runs as `safeguard dedup` and is
+killed as soon as it holds the account, and half-way through its transaction, applying and undoing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mailing_helpers import BY_CRM, EVERYONE, HEADER, create_mailing, create_segment, make_account
+from served import safeguard_command, started
+from sqlalchemy import Engine, text
+
+from service import background
+from service.db import is_sqlite
+from service.domain.dedup_change import CHANGE_LOCK
+from service.domain.job_queue import MAX_ATTEMPTS
+
+KNOWN = 400  # contacts the account has before the big import; it updates, moves and opts out some
+ROWS = 150_000
+SHARED = 2_500  # addresses shared by two or three contacts, for the dedup change to merge
+WAIT = 180  # seconds: generous, the machine may be loaded
+
+# What an account holds, table by table; rows of `imports`, `uploads` and keys are bookkeeping.
+ACCOUNT_TABLES = ("contacts", "external_ids", "fields", "links", "contact_status_history", "contact_events",
+                  "segments", "mailings", "erasures", "dedup_changes")
+BY_MAILING = ("send_ledger", "check_requests")
+BY_CHANGE = ("dedup_merges", "dedup_survivors")
+
+
+def dump(engine: Engine, account_id: int) -> dict[str, list[tuple]]:
+    """Every row the account holds, as text, table by table, in id order."""
+    where = {table: "account_id = :a" for table in ACCOUNT_TABLES}
+    mailings = "SELECT id FROM mailings WHERE account_id = :a"
+    changes = "SELECT id FROM dedup_changes WHERE account_id = :a"
+    where |= {table: f"mailing_id IN ({mailings})" for table in BY_MAILING}
+    where |= {table: f"change_id IN ({changes})" for table in BY_CHANGE}
+    where["accounts"] = "id = :a"
+    with engine.connect() as conn:
+        return {table: [tuple(_as_text(value) for value in row) for row in conn.execute(
+            text(f"SELECT * FROM {table} WHERE {condition} ORDER BY 1"), {"a": account_id})]
+            for table, condition in where.items()}
+
+
+def _as_text(value: object) -> str:
+    """A value as text; JSON in one spelling (SQLite keeps the text it was given, spaces or none)."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _assert_same(engine: Engine, account_id: int, before: dict[str, list[tuple]], when: str) -> None:
+    after = dump(engine, account_id)
+    changed = {table: (len(before[table]), len(after[table]))
+               for table in before if after[table] != before[table]}
+    assert changed == {}, f"{when}: the account changed (table: rows before, after): {changed}"
+
+
+def _job(engine: Engine, job_id: int) -> dict:
+    with engine.connect() as conn:
+        job = dict(conn.execute(text(
+            "SELECT status, phase, rows_done, attempts, error, upload_id, report FROM imports WHERE id = :i"),
+            {"i": job_id}).mappings().one())
+    if isinstance(job["report"], str):  # SQLite answers JSON as text
+        job["report"] = json.loads(job["report"])
+    return job
+
+
+def _until(what: str, ready: Callable[[], Any], process: subprocess.Popen | None = None,
+           seconds: float = WAIT) -> Any:
+    """Poll `ready` until it answers something true; fail if `process` ended first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while not (found := ready()):
+        assert process is None or process.poll() is None, f"the process ended before {what}"
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.01)
+    return found
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process and its whole group (an import's row checker with it)."""
+    assert process.poll() is None, "the process ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "scratch"),
+            "SAFEGUARD_LEASE_SECONDS": "3", "SAFEGUARD_POLL_SECONDS": "0.2", "SAFEGUARD_GRACE_SECONDS": "5"}
+
+
+def _big_file() -> bytes:
+    """The known contacts renamed, a third moved and a tenth opted out; then new contacts."""
+    lines = [",".join(HEADER)]
+    for n in range(KNOWN):
+        email = f"moved{n}@example.nl" if n % 3 == 0 else f"known{n}@example.nl"
+        lines.append(f"C{n},{email},Changed{n},Utrecht,,{'unsubscribed' if n % 10 == 0 else ''}")
+    lines += [f"N{n},new{n}@example{n % 89}.nl,New {n},Zwolle,true," for n in range(ROWS - KNOWN)]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _submit(client, account, content: bytes) -> int:  # type: ignore[no-untyped-def]
+    settings = {"has_header": True, "delimiter": ",", **BY_CRM, "create_fields": {"source": "text"}}
+    response = client.post("/api/v1/imports", data={"file": (io.BytesIO(content), "big.csv"),
+                                                     "settings": json.dumps(settings)},
+                           headers=account.auth(), content_type="multipart/form-data")
+    assert response.status_code == 202, response.json
+    return int(response.json["id"])
+
+
+def _kill_points(engine: Engine) -> list[tuple[str, Callable[[dict], bool], float]]:
+    """Where each attempt dies: (name, when the job's row and the database show it, then how long to wait)."""
+    applying = _writing(engine, "locktype = 'relation' AND relation = 'contacts'::regclass "
+                                "AND mode = 'RowExclusiveLock'")
+    return [("reading", lambda j: j["phase"] == "reading" and j["rows_done"] > 0, 0.0),
+            ("mostly staged", lambda j: j["phase"] == "reading" and j["rows_done"] >= ROWS * 8 // 10, 0.0),
+            ("applying", lambda j: j["phase"] == "applying" and applying(), 0.2)]
+
+
+def _attempt_at(engine: Engine, job_id: int, attempt: int, reached: Callable[[dict], bool]) -> dict | None:
+    """The job's row once this attempt is at its kill point, else None."""
+    job = _job(engine, job_id)
+    return job if job["attempts"] == attempt and reached(job) else None
+
+
+def _known_account(client, make_tenant, import_rows, engine):  # type: ignore[no-untyped-def]
+    """An account with contacts, IDs, fields, opt-outs (history, events), segments and a mailing's ledger."""
+    rows = [[f"C{n}", f"known{n}@example.nl", f"Name{n}", "Utrecht", "", "bounced" if n % 50 == 0 else ""]
+            for n in range(KNOWN)]
+    account = make_account(make_tenant, import_rows, engine, rows, name="crashes")
+    mailing = create_mailing(client, account, [create_segment(client, account, EVERYONE)])
+    checked = client.post(f"/api/v1/mailings/{mailing}/check",
+                          json={"contacts": list(account.ids.values())[:60]},
+                          headers={**account.auth("send"), "Idempotency-Key": "k1"})
+    assert checked.status_code == 200, checked.json
+    events = client.post("/api/v1/events",
+                         json={"events": [{"type": "unsubscribe", "contact": account["C7"]}]},
+                         headers=account.auth("send"))
+    assert events.status_code == 200 and events.json["results"][0]["status"] == "applied", events.json
+    return account
+
+
+def test_an_import_killed_three_times_changes_nothing_then_fails_and_a_rerun_succeeds(
+        app, client, make_tenant, import_rows, engine, database_url, tmp_path):
+    account = _known_account(client, make_tenant, import_rows, engine)
+    background.shutdown(app)  # from here on, the `safeguard worker` processes run the imports
+    content = _big_file()
+    job_id = _submit(client, account, content)
+    before = dump(engine, account.id)
+    env, command = _env(database_url, tmp_path), [*safeguard_command(), "worker"]
+
+    for attempt, (point, reached, delay) in enumerate(_kill_points(engine), start=1):
+        with started(command, env=env, log=tmp_path / f"worker{attempt}.log") as worker:
+            job = _until(f"reached '{point}'", partial(_attempt_at, engine, job_id, attempt, reached), worker)
+            time.sleep(delay)
+            assert _job(engine, job_id)["status"] == "running", f"the import ended before '{point}'"
+            _kill(worker)
+        assert job["attempts"] == attempt, job
+        assert _job(engine, job_id)["status"] == "running"  # as the dead worker left it
+        _assert_same(engine, account.id, before, f"killed at '{point}'")
+
+    assert MAX_ATTEMPTS == 3
+    with started(command, env=env, log=tmp_path / "worker4.log") as worker:
+        ended = _until("failed", lambda: (j := _job(engine, job_id))["status"] != "running" and j, worker)
+        assert (ended["status"], ended["attempts"], ended["report"]) == ("failed", 3, None), ended
+        assert "interrupted 3 times" in ended["error"], ended
+        _assert_same(engine, account.id, before, "after the import failed")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM upload_chunks")).scalar_one() == 0  # released
+            assert conn.execute(text("SELECT count(*) FROM import_rejections WHERE import_id = :i"),
+                                {"i": job_id}).scalar_one() == 0
+
+        rerun = _submit(client, account, content)
+        done = _until("done", lambda: (j := _job(engine, rerun))["status"] not in ("queued", "running") and j,
+                      worker)
+    assert (done["status"], done["attempts"]) == ("succeeded", 1), done
+    assert (done["report"]["created"], done["report"]["updated"]) == (ROWS - KNOWN, KNOWN), done
+    with engine.connect() as conn:
+        status = dict(conn.execute(text("SELECT e.value, c.status FROM contacts c JOIN external_ids e "
+                                        "ON e.contact_id = c.id WHERE c.account_id = :a"),
+                                   {"a": account.id}).all())
+        email = conn.execute(text("SELECT email FROM contacts WHERE id = :c"),
+                             {"c": account["C3"]}).scalar_one()
+    # The file applied once: moves and opt-outs; and the opt-outs from before stay (bounced, C7).
+    assert email == "moved3@example.nl" and status["C10"] == status["C7"] == "unsubscribed", status
+    assert all(status[f"C{n}"] != "active" for n in range(0, KNOWN, 50)), status
+    assert sum(value.startswith("N") for value in status) == ROWS - KNOWN
+
+def _writing(engine: Engine, holding: str) -> Callable[[], bool]:
+    """Whether another process is inside a write transaction: on PostgreSQL, one holding the lock that
+    the SQL `holding` counts in pg_locks; on SQLite, one holding the database's write lock."""
+    if is_sqlite(engine):
+        path = engine.url.database
+        assert path
+
+        def locked_file() -> bool:
+            probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError as error:
+                assert "locked" in str(error), error
+                return True
+            finally:
+                probe.close()
+        return locked_file
+
+    def locked() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(text(
+                f"SELECT count(*) FROM pg_locks WHERE granted AND pid <> pg_backend_pid() AND {holding}"
+            )).scalar_one())
+    return locked
+
+
+def _but_updated_at(dumped: dict[str, list[tuple]]) -> list[tuple]:
+    """The contacts, but when each last changed (a merge sets it to its own time)."""
+    return [row[:-1] for row in dumped["contacts"]]  # updated_at is the last column
+
+
+def _dedup(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """Start `safeguard dedup ARGS` in a process group of its own."""
+    with log.open("wb") as output:
+        return subprocess.Popen([*safeguard_command(), "dedup", *args], env=env, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _killed_inside(process: subprocess.Popen, writing: Callable[[], bool], after: float, what: str) -> None:
+    """Kill the process `after` seconds into its transaction, checking that it is still inside it."""
+    try:
+        _until(f"{what} began its transaction", writing, process)
+        time.sleep(after)
+        assert writing(), f"{what} ended its transaction within {after:.2f} s: make the account larger"
+        _kill(process)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _completed(process: subprocess.Popen, writing: Callable[[], bool], log: Path) -> tuple[dict, float]:
+    """Wait for a dedup command to succeed; its JSON answer, and how long its transaction took."""
+    _until("the command began its transaction", lambda: writing() or process.poll() is not None)
+    began = time.monotonic()
+    assert process.wait(timeout=WAIT) == 0, log.read_text(errors="replace")
+    output = log.read_text()
+    return json.loads(output[output.index("{"):]), time.monotonic() - began
+
+
+def test_a_dedup_change_killed_applying_or_undoing_changes_nothing_and_a_rerun_succeeds(
+        client, make_tenant, import_rows, engine, database_url, tmp_path):
+    rows = []
+    for n in range(SHARED):
+        for k in range(2 + n % 2):
+            rows.append([f"C{n}-{k}", f"shared{n}@example{n % 31}.nl", f"Name{k}" if k else "",
+                         "Utrecht" if k else "", "", "unsubscribed" if n % 40 == k else ""])
+    account = make_account(make_tenant, import_rows, engine, rows, name="merging")
+    writing = _writing(engine, f"locktype = 'advisory' AND classid = {CHANGE_LOCK} AND objid = {account.id}")
+    env = _env(database_url, tmp_path)
+    apply = ("apply", "merging", "--to", "email", "--yes")
+    logs = iter(tmp_path / f"dedup{n}.log" for n in range(10))
+
+    # Killed as soon as it holds the account; then both directions run once whole (timed), and are
+    # killed a third of the way through, then run again.
+    original = dump(engine, account.id)
+    _killed_inside(_dedup(env, next(logs), *apply), writing, 0.0, "apply")
+    _assert_same(engine, account.id, original, "apply killed at its start")
+    applied, apply_takes = _completed(_dedup(env, log := next(logs), *apply), writing, log)
+    assert applied["merged"] == SHARED + SHARED // 2, applied
+    merged = dump(engine, account.id)
+    undo = ("undo", "merging", str(applied["change_id"]))
+    undone, undo_takes = _completed(_dedup(env, log := next(logs), *undo), writing, log)
+    assert undone["restored"] == applied["merged"], undone
+    restored = dump(engine, account.id)
+    for table in ("contacts", "external_ids"):  # the merged-away contacts are back as they were
+        assert restored[table] == original[table], table
+
+    _killed_inside(_dedup(env, next(logs), *apply), writing, apply_takes / 3, "apply")
+    _assert_same(engine, account.id, restored, "apply killed a third of the way")
+    again, _ = _completed(_dedup(env, log := next(logs), *apply), writing, log)
+    assert again["merged"] == applied["merged"] and again["change_id"] != applied["change_id"], again
+    assert _but_updated_at(dump(engine, account.id)) == _but_updated_at(merged)  # the same merge
+
+    undo = ("undo", "merging", str(again["change_id"]))
+    merged = dump(engine, account.id)
+    _killed_inside(_dedup(env, next(logs), *undo), writing, undo_takes / 3, "undo")
+    _assert_same(engine, account.id, merged, "undo killed a third of the way")
+    undone, _ = _completed(_dedup(env, log := next(logs), *undo), writing, log)
+    assert undone["restored"] == applied["merged"], undone
+    assert dump(engine, account.id)["contacts"] == original["contacts"]
+    print(f"apply {apply_takes:.2f} s, undo {undo_takes:.2f} s")
