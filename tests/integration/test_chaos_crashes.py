@@ -131,17 +131,19 @@ def _submit(client, account, content: bytes) -> int:  # type: ignore[no-untyped-
 
 
 def _kill_points(engine: Engine) -> list[tuple[str, Callable[[dict], bool], float]]:
-    """Where each attempt dies: (name, when the job's row and the database show it, then how long to wait)."""
+    """Where each attempt dies: (name, when the job's row and the database show it, then how long to wait).
+    Rows are checked and staged as they are read, so 'staged' is once most of them are."""
     applying = _writing(engine, "locktype = 'relation' AND relation = 'contacts'::regclass "
                                 "AND mode = 'RowExclusiveLock'")
     return [("reading", lambda j: j["phase"] == "reading" and j["rows_done"] > 0, 0.0),
-            ("mostly staged", lambda j: j["phase"] == "reading" and j["rows_done"] >= ROWS * 8 // 10, 0.0),
+            ("staged", lambda j: j["phase"] == "reading" and j["rows_done"] >= ROWS * 8 // 10, 0.0),
             ("applying", lambda j: j["phase"] == "applying" and applying(), 0.2)]
 
 
 def _attempt_at(engine: Engine, job_id: int, attempt: int, reached: Callable[[dict], bool]) -> dict | None:
     """The job's row once this attempt is at its kill point, else None."""
     job = _job(engine, job_id)
+    assert job["status"] in ("queued", "running"), f"the import ended before it could be killed: {job}"
     return job if job["attempts"] == attempt and reached(job) else None
 
 
