@@ -5,8 +5,11 @@ PostgreSQL. After each kill the account is exactly as before, compared by a full
 merges); the job queue retries a killed import at most three times and then fails it; a rerun succeeds.
 
 An import runs in `safeguard worker` processes (tests/served.py), killed while it reads the file, once
-half of it is staged, and inside its apply transaction. A dedup change runs as `safeguard dedup` and is
-killed as soon as it holds the account, and half-way through its transaction, applying and undoing.
+most of it is checked and staged, and inside its apply transaction once it writes contacts; the
+workers' scratch copies of the upload are removed afterwards. A dedup change runs as `safeguard dedup`
+and is killed as soon as it holds the account, and half-way through (on PostgreSQL once it writes
+the merges or, undoing, the external IDs; on SQLite, which shows no more, by a part of a whole run's
+time, tried again sooner when the change got through first), applying and undoing.
 """
 
 from __future__ import annotations
