@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
@@ -24,6 +25,7 @@ from importer.reading import FileFormat, inspect_file
 from importer.rows import Rejection, RowStats, StagedField, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
+from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ImportPhase
 
 REJECTED = "import_rejected"
@@ -88,13 +90,21 @@ def run_import(
         report_progress(data_rows, ImportPhase.APPLYING)
         ctx = _plan_context(settings, account, tables, fields, import_id)
         conn.execution_options(sqlite_immediate=True)
-        with conn.begin():
-            _lock_account(conn, tables, account.id)
-            report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables)
-            _apply(conn, ctx, settings, tables, import_id)
-            result = ImportResult(report, warnings, fmt, columns)
-            if finish is not None:
-                finish(conn, result)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with conn.begin():
+                    _lock_account(conn, tables, account.id)
+                    report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables)
+                    _apply(conn, ctx, settings, tables, import_id)
+                    result = ImportResult(report, warnings, fmt, columns)
+                    if finish is not None:
+                        finish(conn, result)
+                break
+            except DBAPIError as error:
+                # A deadlock with a check or an event (PostgreSQL rolled the apply back whole, the
+                # staged rows are still there): plan and apply again (importer/transactions.py).
+                if not retryable(error) or attempt == ATTEMPTS:
+                    raise
         for table in (STAGE, PLAN, REPEATED, REJECTED):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()
