@@ -7,6 +7,7 @@ leaves the account as it was. The file is streamed; memory does not grow with it
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from importer.stage import STAGE, StageTable
 from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ImportPhase
 
+log = logging.getLogger(__name__)
 REJECTED = "import_rejected"
 PLAN_REJECTION_DETAILS = {
     "address_conflict": "the address belongs to another contact (in the account or earlier in this file)",
@@ -105,6 +107,8 @@ def run_import(
                 # staged rows are still there): plan and apply again (importer/transactions.py).
                 if not retryable(error) or attempt == ATTEMPTS:
                     raise
+                log.warning("import %s: its apply was rolled back to break a deadlock; applying again",
+                            import_id)
         for table in (STAGE, PLAN, REPEATED, REJECTED):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()
