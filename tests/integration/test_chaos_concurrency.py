@@ -163,7 +163,7 @@ def test_sixteen_clients_imports_and_events_against_a_served_instance(
 
     port, log = free_port(), tmp_path / "server.log"
     env = {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads"),
-           "SAFEGUARD_POLL_SECONDS": "0.2"}
+           "SAFEGUARD_POLL_SECONDS": "0.2", "SAFEGUARD_GRACE_SECONDS": "5"}
     load = Load()
     with serving([*safeguard_command(), "serve", "--port", str(port), "--workers", "4"], port=port, env=env,
                  log=log, cwd=tmp_path) as server:
