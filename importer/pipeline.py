@@ -7,6 +7,7 @@ leaves the account as it was. The file is streamed; memory does not grow with it
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
@@ -25,8 +27,10 @@ from importer.reading import DEFAULT_LIMITS, FileFormat, ReadLimits, inspect_fil
 from importer.rows import ERASED_DETAIL, Rejection, RowStats, StagedField, staged_fields
 from importer.settings import AccountInfo, ImportSettings, check_against
 from importer.stage import STAGE, StageTable
+from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ImportPhase
 
+log = logging.getLogger(__name__)
 REJECTED = "import_rejected"
 PLAN_REJECTION_DETAILS = {
     "address_conflict": "the address belongs to another contact (in the account or earlier in this file)",
@@ -96,13 +100,24 @@ def run_import(
         report_progress(data_rows, ImportPhase.APPLYING)
         ctx = _plan_context(settings, account, tables, fields, import_id)
         conn.execution_options(sqlite_immediate=True)
-        with conn.begin():
-            _lock_account(conn, tables, account.id)
-            report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables, erasures_now)
-            _apply(conn, ctx, settings, tables, import_id)
-            result = ImportResult(report, warnings, fmt, columns)
-            if finish is not None:
-                finish(conn, result)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with conn.begin():
+                    _lock_account(conn, tables, account.id)
+                    report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables,
+                                                              erasures_now)
+                    _apply(conn, ctx, settings, tables, import_id)
+                    result = ImportResult(report, warnings, fmt, columns)
+                    if finish is not None:
+                        finish(conn, result)
+                break
+            except DBAPIError as error:
+                # A deadlock with a check or an event (PostgreSQL rolled the apply back whole, the
+                # staged rows are still there): plan and apply again (importer/transactions.py).
+                if not retryable(error) or attempt == ATTEMPTS:
+                    raise
+                log.warning("import %s: its apply was rolled back to break a deadlock; applying again",
+                            import_id)
         for table in (STAGE, PLAN, REPEATED, REJECTED):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from importer.reading import DEFAULT_LIMITS, ReadLimits
+from service import scratch
 from service.domain import imports, job_queue, uploads
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class Heartbeat:
     """A thread that renews `worker`'s leases every third of the lease (and sees to lost jobs and
     left-over uploads) until it is stopped."""
 
-    def __init__(self, engine: Engine, worker: str, lease: timedelta, *, janitor: bool = False) -> None:
+    def __init__(self, engine: Engine, worker: str, lease: timedelta, *, janitor: bool = False,
+                 scratch_dir: Path | None = None) -> None:
         self._engine, self._worker, self._lease, self._janitor = engine, worker, lease, janitor
+        self._scratch_dir = scratch_dir
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
 
@@ -56,6 +59,7 @@ class Heartbeat:
                     job_queue.requeue_lost(self._engine)
                     if time.monotonic() >= next_sweep:
                         uploads.sweep(self._engine)
+                        scratch.sweep(self._scratch_dir)
                         next_sweep = time.monotonic() + SWEEP_EVERY
             except SQLAlchemyError as error:  # the database busy or away: the next beat tries again
                 log.warning("lease renewal failed: %s", error)
@@ -83,10 +87,12 @@ class Worker:
             return self
         if self.scratch_dir:
             self.scratch_dir.mkdir(parents=True, exist_ok=True)
+            scratch.sweep(self.scratch_dir)  # the copies a killed worker on this host left
         # A process started again after a crash (or a fork) has a new name; the janitor frees the
         # jobs of the old one.
         self.name = job_queue.worker_name()
-        self._heartbeat = Heartbeat(self.engine, self.name, self.lease, janitor=True).__enter__()
+        self._heartbeat = Heartbeat(self.engine, self.name, self.lease, janitor=True,
+                                    scratch_dir=self.scratch_dir).__enter__()
         try:
             job_queue.requeue_lost(self.engine)
         except SQLAlchemyError as error:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import click
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
 from importer.vocabulary import ImportMode, ImportPhase
+from service import scratch
 from service.cli.context import Context, account_named, choice_of, pass_context
 from service.domain import imports
 from service.domain.job_queue import worker_name
@@ -62,8 +62,12 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
         "date_format": date_format,
     }
     raw = {key: value for key, value in raw.items() if value is not None}
-    # The job works on its own copy: the user's file is never removed.
-    work_copy = Path(tempfile.mkdtemp()) / file.name
+    # The job works on its own copy: the user's file is never removed. The copy sits with the workers'
+    # scratch copies, so that one killed with it is removed by the next import or worker (scratch.py).
+    scratch_dir = Path(ctx.app.config["UPLOAD_DIR"])
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch.sweep(scratch_dir)
+    work_copy = scratch.make("cli", scratch_dir) / file.name
     try:
         shutil.copyfile(file, work_copy)
         job = _queue(ctx, account_name, raw, work_copy)

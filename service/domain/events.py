@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from importer.addresses import AddressValidator
 from importer.collector import collector_paused
+from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ContactStatus, StatusSource
 from segments.tables import contacts
 from segments.values import json_values, one_of
@@ -43,10 +44,6 @@ MAX_EVENTS = 10_000  # in one batch, unless SAFEGUARD_MAX_BATCH says otherwise
 SOFT_BOUNCE_WINDOW = timedelta(days=30)
 SOFT_BOUNCES_TO_BOUNCE = 3  # the third soft bounce within the window counts as a hard bounce
 RESTRICTIVENESS = {ContactStatus.ACTIVE: 0, ContactStatus.UNSUBSCRIBED: 1, ContactStatus.BOUNCED: 2}
-# A deadlock, a serialization failure, or another batch recording the same event_id meanwhile:
-# the transaction rolled back whole, and the next attempt sees what the other one committed.
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
-ATTEMPTS = 3
 
 EVENT_COLUMNS = (("id", "integer"), ("account_id", "integer"), ("event_id", "text"), ("type", "text"),
                  ("contact_id", "integer"), ("address_key", "text"), ("mailing_id", "integer"),
@@ -84,9 +81,8 @@ def record_events(engine: Engine, account_id: int, raw_events: Sequence[Any], *,
                     wait_for_change(session.connection(), account_id)
                     return _apply(session, account_id, raw_events)
             except (IntegrityError, DBAPIError) as error:
-                retryable = (isinstance(error, IntegrityError)
-                             or getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES)
-                if not retryable or attempt == ATTEMPTS:
+                # Also another batch recording the same event_id meanwhile: the next attempt sees it.
+                if not (isinstance(error, IntegrityError) or retryable(error)) or attempt == ATTEMPTS:
                     raise
     raise AssertionError("unreachable")
 

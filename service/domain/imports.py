@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -28,7 +27,7 @@ from importer.reading import (
 )
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
-from service import safe_json
+from service import safe_json, scratch
 from service.db import end_reads, own, writing
 from service.domain import job_queue, uploads
 from service.domain.accounts import account_info
@@ -169,11 +168,12 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
         _record_success(conn, job_id, worker, job.account_id, settings, info.links, result)
         uploads.release_in(conn, job.upload_id)
 
-    scratch = Path(tempfile.mkdtemp(prefix=f"import-{job_id}-", dir=scratch_dir)) if source is None else None
+    # Named after this process, so that a worker can remove what a killed one left (service/scratch.py).
+    work_folder = scratch.make(str(job_id), scratch_dir) if source is None else None
     try:
         if source is None:
-            assert scratch is not None
-            source = _scratch_copy(engine, job, scratch)
+            assert work_folder is not None
+            source = _scratch_copy(engine, job, work_folder)
         run_import(engine, info, settings, source, import_id=job_id, progress=progress, finish=finish,
                    limits=limits, erasures_now=erasures_now)
     except JobCancelled:
@@ -190,8 +190,8 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
         _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported",
                         job.upload_id)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if work_folder is not None:
+            shutil.rmtree(work_folder, ignore_errors=True)
     with Session(engine) as session:
         finished = session.get(ImportJob, job_id)
         assert finished is not None

@@ -145,7 +145,7 @@ def _is_lost(worker: str | None, lease_until: datetime | None, now: datetime) ->
     if lease_until is None or _aware(lease_until) < now:
         return True
     host, _, pid = (worker or "").rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
+    return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -153,7 +153,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` of this host is alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
 
 from importer.collector import collector_paused
+from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ContactStatus
 from segments.batch import batch_query
 from segments.collapse import Audience
@@ -49,11 +50,6 @@ from service.models import (
     Verdict,
     utcnow,
 )
-
-# Deadlocks between workers claiming overlapping batches, and serialization failures, are safe
-# to retry: the transaction rolled back whole.
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
-ATTEMPTS = 3
 
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
 check_requests = CheckRequest.__table__  # type: ignore[attr-defined]
@@ -120,8 +116,8 @@ def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids:
                         check_requests.c.mailing_id == mailing_id,
                         check_requests.c.idempotency_key == idempotency_key))
                 return answer
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+        except DBAPIError as error:  # deadlocks between workers claiming overlapping batches
+            if not retryable(error) or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from service import scratch
 from service.db import make_engine
 
 ROWS = 200_000
@@ -95,6 +96,10 @@ def test_a_killed_import_changes_nothing_and_is_reported_failed(
     assert process.returncode == -signal.SIGKILL
 
     assert _snapshot(engine, tenant.id) == before
+    # Its copy of the file is known for what a dead process left, and removed (by the next import or
+    # worker; here at once), instead of a 200k-row file left in the system's temporary folder for good.
+    assert scratch.sweep(tmp_path / "uploads") == 1
+    assert list((tmp_path / "uploads").iterdir()) == []
     response = client.get(f"/api/v1/imports/{job['id']}", headers=tenant.auth())
     assert response.status_code == 200, response.json
     assert response.json["status"] == "failed", response.json

@@ -4,6 +4,7 @@ batches of the same mailings at once. The guarantees are then read back from the
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -223,42 +224,43 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
 
 def test_served_workers_clear_each_address_once(client, make_tenant, import_rows, engine, database_url,
                                                  tmp_path):
-    """End to end: `safeguard serve` with three gunicorn worker processes; four mailing-system
-    clients check overlapping batches over HTTP at once and confirm what they were cleared for."""
+    """End to end: `safeguard serve` with three gunicorn worker processes (tests/served.py: a process
+    group of its own, stopped also when the test fails); four mailing-system clients check overlapping
+    batches over HTTP at once and confirm what they were cleared for."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mailing_helpers import Served
+    from served import HttpClient, free_port, safeguard_command, serving
 
     rows = _households(random.Random(99), 50)
     account = make_account(make_tenant, import_rows, engine, rows, name="served")
     mailing = create_mailing(client, account, [create_segment(client, account, IN_UTRECHT)])
     mailable = _mailable(rows, account.ids)
     key = account.tenant.keys["send"]
-    server = Served(database_url, tmp_path, workers=3)
-    try:
-        server.wait_until_up()
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "SAFEGUARD_UPLOAD_DIR": str(tmp_path / "uploads")}
+    with serving([*safeguard_command(), "serve", "--port", str(port), "--workers", "3"], port=port, env=env,
+                 log=tmp_path / "server.log", cwd=tmp_path) as server:
         barrier = threading.Barrier(4)
 
         def mailing_system(seed: int) -> list[dict]:
+            http = HttpClient(server.base)
             order = sorted(account.ids.values())
             random.Random(seed).shuffle(order)
             barrier.wait(timeout=30)
             results = []
             for i in range(0, len(order), 25):
-                status, body = server.post_json("POST", f"/api/v1/mailings/{mailing}/check", key,
-                                                {"contacts": order[i:i + 25]})
+                status, body = http.json("POST", f"/api/v1/mailings/{mailing}/check", key=key,
+                                         payload={"contacts": order[i:i + 25]})
                 assert status == 200, body
                 results += body["results"]
                 cleared = [r["contact"] for r in body["results"] if r["verdict"] == "send"]
-                status, body = server.post_json("POST", f"/api/v1/mailings/{mailing}/confirm", key,
-                                                {"contacts": cleared})
+                status, body = http.json("POST", f"/api/v1/mailings/{mailing}/confirm", key=key,
+                                         payload={"contacts": cleared})
                 assert status == 200 and body == {"confirmed": len(cleared)}, body
             return results
 
         with ThreadPoolExecutor(4) as pool:
             results = [r for answer in pool.map(mailing_system, range(4)) for r in answer]
-    finally:
-        server.stop()
 
     ledger = ledger_table(engine, mailing)
     assert {row["state"] for row in ledger} == {"sent"}
