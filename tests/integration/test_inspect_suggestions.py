@@ -87,3 +87,19 @@ def test_an_unknown_link_is_refused(client, make_tenant):
         answer = _inspect(client, tenant, DUTCH, f"?link={name}")
         assert answer.status_code == 400, answer.json
         assert answer.json["error"]["code"] == "unknown_link"
+
+
+def test_an_import_without_a_mapping_takes_the_suggestion(make_tenant, post_import, contacts_of):
+    tenant = make_tenant("shop", "external_id", links={"crm": None},
+                         fields={"first_name": "text", "kleur": "text", "colour": "text"})
+    by_crm = {"by": "external_id", "link": "crm", "column": "Nr"}
+    first = post_import(tenant, [["Nr", "Mail", "Kleur"], ["K1", "a@example.nl", "rood"]],
+                        {"match": by_crm, "mapping": {"Mail": "email", "Kleur": "colour"}})
+    assert first.json["status"] == "succeeded", first.json
+    # No mapping: the link's last one for "Kleur" (not the field of that name), an alias for the rest.
+    second = post_import(tenant, [["Nr", "E-mailadres", "Voornaam", "Kleur"], ["K1", "a@example.nl", "Anna",
+                                                                              "blauw"]], {"match": by_crm})
+    assert second.json["status"] == "succeeded", second.json
+    assert second.json["settings"]["mapping"] == {"E-mailadres": "email", "Voornaam": "first_name",
+                                                  "Kleur": "colour"}
+    assert contacts_of(tenant.id)[0]["attributes"] == {"first_name": "Anna", "colour": "blauw"}
