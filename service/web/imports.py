@@ -16,7 +16,7 @@ from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput, TooManyAttempts
 from service.http_errors import in_words
 from service.limits import failure_message, read_limits
-from service.models import ImportDraft, ImportStatus
+from service.models import ImportDraft, ImportStatus, Link
 from service.uploads import count_upload, store_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
@@ -167,8 +167,7 @@ def external_id(draft_id: int) -> ResponseReturnValue:
             if column not in columns:
                 error = gettext("Choose the column that holds the ID.")
         if error is None:
-            if match != draft.settings.get("match"):  # another ID column: the suggestion changes
-                drafts.save_settings(session, draft, match=match, mapping=None, create_fields=None)
+            drafts.save_settings(session, draft, match=match)  # choices made for the fields stay
             return redirect(url_for("web.fields", draft_id=draft.id))
     return _wizard_page("imports/external_id.html", draft, 4, 400 if error else 200, links=links,
                         columns=columns, match=match, error=error,
@@ -176,7 +175,7 @@ def external_id(draft_id: int) -> ResponseReturnValue:
                         id_columns=_id_columns(draft, links, columns))
 
 
-def _id_columns(draft: ImportDraft, links: list, columns: list[str]) -> dict[str, str]:
+def _id_columns(draft: ImportDraft, links: list[Link], columns: list[str]) -> dict[str, str]:
     """For each link, the column preselected when it is chosen: the one that fits it (link_memory)."""
     sample_rows = drafts.inspect(draft).sample_rows
     session = db_session()
