@@ -29,7 +29,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, TypedDict, Unpack, runtime_checkable
 
-from importer.vocabulary import IMPORTABLE_BUILTINS
+from importer.aliases import suggest
 
 SAMPLE_SIZE = 64 * 1024  # bytes of (decompressed) file that detection looks at
 DELIMITERS = (",", ";", "\t", "|")
@@ -612,31 +612,8 @@ def column_names(header: Sequence[str]) -> list[str]:
     return names
 
 
-# email and status can always be imported, so they are suggested even when `field_names` leaves them
-# out; the aliases are normalised e-mail headers seen in Dutch and English exports.
-_EMAIL_ALIASES = ("emailadres", "emailadress", "emailaddress", "mail", "mailadres")
-
-
-def _normalise(name: str) -> str:
-    return "".join(char for char in name.lower() if char.isalnum())
-
-
 def suggest_mapping(columns: list[str], field_names: Iterable[str]) -> dict[str, str]:
-    """Suggest a field for each column whose name matches one, ignoring case and punctuation.
-
-    Each field is suggested for one column at most: the first exact match, else the first alias
-    ("E-mailadres", "mail" for email). Columns without a match are left out.
-    """
-    fields = {name: name for name in IMPORTABLE_BUILTINS}
-    for name in field_names:
-        fields.setdefault(_normalise(name), name)
-    aliases = dict.fromkeys(_EMAIL_ALIASES, "email")
-    mapping: dict[str, str] = {}
-    taken: set[str] = set()
-    for names in (fields, aliases):  # exact matches first, so "E-mail" beats an earlier "mail"
-        for column in columns:
-            field = names.get(_normalise(column))
-            if field is not None and column not in mapping and field not in taken:
-                mapping[column] = field
-                taken.add(field)
-    return {column: mapping[column] for column in columns if column in mapping}
+    """Suggest one of `field_names` (or email, status) for each column whose name is that field's or
+    an alias of it ("E-mailadres", "Voornaam"), ignoring case, accents and punctuation; see
+    importer/aliases.py. Columns without a match are left out."""
+    return suggest(columns, dict.fromkeys(field_names)).mapping

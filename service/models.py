@@ -641,7 +641,11 @@ class InspectionPublic(SQLModel):
     has_header: bool
     columns: list[str]
     sample_rows: list[list[str]]
+    # Column: field, by the link's last import (with ?link=), the fields' names and labels, and
+    # the names exports use for common fields ("Voornaam", "Email Address"); existing fields only.
     suggested_mapping: dict[str, str]
+    # With ?link=: the column that most likely holds the link's IDs (left out of suggested_mapping).
+    suggested_id_column: str | None = None
 
 
 class ContactPublic(SQLModel):

@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from importer.reading import FileUnreadable, inspect_file, suggest_mapping
+from importer.aliases import suggest
+from importer.reading import FileUnreadable, inspect_file
 from service import background, limits
 from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint, query_flag
 from service.db import current_engine, session
-from service.domain import imports, uploads
-from service.domain.accounts import fields_of
+from service.domain import imports, link_memory, uploads
+from service.domain.accounts import fields_of, links_of
 from service.downloads import csv_response
 from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
 from service.uploads import count_upload, save_upload, store_upload, upload_name
@@ -19,8 +20,13 @@ from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
-          scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic, limits=limits.FILE_LIMITS)
+          scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic, limits=limits.FILE_LIMITS,
+          query={"link": "the link the import will match by: its last import's mapping is suggested "
+                         "again, and the column that holds its IDs"})
 def inspect() -> dict[str, Any]:
+    link_name = request.args.get("link")
+    db = session()
+    link = link_memory.own_link(links_of(db, g.account.id), link_name) if link_name is not None else None
     count_upload(g.uploader)
     path = save_upload(request.files.get("file"), current_app.config["UPLOAD_DIR"])
     try:
@@ -30,14 +36,19 @@ def inspect() -> dict[str, Any]:
     finally:
         path.unlink(missing_ok=True)
     fmt = inspection.format
-    field_names = ["email", "status", *(f.name for f in fields_of(session(), g.account.id))]
+    memory = link_memory.remembered(db, g.account.id, link.name) if link else link_memory.LinkMemory()
+    id_column = (link_memory.id_column(db, link, inspection.columns, inspection.sample_rows, memory.id_column)
+                 if link else None)
+    fields = {f.name: f.label for f in fields_of(db, g.account.id)}
+    columns = [column for column in inspection.columns if column != id_column]
     return InspectionPublic(
         encoding=fmt.encoding,
         delimiter=fmt.delimiter,
         has_header=fmt.has_header,
         columns=inspection.columns,
         sample_rows=inspection.sample_rows,
-        suggested_mapping=suggest_mapping(inspection.columns, field_names),
+        suggested_mapping=suggest(columns, fields, previous=memory.mapping).mapping,
+        suggested_id_column=id_column,
     ).model_dump(mode="json")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from importer.aliases import suggest
 from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import (
     DEFAULT_LIMITS,
@@ -23,14 +24,13 @@ from importer.reading import (
     ReadLimits,
     Source,
     inspect_file,
-    suggest_mapping,
 )
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
 from service import safe_json, scratch
 from service.db import end_reads, own, writing
-from service.domain import job_queue, uploads
-from service.domain.accounts import account_info
+from service.domain import job_queue, link_memory, uploads
+from service.domain.accounts import account_info, fields_of
 from service.domain.erasures import erased_hashes, erasure_salt
 from service.errors import InvalidInput
 from service.logs import job_step
@@ -102,8 +102,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
                                   has_header=settings.has_header, limits=limits)
         info = account_info(session, account)
         if "mapping" not in raw_settings:
-            known = ["email", "status", *info.fields, *settings.create_fields]
-            suggested = suggest_mapping(inspection.columns, known)
+            suggested = _suggested_mapping(session, account, settings, inspection.columns)
             settings = replace(settings, mapping=suggested)
             raw_settings = {**raw_settings, "mapping": suggested}
         check_against(settings, info, inspection.columns)
@@ -120,6 +119,19 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     session.commit()
     session.refresh(job)
     return job
+
+
+def _suggested_mapping(session: Session, account: Account, settings: ImportSettings,
+                       columns: list[str]) -> dict[str, str]:
+    """What the wizard would suggest (importer/aliases.py): by a link, its last import's mapping
+    first; the fields by name or label; common fields by the names exports give them."""
+    fields: dict[str, str | None] = {f.name: f.label for f in fields_of(session, account.id)}
+    fields.update(dict.fromkeys(settings.create_fields))
+    previous: dict[str, str] = {}
+    if settings.by_external_id:
+        previous = link_memory.remembered(session, account.id, settings.match.link or "").mapping
+        columns = [column for column in columns if column != settings.match.column]
+    return suggest(columns, fields, previous=previous).mapping
 
 
 def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = None,

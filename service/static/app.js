@@ -447,6 +447,14 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("select[data-toggles]").forEach((select) => {
     showWhen(select, document.getElementById(select.dataset.toggles), () => select.value !== "");
   });
+  // A link's option names the column that fits it (its IDs, or its last import's ID column).
+  document.querySelectorAll("select[data-id-column-select]").forEach((select) => {
+    const columns = document.getElementById(select.dataset.idColumnSelect);
+    select.addEventListener("change", () => {
+      const fitting = select.selectedOptions[0]?.dataset.idColumn;
+      if (fitting) columns.value = fitting;
+    });
+  });
   document.querySelectorAll("select[data-toggles-value]").forEach((select) => {
     showWhen(select, document.getElementById(select.dataset.togglesTarget), () => select.value === select.dataset.togglesValue);
   });

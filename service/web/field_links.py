@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from importer.reading import suggest_mapping
+from importer.aliases import suggest
 from importer.settings import AccountInfo, SettingsError, check_against, parse_settings
 from service.words import gettext
 
@@ -29,13 +29,17 @@ class FieldChoice:
 
 
 def from_settings(settings: Mapping[str, Any], columns: list[str], id_column: str | None,
-                  field_names: Iterable[str]) -> list[FieldChoice]:
-    """The saved choices, or else a suggestion by column name (the ID column is not a field)."""
+                  fields: Mapping[str, str | None],
+                  previous: Mapping[str, str] | None = None) -> list[FieldChoice]:
+    """The saved choices, or else a suggestion (importer/aliases.py): the link's `previous` mapping,
+    the `fields` (name: label) by name or label, common fields by the names exports give them, new
+    ones included. The ID column is not a field."""
     create = settings.get("create_fields", {})
     mapping = settings.get("mapping")
     if mapping is None:
-        known = ["email", "status", *field_names]
-        mapping = suggest_mapping([c for c in columns if c != id_column], known)
+        suggestion = suggest([c for c in columns if c != id_column], fields, previous=previous,
+                             create=True)
+        mapping, create = suggestion.mapping, suggestion.create_fields
     choices = []
     for index, column in enumerate(columns):
         name = mapping.get(column, "")

@@ -11,12 +11,12 @@ from importer.reading import FileUnreadable, LimitExceeded, inspect_file
 from importer.vocabulary import FieldType
 from service.db import current_engine, end_reads
 from service.db import session as db_session
-from service.domain import imports, uploads
+from service.domain import imports, link_memory, uploads
 from service.domain.accounts import account_info, fields_of, links_of
 from service.errors import DomainError, InvalidInput, TooManyAttempts
 from service.http_errors import in_words
 from service.limits import failure_message, read_limits
-from service.models import ImportDraft, ImportStatus
+from service.models import ImportDraft, ImportStatus, Link
 from service.uploads import count_upload, store_upload, upload_name
 from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
@@ -152,7 +152,8 @@ def external_id(draft_id: int) -> ResponseReturnValue:
     columns = _columns_or_back(draft)
     if not isinstance(columns, list):
         return columns
-    links = links_of(db_session(), g.account.id)
+    session = db_session()
+    links = links_of(session, g.account.id)
     match = draft.settings.get("match", {"by": "email"})
     error = None
     if request.method == "POST":
@@ -166,11 +167,25 @@ def external_id(draft_id: int) -> ResponseReturnValue:
             if column not in columns:
                 error = gettext("Choose the column that holds the ID.")
         if error is None:
-            drafts.save_settings(db_session(), draft, match=match)
+            drafts.save_settings(session, draft, match=match)  # choices made for the fields stay
             return redirect(url_for("web.fields", draft_id=draft.id))
     return _wizard_page("imports/external_id.html", draft, 4, 400 if error else 200, links=links,
                         columns=columns, match=match, error=error,
-                        last_link_id=g.account.last_import_link_id)
+                        last_link_id=g.account.last_import_link_id,
+                        id_columns=_id_columns(draft, links, columns))
+
+
+def _id_columns(draft: ImportDraft, links: list[Link], columns: list[str]) -> dict[str, str]:
+    """For each link, the column preselected when it is chosen: the one that fits it (link_memory)."""
+    sample_rows = drafts.inspect(draft).sample_rows
+    session = db_session()
+    found = {}
+    for link in links:
+        memory = link_memory.remembered(session, g.account.id, link.name)
+        column = link_memory.id_column(session, link, columns, sample_rows, memory.id_column)
+        if column is not None:
+            found[link.name] = column
+    return found
 
 
 def _columns_or_back(draft: ImportDraft) -> ResponseReturnValue:
@@ -209,8 +224,10 @@ def fields(draft_id: int) -> ResponseReturnValue:
             else:
                 return redirect(url_for("web.review", draft_id=draft.id))
     else:
+        previous = (link_memory.remembered(session, g.account.id, match["link"]).mapping
+                    if match.get("by") == "external_id" else {})
         choices = field_links.from_settings(draft.settings, columns, id_column,
-                                            (f.name for f in account_fields))
+                                            {f.name: f.label for f in account_fields}, previous)
     samples = {column: [row[i] for row in inspection.sample_rows[:3] if i < len(row) and row[i].strip()]
                for i, column in enumerate(columns)}
     links = {link.name: link for link in links_of(session, g.account.id)}

@@ -20,6 +20,7 @@ from flask_babel import Babel, format_datetime, get_locale
 from service.db import session as db_session
 from service.downloads import csv_response
 from service.web.auth import safe_next
+from service.web.field_words import field_label
 from service.words import lazy_gettext
 
 LANGUAGES = {"en": "English", "nl": "Nederlands"}
@@ -93,4 +94,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are spaces
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language,
-                                 type_words=FIELD_TYPES)
+                                 type_words=FIELD_TYPES, field_label=field_label)

@@ -13,7 +13,7 @@ from segments.rules import OPERATORS, Catalog
 from service import safe_json
 from service.db import current_engine
 from service.db import session as db_session
-from service.domain.accounts import links_of
+from service.domain.accounts import fields_of, links_of
 from service.domain.segments import (
     catalog_of,
     create_segment,
@@ -25,6 +25,7 @@ from service.domain.segments import (
 from service.errors import DomainError, InvalidInput, TooLarge
 from service.web.charts import shared_chart_svg
 from service.web.contacts import STATUS_WORDS
+from service.web.field_words import label_of_name
 from service.web.language import FIELD_TYPES, page_csv
 from service.web.pages import page
 from service.web.previews import (
@@ -83,9 +84,12 @@ def builder_catalog(catalog: Catalog) -> dict[str, Any]:
     labels = {f"external_id.{link.name}": gettext("%(label)s (ID in “%(name)s”)", label=link.label,
                                                   name=link.name)
               for link in links_of(db_session(), g.account.id)}
+    field_labels = {f.name: f.label for f in fields_of(db_session(), g.account.id)}
+
     def label_of(name: str) -> str:
         kind = str(catalog.kind_of(name))
-        return str(BUILTIN_LABELS.get(name) or labels.get(name) or f"{name} ({FIELD_TYPES.get(kind, kind)})")
+        return str(BUILTIN_LABELS.get(name) or labels.get(name)
+                   or f"{label_of_name(name, field_labels)} ({FIELD_TYPES.get(kind, kind)})")
 
     fields = [{"name": name, "kind": catalog.kind_of(name), "label": label_of(name)}
               for name in catalog.names()]

@@ -167,7 +167,7 @@ def test_a_contacts_page_shows_fields_ids_and_the_history_in_words(app, engine, 
     web = signed_in(app, engine, tenant.id, "anna@family.example")
     page = web.get(f"/contacts/{contact}").get_data(as_text=True)
     assert "<h1>jan@home.nl</h1>" in page
-    for expected in ("first_name <span class=\"hint\">(text)</span>", "<dd>Jan</dd>", "<dd>41</dd>",
+    for expected in ("First name <span class=\"hint\">(text)</span>", "<dd>Jan</dd>", "<dd>41</dd>",
                      "<dd>2020-01-31</dd>", "<dd>yes</dd>", "<td>K1</td>"):
         assert expected in page, expected
     history = page.split('id="status-history"', 1)[1].split("</table>", 1)[0]

@@ -158,6 +158,7 @@ def test_inspect_suggests_a_mapping(make_tenant, inspect_upload):
         "sample_rows": [["an@example.nl", "An", "31-12-1999", "active", "x"]],
         "suggested_mapping": {"E-mailadres": "email", "Voornaam": "voornaam",
                               "Geboorte datum": "geboortedatum", "Status": "status"},
+        "suggested_id_column": None,  # only with ?link=
     }
 
 
