@@ -12,17 +12,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
 from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
-from service.db import all_of, insert_unique, own
+from service.db import all_of, begin_write, insert_unique, own
 from service.domain.accounts import fields_of, links_of
-from service.errors import InvalidInput
+from service.errors import Conflict, InvalidInput
 from service.limits import rule_refusal
-from service.models import Account, Segment, utcnow
+from service.models import Account, Mailing, Segment, utcnow
 
 BOOLEAN_TEXT = {"1": "true", "0": "false"}
 
@@ -36,7 +37,7 @@ def rules_checked() -> Iterator[None]:
     except RuleLimitExceeded as error:
         raise rule_refusal(error) from None
     except RuleError as error:
-        raise InvalidInput(str(error), part=error.where) from None
+        raise InvalidInput(str(error), part=error.where, expected=error.expected) from None
 
 
 def catalog_of(session: Session, account_id: int) -> Catalog:
@@ -49,7 +50,59 @@ def create_segment(session: Session, *, account: Account, name: str, rules: Any)
     with rules_checked():  # a bad rule is refused before it is stored
         parse_rules(rules, catalog_of(session, account.id))
     segment = Segment(account_id=account.id, name=name, rules=rules)
-    return insert_unique(session, segment, f"this account has a segment named '{name}' already")
+    return insert_unique(session, segment, _taken(name))
+
+
+def _taken(name: str) -> str:
+    return f"this account has a segment named '{name}' already"
+
+
+def mailings_using(session: Session, segment: Segment) -> list[Mailing]:
+    """The account's mailings that include or exclude the segment."""
+    mailings = session.exec(select(Mailing).where(Mailing.account_id == segment.account_id)
+                            .order_by(Mailing.id))  # type: ignore[arg-type]
+    return [m for m in mailings if segment.id in m.include or segment.id in m.exclude]
+
+
+def _refuse_in_use(session: Session, segment: Segment, doing: str) -> None:
+    using = mailings_using(session, segment)
+    if using:
+        names = ", ".join(f"'{m.name}'" for m in using)
+        raise Conflict(f"cannot {doing} segment '{segment.name}': mailing {names} uses it", code="in_use")
+
+
+def change_segment(session: Session, *, account: Account, segment_id: int, name: str | None = None,
+                   rules: Any = None) -> Segment:
+    """Rename a segment or change its rules (checked first). Its rules stay as they are while a
+    mailing uses it: the mailing's send list, and the checks already answered, depend on them."""
+    segment = own_segment(session, account.id, segment_id)
+    if rules is not None:
+        with rules_checked():
+            parse_rules(rules, catalog_of(session, account.id))
+    begin_write(session)  # the mailings are read in the write's transaction, where SQLite locks
+    segment = own_segment(session, account.id, segment_id)
+    if rules is not None and rules != segment.rules:
+        _refuse_in_use(session, segment, "change the rules of")
+        segment.rules = rules
+    if name is not None:
+        segment.name = name
+    session.add(segment)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(_taken(str(name))) from None
+    return segment
+
+
+def remove_segment(session: Session, *, account: Account, segment_id: int) -> None:
+    """Delete a segment; refused (Conflict `in_use`) while a mailing includes or excludes it."""
+    own_segment(session, account.id, segment_id)
+    begin_write(session)
+    segment = own_segment(session, account.id, segment_id)
+    _refuse_in_use(session, segment, "delete")
+    session.delete(segment)
+    session.commit()
 
 
 def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:

@@ -92,6 +92,8 @@ API = {
     "api.post_segment": Route("POST", body=lambda ids: {"name": "s", "rules": {"all": []}}, cross="own"),
     "api.list_segments": Route("GET", cross="blind"),
     "api.get_segment": Route("GET"),
+    "api.patch_segment": Route("PATCH", body=lambda ids: {"name": "renamed by the intruder"}),
+    "api.delete_segment": Route("DELETE"),
     "api.preview_segment": Route("GET"),
     "api.segment_recipients": Route("GET"),
 }
