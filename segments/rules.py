@@ -31,7 +31,7 @@ _TEXT_MATCH = ("contains", "starts_with", "ends_with")
 _RELATIVE_DAYS = ("within_last_days", "more_than_days_ago")
 # Calendar years ("18 or older"): exact on birthdays, which a number of days cannot be.
 YEAR_OPS = ("within_last_years", "more_than_years_ago")
-_RELATIVE = _RELATIVE_DAYS + YEAR_OPS
+_RELATIVE = YEAR_OPS + _RELATIVE_DAYS  # years first: what the builder offers first
 MAX_YEARS = 1_000
 OPERATORS: dict[str, tuple[str, ...]] = {
     "text": _EQUALITY + _TEXT_MATCH + _ORDER + _EMPTINESS,
