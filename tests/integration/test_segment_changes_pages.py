@@ -66,9 +66,11 @@ def test_rule_errors_say_what_to_give(shop, headers, message):
     assert answer.status_code == 400
     assert answer.json["error"] == {"where": "rules.all[1].value", "message": message}
     negative = '{"field": "born", "op": "within_last_years", "value": -1}'
-    saved = web.post("/segments/new", headers=headers, data={"csrf_token": token, "name": "x", "rules": negative})
+    saved = web.post("/segments/new", headers=headers,
+                     data={"csrf_token": token, "name": "x", "rules": negative})
     assert saved.status_code == 400
-    expected = "een heel aantal jaren, zoals 18" if headers is DUTCH else "a whole number of years, such as 18"
+    expected = ("een heel aantal jaren, zoals 18" if headers is DUTCH
+                else "a whole number of years, such as 18")
     assert expected in saved.get_data(as_text=True)
 
 
