@@ -34,7 +34,7 @@ OPERATOR_LABELS = {
     "within_last_days": lazy_gettext("within the last … days"),
     "more_than_days_ago": lazy_gettext("more than … days ago"),
     # For a birth date these read as ages: exact on the birthday.
-    "more_than_years_ago": lazy_gettext("… years ago or longer (… or older)"),
+    "more_than_years_ago": lazy_gettext("at least … years ago (… or older)"),
     "within_last_years": lazy_gettext("less than … years ago (younger than …)"),
 }
 

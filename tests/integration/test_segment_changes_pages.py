@@ -43,9 +43,9 @@ def _words(html: str) -> str:
 
 @pytest.mark.parametrize(("headers", "city", "age"), [
     (DUTCH, "Woonplaats is een van Amsterdam, Utrecht",
-     "Geboortedatum 18 jaar geleden of langer (18 of ouder)"),
+     "Geboortedatum minstens 18 jaar geleden (18 of ouder)"),
     (ENGLISH, "Woonplaats is one of Amsterdam, Utrecht",
-     "Geboortedatum 18 years ago or longer (18 or older)"),
+     "Geboortedatum at least 18 years ago (18 or older)"),
 ])
 def test_saved_conditions_read_as_words(shop, headers, city, age):
     _, web, segment_id = shop
