@@ -13,15 +13,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
 from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
-from service.db import all_of, begin_write, insert_unique, own
+from service.db import MAX_ID, all_of, begin_write, insert_unique, own
 from service.domain.accounts import fields_of, links_of
-from service.errors import Conflict, InvalidInput
+from service.errors import Conflict, InvalidInput, NotFound
 from service.limits import rule_refusal
 from service.models import Account, Mailing, Segment, utcnow
 
@@ -68,7 +68,32 @@ def _refuse_in_use(session: Session, segment: Segment, doing: str) -> None:
     using = mailings_using(session, segment)
     if using:
         names = ", ".join(f"'{m.name}'" for m in using)
+        session.rollback()  # the write's lock goes at once
         raise Conflict(f"cannot {doing} segment '{segment.name}': mailing {names} uses it", code="in_use")
+
+
+def lock_segments(session: Session, account_id: int, ids: list[int], *, share: bool) -> set[int]:
+    """Lock the account's segments among `ids` until the transaction ends; return the ids found.
+
+    A mailing being made shares the lock on its segments; deleting a segment, or changing its rules,
+    takes it alone, so that neither misses the other (SQLite's write lock already serialises them).
+    """
+    wanted = [i for i in ids if 0 < i <= MAX_ID]
+    if not wanted:
+        return set()
+    query = select(Segment.id).where(Segment.account_id == account_id,
+                                     col(Segment.id).in_(wanted)).with_for_update(read=share)
+    with session.no_autoflush:
+        return set(session.exec(query))
+
+
+def _locked(session: Session, segment: Segment) -> None:
+    """Start the write's transaction with the segment locked alone, and read it afresh there."""
+    begin_write(session)
+    if not lock_segments(session, segment.account_id, [segment.id], share=False):
+        session.rollback()
+        raise NotFound("segment")  # deleted meanwhile
+    session.refresh(segment)
 
 
 def change_segment(session: Session, *, account: Account, segment_id: int, name: str | None = None,
@@ -79,8 +104,7 @@ def change_segment(session: Session, *, account: Account, segment_id: int, name:
     if rules is not None:
         with rules_checked():
             parse_rules(rules, catalog_of(session, account.id))
-    begin_write(session)  # the mailings are read in the write's transaction, where SQLite locks
-    segment = own_segment(session, account.id, segment_id)
+    _locked(session, segment)  # the mailings are read in the write's transaction
     if rules is not None and rules != segment.rules:
         _refuse_in_use(session, segment, "change the rules of")
         segment.rules = rules
@@ -97,9 +121,8 @@ def change_segment(session: Session, *, account: Account, segment_id: int, name:
 
 def remove_segment(session: Session, *, account: Account, segment_id: int) -> None:
     """Delete a segment; refused (Conflict `in_use`) while a mailing includes or excludes it."""
-    own_segment(session, account.id, segment_id)
-    begin_write(session)
     segment = own_segment(session, account.id, segment_id)
+    _locked(session, segment)
     _refuse_in_use(session, segment, "delete")
     session.delete(segment)
     session.commit()

@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
 
+import pytest
+from sqlmodel import Session
+
+from service.domain.segments import lock_segments, remove_segment
+from service.errors import Conflict
+from service.models import Account, Mailing
 from tests.integration.segment_helpers import new_segment, recipients
 
 ROWS = [["E-mail", "Stad"], ["ann@example.nl", "Utrecht"], ["bob@example.nl", "Delft"]]
@@ -92,3 +98,33 @@ def test_another_accounts_segment_cannot_be_changed(client, tenant, make_tenant)
     assert _patch(client, intruder, segment_id, {"name": "theirs"}).status_code == 404
     assert client.delete(f"/api/v1/segments/{segment_id}", headers=intruder.auth()).status_code == 404
     assert client.get(f"/api/v1/segments/{segment_id}", headers=tenant.auth()).json["name"] == "mine"
+
+
+def test_a_mailing_being_made_holds_its_segments(engine, client, tenant, database_url):
+    """Deleting a segment waits for a mailing being made with it, then sees that mailing (PostgreSQL
+    row locks; SQLite's one writer serialises them anyway)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: SQLite has one writer at a time")
+    segment_id = new_segment(client, tenant, IN_UTRECHT, name="held")
+    with Session(engine) as making:
+        account = making.get(Account, tenant.id)
+        assert lock_segments(making, tenant.id, [segment_id], share=True) == {segment_id}
+        outcome: list[BaseException | None] = []
+
+        def delete() -> None:
+            with Session(engine) as deleting:
+                try:
+                    remove_segment(deleting, account=deleting.get(Account, tenant.id), segment_id=segment_id)
+                    outcome.append(None)
+                except Conflict as refused:
+                    outcome.append(refused)
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        deleter.join(timeout=1)
+        assert deleter.is_alive(), "the delete did not wait for the mailing being made"
+        making.add(Mailing(account_id=account.id, name="made meanwhile", include=[segment_id],
+                           representative={"rule": "most_recently_updated"}))
+        making.commit()
+    deleter.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict) and outcome[0].code == "in_use"
