@@ -181,6 +181,7 @@ def preview_rules() -> ResponseReturnValue:
     A POST (with the form's CSRF token in a header) because the rule tree can be long, and so
     that another site cannot make a signed-in browser run queries.
     """
+    body: Any = None  # a body too deep to read is refused by get_json itself
     try:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
