@@ -28,6 +28,7 @@ from segments.rules import (
     Rule,
     day_end,
     day_start,
+    years_before,
 )
 from segments.tables import contacts, external_ids
 
@@ -98,11 +99,18 @@ class RuleCompiler:
         if rule.kind == "timestamp":
             return self._timestamp(rule, c)
         column, value = self._value(rule, c)
+        today = self.now.date().isoformat()
         if rule.op in ("within_last_days", "more_than_days_ago"):
             cutoff = (self.now.date() - timedelta(days=rule.value)).isoformat()
             if rule.op == "within_last_days":
-                return and_(column.is_not(None), column >= cutoff, column <= self.now.date().isoformat())
+                return and_(column.is_not(None), column >= cutoff, column <= today)
             return and_(column.is_not(None), column < cutoff)
+        if rule.op in ("within_last_years", "more_than_years_ago"):
+            # Dates are stored as YYYY-MM-DD, so comparing the text is comparing the dates.
+            last_day = years_before(self.now.date(), rule.value).isoformat()
+            if rule.op == "more_than_years_ago":
+                return and_(column.is_not(None), column <= last_day)
+            return and_(column.is_not(None), column > last_day, column <= today)
         if rule.op in ("is_empty", "is_not_empty"):
             empty = column.is_(None) if rule.kind != "text" else or_(column.is_(None), column == "")
             return empty if rule.op == "is_empty" else ~empty
@@ -135,6 +143,10 @@ class RuleCompiler:
             return column >= self.now - timedelta(days=rule.value)
         if rule.op == "more_than_days_ago":
             return column < self.now - timedelta(days=rule.value)
+        if rule.op in ("within_last_years", "more_than_years_ago"):
+            # On or before the same day (UTC) that many years ago: up to that day's end.
+            after = day_end(years_before(self.now.date(), rule.value))
+            return column < after if rule.op == "more_than_years_ago" else column >= after
         # A date stands for its whole day (UTC): "eq 2026-11-27" is any moment of that day.
         if rule.op in ("eq", "ne", "in", "not_in"):
             days = [_day(v, column) for v in (rule.value if isinstance(rule.value, tuple) else [rule.value])]

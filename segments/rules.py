@@ -9,6 +9,7 @@ through it.
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from contextvars import ContextVar
@@ -27,7 +28,11 @@ _EQUALITY = ("eq", "ne", "in", "not_in")
 _EMPTINESS = ("is_empty", "is_not_empty")
 _ORDER = ("gt", "gte", "lt", "lte", "between")
 _TEXT_MATCH = ("contains", "starts_with", "ends_with")
-_RELATIVE = ("within_last_days", "more_than_days_ago")
+_RELATIVE_DAYS = ("within_last_days", "more_than_days_ago")
+# Calendar years ("18 or older"): exact on birthdays, which a number of days cannot be.
+YEAR_OPS = ("within_last_years", "more_than_years_ago")
+_RELATIVE = YEAR_OPS + _RELATIVE_DAYS  # years first: what the builder offers first
+MAX_YEARS = 1_000
 OPERATORS: dict[str, tuple[str, ...]] = {
     "text": _EQUALITY + _TEXT_MATCH + _ORDER + _EMPTINESS,
     "number": _EQUALITY + _ORDER + _EMPTINESS,
@@ -57,11 +62,16 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RuleError(ValueError):
-    """A rule that cannot be used; `where` names the part, e.g. `rules.all[1].value`."""
+    """A rule that cannot be used; `where` names the part, e.g. `rules.all[1].value`.
 
-    def __init__(self, where: str, message: str) -> None:
+    `expected` names the kind of value a condition wanted (date, number, ...), so that pages can
+    say it in the reader's language.
+    """
+
+    def __init__(self, where: str, message: str, expected: str | None = None) -> None:
         super().__init__(f"{where}: {message}")
         self.where = where
+        self.expected = expected
 
 
 class RuleLimitExceeded(RuleError):
@@ -189,12 +199,15 @@ def _parse_value(kind: str, op: str, value: Any, where: str) -> Any:
     if op in _EMPTINESS:
         return None
     if op in _RELATIVE:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100_000:
-            raise RuleError(where, f"{op} takes a whole number of days (0 or more)")
+        years = op in YEAR_OPS
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= (
+                MAX_YEARS if years else 100_000):
+            unit = "years" if years else "days"
+            raise RuleError(where, f"{op} takes a whole number of {unit} (0 or more)", f"whole_{unit}")
         return value
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            raise RuleError(where, f"{op} takes a non-empty list of values")
+            raise RuleError(where, f"{op} takes a non-empty list of values", "list")
         if len(value) > MAX_LIST:
             raise RuleError(where, f"{op} takes at most {MAX_LIST} values")
         return tuple(_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
@@ -233,7 +246,7 @@ def day_end(value: date | datetime) -> datetime:
 def _scalar(kind: str, value: Any, where: str) -> Any:
     if kind in ("text", "external_id"):
         if not isinstance(value, str):
-            raise RuleError(where, "expected a text value")
+            raise RuleError(where, "expected a text value", "text")
         if len(value) > MAX_TEXT:
             raise RuleError(where, f"a text value has at most {MAX_TEXT} characters")
         unstorable = unstorable_character(value)
@@ -242,14 +255,14 @@ def _scalar(kind: str, value: Any, where: str) -> Any:
         return value.strip()
     if kind == "number":
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise RuleError(where, "expected a number")
+            raise RuleError(where, "expected a number, such as 42", "number")
         # No field holds such a number (imports refuse them), and the databases overflow on it.
         if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
             raise RuleError(where, f"a number is at most {MAX_NUMBER - 1:,} either way")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise RuleError(where, "expected true or false")
+            raise RuleError(where, "expected true or false", "boolean")
         return value
     if kind == "status":
         if value not in tuple(ContactStatus):
@@ -266,7 +279,9 @@ def _date(value: Any, where: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise RuleError(where, f"expected a date as YYYY-MM-DD, not {value!r}")
+    if value in ("", None):
+        raise RuleError(where, "a date as 2026-12-31", "date")
+    raise RuleError(where, f"a date as 2026-12-31, not {value!r}", "date")
 
 
 def _timestamp(value: Any, where: str) -> date | datetime:
@@ -281,7 +296,22 @@ def _timestamp(value: Any, where: str) -> date | datetime:
         else:
             # Stored times are UTC; SQLite compares them as text, so the bound value must be too.
             return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise RuleError(where, f"expected a date (YYYY-MM-DD) or an ISO 8601 date-time, not {value!r}")
+    raise RuleError(where, f"a date as 2026-12-31 or an ISO 8601 date-time, not {value!r}", "date")
+
+
+def years_before(today: date, years: int) -> date:
+    """The same day `years` years before `today`: the last day a birthday then makes one `years` old.
+
+    29 February counts as 28 February in other years: on 28 February of a common year, someone born
+    on 29 February of a leap year has their birthday, so that day is the one returned.
+    """
+    year = today.year - years
+    leap = calendar.isleap(year)
+    if today.month == 2 and today.day == 29 and not leap:
+        return date(year, 2, 28)
+    if today.month == 2 and today.day == 28 and leap and not calendar.isleap(today.year):
+        return date(year, 2, 29)
+    return today.replace(year=year)
 
 
 def mentions_status(rule: Rule) -> bool:

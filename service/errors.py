@@ -36,13 +36,16 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    """The input cannot be used; `part` names where in it the problem is, when one part is."""
+    """The input cannot be used; `part` names where in it the problem is, when one part is, and
+    `expected` the kind of value it wanted there (date, number, ...), for pages to say in words."""
 
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, part: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, part: str | None = None,
+                 expected: str | None = None) -> None:
         super().__init__(message, code=code)
         self.part = part
+        self.expected = expected
 
 
 class TooLarge(DomainError):

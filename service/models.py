@@ -714,6 +714,12 @@ class SegmentCreate(RequestBody):
                                               ' or {"field", "op", "value"}; {"all": []} is everyone')
 
 
+class SegmentChange(RequestBody):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    rules: dict[str, Any] | None = Field(default=None, description="a rule tree, as for a new segment; "
+                                         "refused (409 in_use) while a mailing uses the segment")
+
+
 class SegmentPublic(SQLModel):
     id: int
     name: str

@@ -16,12 +16,20 @@ from service.api.send_lists import (
     recipients_answer,
 )
 from service.db import session
-from service.domain.segments import create_segment, own_segment, segment_audience, segments_of
+from service.domain.segments import (
+    change_segment,
+    create_segment,
+    own_segment,
+    remove_segment,
+    segment_audience,
+    segments_of,
+)
 from service.models import (
     PreviewPublic,
     RecipientList,
     Scope,
     Segment,
+    SegmentChange,
     SegmentCreate,
     SegmentList,
     SegmentPublic,
@@ -57,6 +65,25 @@ def list_segments() -> ResponseReturnValue:
           response=SegmentPublic)
 def get_segment(segment_id: int) -> ResponseReturnValue:
     return _public(own_segment(session(), g.account.id, segment_id))
+
+
+@endpoint(api, "/segments/<int:segment_id>", "PATCH",
+          summary="Rename a segment or change its rules (not while a mailing uses it)",
+          scope=Scope.MANAGE, body=SegmentChange, response=SegmentPublic, conflicts=("conflict", "in_use"),
+          limits=limits.RULE_LIMITS)
+def patch_segment(segment_id: int) -> ResponseReturnValue:
+    body = json_body(SegmentChange)
+    segment = change_segment(session(), account=g.account, segment_id=segment_id, name=body.name,
+                             rules=body.rules)
+    return _public(segment)
+
+
+@endpoint(api, "/segments/<int:segment_id>", "DELETE",
+          summary="Delete a segment (not while a mailing includes or excludes it)",
+          scope=Scope.MANAGE, status=204, conflicts=("in_use",))
+def delete_segment(segment_id: int) -> ResponseReturnValue:
+    remove_segment(session(), account=g.account, segment_id=segment_id)
+    return "", 204
 
 
 def _audience(segment_id: int) -> Audience:

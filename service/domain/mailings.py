@@ -13,8 +13,8 @@ from segments.collapse import Audience
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Rule, parse_rules
-from service.db import all_of, insert_unique, own, owned
-from service.domain.segments import catalog_of, personalisation, rules_checked
+from service.db import all_of, begin_write, insert_unique, own, owned
+from service.domain.segments import catalog_of, lock_segments, personalisation, rules_checked
 from service.errors import InvalidInput
 from service.models import Account, Mailing, Segment, utcnow
 
@@ -31,9 +31,16 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
     with rules_checked():
         personalisation(catalog, allow_shared_address, personalized_by)
         rule: RepresentativeRule = parse_representative(representative, catalog)
+    # Its segments locked (shared) in the insert's transaction: none is deleted meanwhile.
+    begin_write(session)
+    missing = set(include + exclude) - lock_segments(session, account.id, include + exclude, share=True)
+    if missing:
+        session.rollback()
+        raise InvalidInput(f"segment {min(missing)} was deleted meanwhile", part="include")
     mailing = Mailing(account_id=account.id, name=name, include=include, exclude=exclude,
                       allow_shared_address=allow_shared_address, personalized_by=personalized_by,
                       representative=rule.to_json())
+    session.add(mailing)  # before insert_unique, which then keeps this transaction and its locks
     return insert_unique(session, mailing, f"this account has a mailing named '{name}' already")
 
 

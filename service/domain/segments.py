@@ -12,17 +12,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
 from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
-from service.db import all_of, insert_unique, own
+from service.db import MAX_ID, all_of, begin_write, insert_unique, own
 from service.domain.accounts import fields_of, links_of
-from service.errors import InvalidInput
+from service.errors import Conflict, InvalidInput, NotFound
 from service.limits import rule_refusal
-from service.models import Account, Segment, utcnow
+from service.models import Account, Mailing, Segment, utcnow
 
 BOOLEAN_TEXT = {"1": "true", "0": "false"}
 
@@ -36,7 +37,7 @@ def rules_checked() -> Iterator[None]:
     except RuleLimitExceeded as error:
         raise rule_refusal(error) from None
     except RuleError as error:
-        raise InvalidInput(str(error), part=error.where) from None
+        raise InvalidInput(str(error), part=error.where, expected=error.expected) from None
 
 
 def catalog_of(session: Session, account_id: int) -> Catalog:
@@ -49,7 +50,82 @@ def create_segment(session: Session, *, account: Account, name: str, rules: Any)
     with rules_checked():  # a bad rule is refused before it is stored
         parse_rules(rules, catalog_of(session, account.id))
     segment = Segment(account_id=account.id, name=name, rules=rules)
-    return insert_unique(session, segment, f"this account has a segment named '{name}' already")
+    return insert_unique(session, segment, _taken(name))
+
+
+def _taken(name: str) -> str:
+    return f"this account has a segment named '{name}' already"
+
+
+def mailings_using(session: Session, segment: Segment) -> list[Mailing]:
+    """The account's mailings that include or exclude the segment."""
+    mailings = session.exec(select(Mailing).where(Mailing.account_id == segment.account_id)
+                            .order_by(Mailing.id))  # type: ignore[arg-type]
+    return [m for m in mailings if segment.id in m.include or segment.id in m.exclude]
+
+
+def _refuse_in_use(session: Session, segment: Segment, doing: str) -> None:
+    using = mailings_using(session, segment)
+    if using:
+        names = ", ".join(f"'{m.name}'" for m in using)
+        session.rollback()  # the write's lock goes at once
+        raise Conflict(f"cannot {doing} segment '{segment.name}': mailing {names} uses it", code="in_use")
+
+
+def lock_segments(session: Session, account_id: int, ids: list[int], *, share: bool) -> set[int]:
+    """Lock the account's segments among `ids` until the transaction ends; return the ids found.
+
+    A mailing being made shares the lock on its segments; deleting a segment, or changing its rules,
+    takes it alone, so that neither misses the other (SQLite's write lock already serialises them).
+    """
+    wanted = [i for i in ids if 0 < i <= MAX_ID]
+    if not wanted:
+        return set()
+    query = select(Segment.id).where(Segment.account_id == account_id,
+                                     col(Segment.id).in_(wanted)).with_for_update(read=share)
+    with session.no_autoflush:
+        return set(session.exec(query))
+
+
+def _locked(session: Session, segment: Segment) -> None:
+    """Start the write's transaction with the segment locked alone, and read it afresh there."""
+    begin_write(session)
+    if not lock_segments(session, segment.account_id, [segment.id], share=False):
+        session.rollback()
+        raise NotFound("segment")  # deleted meanwhile
+    session.refresh(segment)
+
+
+def change_segment(session: Session, *, account: Account, segment_id: int, name: str | None = None,
+                   rules: Any = None) -> Segment:
+    """Rename a segment or change its rules (checked first). Its rules stay as they are while a
+    mailing uses it: the mailing's send list, and the checks already answered, depend on them."""
+    segment = own_segment(session, account.id, segment_id)
+    if rules is not None:
+        with rules_checked():
+            parse_rules(rules, catalog_of(session, account.id))
+    _locked(session, segment)  # the mailings are read in the write's transaction
+    if rules is not None and rules != segment.rules:
+        _refuse_in_use(session, segment, "change the rules of")
+        segment.rules = rules
+    if name is not None:
+        segment.name = name
+    session.add(segment)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(_taken(str(name))) from None
+    return segment
+
+
+def remove_segment(session: Session, *, account: Account, segment_id: int) -> None:
+    """Delete a segment; refused (Conflict `in_use`) while a mailing includes or excludes it."""
+    segment = own_segment(session, account.id, segment_id)
+    _locked(session, segment)
+    _refuse_in_use(session, segment, "delete")
+    session.delete(segment)
+    session.commit()
 
 
 def own_segment(session: Session, account_id: int, segment_id: int) -> Segment:

@@ -65,16 +65,18 @@ function showWhen(control, target, test) {
 // The builder's words: English here, the page's language from the catalog's `words` (startBuilder).
 const WORDS = {
   all: "all of these", any: "any of these", none: "none of these", notall: "not all of these",
-  days: "Days", values: "Values", values_hint: "values, separated by commas", from: "From", to: "To",
+  days: "Days", years: "Years", values: "Values", values_hint: "values, separated by commas", from: "From", to: "To",
   value: "Value", field: "Field", test: "Test", remove: "Remove", remove_condition: "Remove this condition",
   match: "Contacts that match", remove_group: "Remove group", empty_everyone: "No conditions yet: everyone.",
   empty_no_one: "No conditions yet: no one.", add_condition: "Add a condition", add_group: "Add a group",
   true: "true", false: "false", preview_failed: "The preview could not be updated; try again.",
+  no_value_yet: "Give a value: until then this condition leaves no one out.",
 };
 const GROUP_KINDS = ["all", "any", "none", "notall"];
 const NO_VALUE = ["is_empty", "is_not_empty"];
 const LISTS = ["in", "not_in"];
 const DAYS = ["within_last_days", "more_than_days_ago"];
+const YEARS = ["within_last_years", "more_than_years_ago"];
 
 // The model: groups { group, parts } and conditions { field, op, value }, to and from the rules JSON.
 
@@ -91,13 +93,35 @@ function toModel(node) {
   return { group: "all", parts: [] };
 }
 
-function toRules(node) {
+// A condition still waiting for its value (a new one, say), or a group of nothing but such: it
+// leaves no one out, so that adding a condition never drops the preview to 0 before it is filled in.
+function incomplete(node) {
+  if (node.group) return node.parts.length > 0 && node.parts.every(incomplete);
+  if (NO_VALUE.includes(node.op)) return false;
+  const value = node.value;
+  return value === undefined || value === null || value === ""
+    || (Array.isArray(value) && (value.length === 0 || value.some((v) => v === "")));
+}
+
+// What leaves a group's outcome as it is: true among "all", false among "any".
+function neutral(group) {
+  return group === "all" || group === "notall" ? { all: [] } : { any: [] };
+}
+
+// The rules of the tree, without the parts waiting for a value. With `keep`, those stand in as
+// neutral parts, so that the paths the server names (rules.all[1]) are the paths drawn.
+function rulesOf(tree, keep = false) {
+  return incomplete(tree) ? { all: [] } : toRules(tree, keep);
+}
+
+function toRules(node, keep = false) {
   if (!node.group) {
     const condition = { field: node.field, op: node.op };
     if (!NO_VALUE.includes(node.op)) condition.value = node.value;
     return condition;
   }
-  const parts = node.parts.map(toRules);
+  const counted = keep ? node.parts : node.parts.filter((part) => !incomplete(part));
+  const parts = counted.map((part) => (incomplete(part) ? neutral(node.group) : toRules(part, keep)));
   if (node.group === "all") return { all: parts };
   if (node.group === "any") return { any: parts };
   return { not: node.group === "none" ? { any: parts } : { all: parts } };
@@ -130,6 +154,7 @@ function scalar(kind, text) {
 function defaultValue(kind, op) {
   if (NO_VALUE.includes(op)) return undefined;
   if (DAYS.includes(op)) return 30;
+  if (YEARS.includes(op)) return "";
   if (LISTS.includes(op)) return [];
   if (op === "between") return ["", ""];
   if (kind === "boolean") return true;
@@ -179,7 +204,8 @@ function valueControls(builder, node, path) {
   const kind = builder.kinds[node.field];
   const id = controlId(path, "value");
   if (NO_VALUE.includes(node.op)) return [];
-  if (DAYS.includes(node.op)) return [daysBox(builder, node, id)];
+  if (DAYS.includes(node.op)) return [wholeBox(builder, node, id, WORDS.days)];
+  if (YEARS.includes(node.op)) return [wholeBox(builder, node, id, WORDS.years)];
   if (LISTS.includes(node.op)) return [listBox(builder, node, id, kind)];
   if (node.op === "between") return rangeBoxes(builder, node, path, kind);
   if (kind === "boolean" || kind === "status") return [valueChoice(builder, node, id, kind)];
@@ -192,15 +218,22 @@ function inputType(kind) {
 }
 
 // Keep the node's value as `read` finds it in the control after each `event`.
+// The row's hint that a value is missing shows while it is.
 function writesValue(builder, node, control, read, event = "input") {
-  control.addEventListener(event, () => { node.value = read(); builder.edited(); });
+  control.addEventListener(event, () => {
+    node.value = read();
+    const hint = control.closest(".rule-condition")?.querySelector(".no-value");
+    if (hint) hint.hidden = !incomplete(node);
+    builder.edited();
+  });
   return control;
 }
 
-function daysBox(builder, node, id) {
+// A whole number of days or years.
+function wholeBox(builder, node, id, word) {
   const box = el("input", { id, type: "number", min: "0", step: "1", value: node.value ?? "" });
   writesValue(builder, node, box, () => (box.value === "" ? box.value : parseInt(box.value, 10)));
-  return labelled(WORDS.days, box);
+  return labelled(word, box);
 }
 
 function listBox(builder, node, id, kind) {
@@ -255,11 +288,14 @@ function conditionRow(builder, node, path, remove) {
     node.value = defaultValue(kinds[node.field], node.op);
     builder.reshaped();
   });
+  const hint = el("p", { class: "hint no-value", text: WORDS.no_value_yet });
+  hint.hidden = !incomplete(node);
   return el("div", { class: "rule-condition", "data-path": path }, [
     labelled(WORDS.field, field),
     labelled(WORDS.test, op),
     ...valueControls(builder, node, path),
     button(controlId(path, "remove"), WORDS.remove, remove, { class: "remove", "aria-label": WORDS.remove_condition }),
+    hint,
   ]);
 }
 
@@ -348,7 +384,7 @@ async function refreshPreview(builder) {
 
 // The server's answer to the rules as they are now; null when it asks to sign in again.
 async function requestPreview(builder) {
-  const body = { rules: JSON.parse(builder.input.value) };
+  const body = { rules: rulesOf(builder.tree, true) };
   new FormData(builder.options).forEach((value, key) => { body[key] = value; });
   const response = await fetch(builder.root.dataset.previewUrl, {
     method: "POST",
@@ -421,12 +457,12 @@ function ruleBuilder(root) {
     timer: null,
     // A value typed or chosen: the JSON and the preview follow, the controls stay as they are.
     edited() {
-      input.value = JSON.stringify(toRules(this.tree));
+      input.value = JSON.stringify(rulesOf(this.tree));
       schedulePreview(this, 250);
     },
     // A change of shape: drawn anew, the focus on `focusId` (by default where it was).
     reshaped(focusId = focusedId(root)) {
-      input.value = JSON.stringify(toRules(this.tree));
+      input.value = JSON.stringify(rulesOf(this.tree));
       render(this, focusId);
       schedulePreview(this, 250);
     },
@@ -435,7 +471,7 @@ function ruleBuilder(root) {
   builder.options.addEventListener("submit", (event) => event.preventDefault());
   document.getElementById("rules-json-box").classList.add("hidden");
   render(builder, null);
-  input.value = JSON.stringify(toRules(builder.tree));
+  input.value = JSON.stringify(rulesOf(builder.tree));
   if (builder.errorBox.hidden) refreshPreview(builder);
 }
 

@@ -51,6 +51,8 @@ ROUTES: list[tuple[str, Callable[..., ResponseReturnValue], list[str]]] = [
     ("/segments/new", segments.new_segment, ["GET", "POST"]),
     ("/segments/preview", segments.preview_rules, ["POST"]),
     ("/segments/<int:segment_id>", segments.segment_page, ["GET"]),
+    ("/segments/<int:segment_id>/edit", segments.edit_segment, ["GET", "POST"]),
+    ("/segments/<int:segment_id>/delete", segments.delete_segment, ["GET", "POST"]),
     ("/segments/<int:segment_id>/recipients.csv", segments.segment_csv, ["GET"]),
     ("/mailings", mailings.mailing_list, ["GET"]),
     ("/mailings/new", mailings.new_mailing, ["GET", "POST"]),

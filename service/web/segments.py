@@ -1,10 +1,12 @@
-"""Segment pages: the list, the builder with its live preview, a segment's page and send list."""
+"""Segment pages: the list, the builder with its live preview (for a new segment and for changing
+one), a segment's page and send list, and deleting it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import g, jsonify, redirect, request, url_for
+from flask import flash, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from importer.vocabulary import ContactStatus
@@ -13,19 +15,21 @@ from segments.rules import OPERATORS, Catalog
 from service import safe_json
 from service.db import current_engine
 from service.db import session as db_session
-from service.domain.accounts import fields_of, links_of
 from service.domain.segments import (
     catalog_of,
+    change_segment,
     create_segment,
+    mailings_using,
+    remove_segment,
     rules_audience,
     segment_audience,
     segments_of,
     send_list_rows,
 )
-from service.errors import DomainError, InvalidInput, TooLarge
+from service.errors import Conflict, DomainError, InvalidInput, TooLarge
+from service.models import Segment
 from service.web.charts import shared_chart_svg
 from service.web.contacts import STATUS_WORDS
-from service.web.field_words import label_of_name
 from service.web.language import FIELD_TYPES, page_csv
 from service.web.pages import page
 from service.web.previews import (
@@ -36,36 +40,17 @@ from service.web.previews import (
     representative_choice,
     representative_from,
 )
+from service.web.rule_words import BUILTIN_LABELS, OPERATOR_LABELS, field_labels, readable_error
 from service.words import gettext, lazy_gettext
 
 EVERYONE = '{"all": []}'
 MAX_NAME = 200
 
-BUILTIN_LABELS = {
-    "email": lazy_gettext("E-mail address"),
-    "email_domain": lazy_gettext("E-mail domain"),
-    "status": lazy_gettext("Status"),
-    "created_at": lazy_gettext("Added on"),
-    "updated_at": lazy_gettext("Last updated"),
-}
-
-# How the builder names each operator; the operators a field offers come from rules.OPERATORS.
-OPERATOR_LABELS = {
-    "eq": lazy_gettext("is"), "ne": lazy_gettext("is not"), "in": lazy_gettext("is one of"),
-    "not_in": lazy_gettext("is none of"), "contains": lazy_gettext("contains"),
-    "starts_with": lazy_gettext("starts with"), "ends_with": lazy_gettext("ends with"),
-    "gt": lazy_gettext("is above / after"), "gte": lazy_gettext("is at least / on or after"),
-    "lt": lazy_gettext("is below / before"), "lte": lazy_gettext("is at most / on or before"),
-    "between": lazy_gettext("is between"), "is_empty": lazy_gettext("is empty"),
-    "is_not_empty": lazy_gettext("has a value"),
-    "within_last_days": lazy_gettext("within the last … days"),
-    "more_than_days_ago": lazy_gettext("more than … days ago"),
-}
 # The builder's own words (service/static/app.js), in the page's language.
 BUILDER_WORDS = {
     "all": lazy_gettext("all of these"), "any": lazy_gettext("any of these"),
     "none": lazy_gettext("none of these"), "notall": lazy_gettext("not all of these"),
-    "days": lazy_gettext("Days"), "values": lazy_gettext("Values"),
+    "days": lazy_gettext("Days"), "years": lazy_gettext("Years"), "values": lazy_gettext("Values"),
     "values_hint": lazy_gettext("values, separated by commas"), "from": lazy_gettext("From"),
     "to": lazy_gettext("To"), "value": lazy_gettext("Value"), "field": lazy_gettext("Field"),
     "test": lazy_gettext("Test"), "remove": lazy_gettext("Remove"),
@@ -76,20 +61,19 @@ BUILDER_WORDS = {
     "add_condition": lazy_gettext("Add a condition"),
     "add_group": lazy_gettext("Add a group"), "true": lazy_gettext("true"), "false": lazy_gettext("false"),
     "preview_failed": lazy_gettext("The preview could not be updated; try again."),
+    "no_value_yet": lazy_gettext("Give a value: until then this condition leaves no one out."),
 }
 
 
 def builder_catalog(catalog: Catalog) -> dict[str, Any]:
     """What the builder's drop-downs offer: every field with its kind, and the operators per kind."""
-    labels = {f"external_id.{link.name}": gettext("%(label)s (ID in “%(name)s”)", label=link.label,
-                                                  name=link.name)
-              for link in links_of(db_session(), g.account.id)}
-    field_labels = {f.name: f.label for f in fields_of(db_session(), g.account.id)}
+    labels = field_labels(catalog)
 
     def label_of(name: str) -> str:
+        if name in BUILTIN_LABELS or name.startswith("external_id."):
+            return labels[name]
         kind = str(catalog.kind_of(name))
-        return str(BUILTIN_LABELS.get(name) or labels.get(name)
-                   or f"{label_of_name(name, field_labels)} ({FIELD_TYPES.get(kind, kind)})")
+        return f"{labels[name]} ({FIELD_TYPES.get(kind, kind)})"
 
     fields = [{"name": name, "kind": catalog.kind_of(name), "label": label_of(name)}
               for name in catalog.names()]
@@ -112,9 +96,25 @@ def segment_list() -> ResponseReturnValue:
 
 
 def new_segment() -> ResponseReturnValue:
+    return _segment_form(None)
+
+
+def edit_segment(segment_id: int) -> ResponseReturnValue:
+    return _segment_form(own_segment(segment_id))
+
+
+def _refusal_status(problem: DomainError) -> int:
+    if isinstance(problem, TooLarge):
+        return 413
+    return 409 if isinstance(problem, Conflict) and problem.code == "in_use" else 400
+
+
+def _segment_form(segment: Segment | None) -> ResponseReturnValue:
+    """The builder: a new segment, or the segment's name and conditions to change."""
     session = db_session()
     catalog = catalog_of(session, g.account.id)
-    name, rules_text, error, status = "", EVERYONE, None, 400
+    name, rules_text = (segment.name, json.dumps(segment.rules)) if segment else ("", EVERYONE)
+    error, status = None, 400
     rules: Any = None
     if request.method == "POST":
         name, rules_text = request.form.get("name", "").strip(), request.form.get("rules", EVERYONE)
@@ -132,20 +132,47 @@ def new_segment() -> ResponseReturnValue:
             error = gettext("A name has at most %(count)s characters.", count=MAX_NAME)
         if error is None:
             try:
-                segment = create_segment(session, account=g.account, name=name, rules=rules)
+                if segment is None:
+                    saved = create_segment(session, account=g.account, name=name, rules=rules)
+                else:
+                    saved = change_segment(session, account=g.account, segment_id=segment.id, name=name,
+                                           rules=rules)
+            except InvalidInput as problem:
+                error = readable_error(problem, rules, field_labels(catalog))
             except DomainError as problem:
-                error, status = problem.message, 413 if isinstance(problem, TooLarge) else 400
+                error, status = problem.message, _refusal_status(problem)
             else:
-                return redirect(url_for("web.segment_page", segment_id=segment.id))
+                return redirect(url_for("web.segment_page", segment_id=saved.id))
     counts = None
     try:
         counts = counts_of(rules_audience(session, g.account, safe_json.loads(rules_text)))
     except (ValueError, InvalidInput, TooLarge):
         pass  # the error above says what is wrong; the preview waits for valid rules
+    using = mailings_using(session, segment) if segment else []
     return page("segments/new.html", status if error else 200, name=name, rules_text=rules_text,
-                error=error, builder=builder_catalog(catalog), counts=counts,
+                error=error, builder=builder_catalog(catalog), counts=counts, segment=segment, using=using,
                 chart=shared_chart_svg(counts.shared if counts else {}), preview_lines=PREVIEW_LINES,
                 representatives=REPRESENTATIVES, fields=list(catalog.fields))
+
+
+def delete_segment(segment_id: int) -> ResponseReturnValue:
+    """The confirmation page, and the deletion once it is ticked; refused while a mailing uses it."""
+    segment = own_segment(segment_id)
+    session = db_session()
+    error, status = None, 400
+    if request.method == "POST":
+        if request.form.get("confirm") != "yes":
+            error = gettext("Tick the box to confirm that this segment is to be deleted.")
+        else:
+            try:
+                remove_segment(session, account=g.account, segment_id=segment_id)
+            except Conflict:
+                error, status = gettext("A mailing uses this segment, so it cannot be deleted."), 409
+            else:
+                flash(gettext("Segment “%(name)s” is deleted.", name=segment.name))
+                return redirect(url_for("web.segment_list"))
+    return page("segments/delete.html", status if error else 200, segment=segment, error=error,
+                using=mailings_using(session, segment))
 
 
 def preview_rules() -> ResponseReturnValue:
@@ -154,6 +181,7 @@ def preview_rules() -> ResponseReturnValue:
     A POST (with the form's CSRF token in a header) because the rule tree can be long, and so
     that another site cannot make a signed-in browser run queries.
     """
+    body: Any = None  # a body too deep to read is refused by get_json itself
     try:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -161,7 +189,9 @@ def preview_rules() -> ResponseReturnValue:
         audience = rules_audience(db_session(), g.account, body.get("rules"),
                                             **_preview_options(body))
     except InvalidInput as problem:
-        return jsonify(error={"where": problem.part, "message": problem.message}), 400
+        labels = field_labels(catalog_of(db_session(), g.account.id))
+        message = readable_error(problem, body.get("rules") if isinstance(body, dict) else None, labels)
+        return jsonify(error={"where": problem.part, "message": message}), 400
     except TooLarge as problem:  # a tree past the rule limits
         return jsonify(error={"where": None, "code": problem.code, "message": problem.message}), 413
     counts = counts_of(audience)
@@ -184,12 +214,12 @@ def segment_page(segment_id: int) -> ResponseReturnValue:
     counts = counts_of(audience)
     rule, field = representative_choice(None if error else representative_from(request.args))
     catalog = catalog_of(db_session(), g.account.id)
-    labels = {f["name"]: f["label"] for f in builder_catalog(catalog)["fields"]}
+    labels = field_labels(catalog)
     return page("segments/show.html", 400 if error else 200, segment=segment, counts=counts,
                 chart=shared_chart_svg(counts.shared), preview_lines=PREVIEW_LINES, error=error,
                 representatives=REPRESENTATIVES, fields=list(catalog.fields), chosen_rule=rule,
                 chosen_field=field, opted_in=audience.allow_shared_address, field_labels=labels,
-                operator_labels=OPERATOR_LABELS)
+                operator_labels=OPERATOR_LABELS, using=mailings_using(db_session(), segment))
 
 
 def segment_csv(segment_id: int) -> ResponseReturnValue:

@@ -227,6 +227,7 @@ BODIES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "links": ("POST", "/api/v1/links", "manage", {"name": "shop", "label": "Shop"}),
     "fields": ("POST", "/api/v1/fields", "manage", {"name": "city", "type": "text"}),
     "segments": ("POST", "/api/v1/segments", "manage", {"name": "s", "rules": {"all": []}}),
+    "patch segment": ("PATCH", "/api/v1/segments/{segment_id}", "manage", {"name": "s2"}),
     "mailings": ("POST", "/api/v1/mailings", "manage", {"name": "m", "include": ["{segment_id}"]}),
     "check": ("POST", "/api/v1/mailings/{mailing_id}/check", "send", {"contacts": ["{contact_id}"]}),
     "release": ("POST", "/api/v1/mailings/{mailing_id}/release", "send", {"contacts": ["{contact_id}"]}),

@@ -92,6 +92,8 @@ API = {
     "api.post_segment": Route("POST", body=lambda ids: {"name": "s", "rules": {"all": []}}, cross="own"),
     "api.list_segments": Route("GET", cross="blind"),
     "api.get_segment": Route("GET"),
+    "api.patch_segment": Route("PATCH", body=lambda ids: {"name": "renamed by the intruder"}),
+    "api.delete_segment": Route("DELETE"),
     "api.preview_segment": Route("GET"),
     "api.segment_recipients": Route("GET"),
 }
@@ -125,6 +127,9 @@ PAGES = {
     "web.segment_list": Route("GET", cross="blind"),
     "web.segment_page": Route("GET"),
     "web.segment_csv": Route("GET"),
+    # The form's values are formatted with the ids: the rule tree's braces doubled.
+    "web.edit_segment": Route("POST", body={"name": "renamed by the intruder", "rules": '{{"all": []}}'}),
+    "web.delete_segment": Route("POST", body={"confirm": "yes"}),
     "web.new_segment": Route("GET", cross="blind"),
     "web.preview_rules": Route("POST", cross="own"),
     "web.sign_out": Route("POST", cross="own"),

@@ -33,7 +33,7 @@ CONTRACT_HEADING = "## The HTTP contract (v1)"
 TEXT_QUERY = {"address", "external_id.<link>", "link", "representative", "personalized_by"}
 # Contract rows not built yet (issue 13, items 4-6); the test fails once one is, so that its names
 # are then checked too.
-NOT_BUILT = {"GET /api/v1/imports", "PATCH /api/v1/segments/{id}", "DELETE /api/v1/segments/{id}",
+NOT_BUILT = {"GET /api/v1/imports",
              "PATCH /api/v1/mailings/{id}", "DELETE /api/v1/mailings/{id}", "POST /api/v1/mailings/{id}/copy"}
 ROWS = [["KlantNr", "E-mail", "Stad"], ["1", "ann@example.com", "Utrecht"], ["2", "bob@example.com", "Delft"],
         ["3", "Bob@Example.com", "Delft"]]
@@ -355,7 +355,8 @@ def test_every_row_of_the_design_contract_is_documented_with_its_names(document)
                         if ("query", name) not in parameters]
             missing += [f"{endpoint} header {name}" for name in re.findall(r"header `([A-Za-z-]+)`", body)
                         if ("header", name) not in parameters]
-            if body.startswith("`{"):
+            # A row naming PATCH and DELETE together ({name?, rules?}; 204) gives its body to the PATCH.
+            if body.startswith("`{") and method != "DELETE":
                 schema = operation["requestBody"]["content"]["application/json"]["schema"]
                 missing += _unnamed(document, _shape(body.split(";")[0]), schema, f"{endpoint} body")
             if "{" in answer and answer.split("`")[0].strip() in ("", "201", "import:", "JSON"):
