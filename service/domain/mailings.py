@@ -1,27 +1,49 @@
 """Mailings of an account: include segments minus exclude segments, and the audience they make.
 
-A mailing's settings never change after it is made: the send ledger's slots depend on them.
+A mailing may be changed or deleted until a check first clears anyone; from then on its settings are
+fixed (409 `mailing_started`), since the send ledger's slots depend on them. The change takes the
+mailing's row lock (PostgreSQL: FOR UPDATE; SQLite: the write lock) and looks at the ledger under it;
+a check re-reads the mailing's settings under a shared lock in its own transaction
+(`settings_still`), so a check and a change never both win. A copy is a new mailing with an empty
+ledger.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, delete, exists
 from sqlmodel import Session, col, select
 
 from segments.collapse import Audience
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
 from segments.rules import Rule, parse_rules
-from service.db import all_of, insert_unique, own, owned
+from service.db import all_of, begin_write, insert_unique, own, owned
 from service.domain.segments import catalog_of, personalisation, rules_checked
-from service.errors import InvalidInput
-from service.models import Account, Mailing, Segment, utcnow
+from service.errors import Conflict, InvalidInput
+from service.models import Account, CheckRequest, LedgerEntry, Mailing, Segment, utcnow
+
+# What a mailing sends and to whom: the parts a change may make, and a check depends on.
+SETTINGS = ("include", "exclude", "allow_shared_address", "personalized_by", "representative")
+MAX_NAME = 200
+STARTED = "a check has cleared recipients of this mailing: its settings are fixed; copy it to change them"
 
 
 def create_mailing(session: Session, *, account: Account, name: str, include: list[int],
                    exclude: list[int], allow_shared_address: bool, personalized_by: list[str],
                    representative: Any) -> Mailing:
+    settings = checked_settings(session, account, include=include, exclude=exclude,
+                                allow_shared_address=allow_shared_address,
+                                personalized_by=personalized_by, representative=representative)
+    mailing = Mailing(account_id=account.id, name=name, **settings)
+    return insert_unique(session, mailing, _name_taken(name))
+
+
+def checked_settings(session: Session, account: Account, *, include: list[int], exclude: list[int],
+                     allow_shared_address: bool, personalized_by: list[str],
+                     representative: Any) -> dict[str, Any]:
+    """A mailing's settings once checked against the account (its segments and fields), as stored."""
     catalog = catalog_of(session, account.id)
     for where, ids in (("include", include), ("exclude", exclude)):
         for i, segment_id in enumerate(ids):
@@ -31,10 +53,71 @@ def create_mailing(session: Session, *, account: Account, name: str, include: li
     with rules_checked():
         personalisation(catalog, allow_shared_address, personalized_by)
         rule: RepresentativeRule = parse_representative(representative, catalog)
-    mailing = Mailing(account_id=account.id, name=name, include=include, exclude=exclude,
-                      allow_shared_address=allow_shared_address, personalized_by=personalized_by,
-                      representative=rule.to_json())
-    return insert_unique(session, mailing, f"this account has a mailing named '{name}' already")
+    return {"include": include, "exclude": exclude, "allow_shared_address": allow_shared_address,
+            "personalized_by": personalized_by, "representative": rule.to_json()}
+
+
+def _name_taken(name: str) -> str:
+    return f"this account has a mailing named '{name}' already"
+
+
+def settings_of(mailing: Mailing) -> dict[str, Any]:
+    return {name: getattr(mailing, name) for name in SETTINGS}
+
+
+def has_started(session_or_conn: Session | Connection, mailing_id: int) -> bool:
+    """Whether a check has cleared anyone for the mailing (released clearances count: they were sent
+    to the mailing system under these settings)."""
+    query = select(exists().where(col(LedgerEntry.mailing_id) == mailing_id))
+    return bool(session_or_conn.execute(query).scalar())
+
+
+def _lock_unstarted(session: Session, mailing: Mailing) -> Connection:
+    """Take the mailing's row lock for a write and make sure no check has cleared anyone."""
+    conn = begin_write(session)
+    conn.execute(select(Mailing.id).where(Mailing.id == mailing.id).with_for_update())
+    if has_started(conn, mailing.id):
+        session.rollback()
+        raise Conflict(STARTED, code="mailing_started")
+    return conn
+
+
+def change_mailing(session: Session, *, account: Account, mailing: Mailing, changes: dict[str, Any]
+                   ) -> Mailing:
+    """Change the parts of the mailing named in `changes` (the others stay), before its first
+    clearance; checked as a new mailing is."""
+    wanted = {**settings_of(mailing), **{k: v for k, v in changes.items() if k in SETTINGS}}
+    settings = checked_settings(session, account, **wanted)
+    name = changes.get("name") or mailing.name
+    _lock_unstarted(session, mailing)
+    for key, value in settings.items():
+        setattr(mailing, key, value)
+    mailing.name = name
+    return insert_unique(session, mailing, _name_taken(name))
+
+
+def delete_mailing(session: Session, mailing: Mailing) -> None:
+    """Delete the mailing (and its idempotency records) before its first clearance."""
+    conn = _lock_unstarted(session, mailing)
+    conn.execute(delete(CheckRequest).where(col(CheckRequest.mailing_id) == mailing.id))
+    conn.execute(delete(Mailing).where(col(Mailing.id) == mailing.id))
+    session.commit()
+    session.expunge(mailing)
+
+
+def copy_mailing(session: Session, *, account: Account, mailing: Mailing, name: str | None) -> Mailing:
+    """A new mailing with the same settings and an empty ledger; named "Copy of <name>" unless
+    `name` is given (the pages give it in the user's language)."""
+    chosen = name or f"Copy of {mailing.name}"[:MAX_NAME]
+    return create_mailing(session, account=account, name=chosen, **settings_of(mailing))
+
+
+def settings_still(conn: Connection, mailing_id: int, expected: dict[str, Any]) -> bool:
+    """In a check's transaction: whether the mailing still has the settings its audience was made
+    from; the shared lock (PostgreSQL) keeps a change out until the check commits."""
+    row = conn.execute(select(*(getattr(Mailing, name) for name in SETTINGS))
+                       .where(Mailing.id == mailing_id).with_for_update(read=True)).first()
+    return row is not None and dict(zip(SETTINGS, row, strict=True)) == expected
 
 
 def own_mailing(session: Session, account_id: int, mailing_id: int) -> Mailing:

@@ -67,6 +67,9 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
     checked = client.post(f"/api/v1/mailings/{mailing}/check", headers=tenant.auth("send"),
                           json={"contacts": contacts[:3]})
     assert checked.status_code == 200, checked.json
+    # A mailing no check has cleared anyone for: the one that may still be changed and deleted.
+    draft = client.post("/api/v1/mailings", headers=tenant.auth(),
+                        json={"name": "draft", "include": [segment]}).json["id"]
     spare_keys = [client.post("/api/v1/keys", headers=tenant.auth("admin"),  # for the fuzzer to revoke
                               json={"name": f"spare {n}", "scope": "send"}).json["id"] for n in range(3)]
 
@@ -78,6 +81,7 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
         ("POST", "/api/v1/segments"): {
             "rules": lambda: [{"all": []}, {"field": "city", "op": "eq", "value": "Delft"}]},
         ("POST", "/api/v1/mailings"): {"include": lambda: [[segment]]},
+        ("PATCH", "/api/v1/mailings/{mailing_id}"): {"include": lambda: [[segment]]},
         ("POST", "/api/v1/dedup/apply"): {"link": lambda: ["crm"]},
         ("POST", "/api/v1/dedup/undo"): {"change_id": latest_change},
         ("POST", "/api/v1/imports"): {"file": lambda: [csv_bytes(ROWS)],
@@ -86,7 +90,7 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
     }
     return {"tenant": tenant, "bodies": bodies, "ids": {
         "import_id": [job.json["id"]], "contact_id": contacts, "segment_id": [segment],
-        "mailing_id": [mailing], "key_id": spare_keys}}
+        "mailing_id": [mailing, draft], "key_id": spare_keys}}
 
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, auth: dict[str, str],

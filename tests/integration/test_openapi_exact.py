@@ -30,8 +30,7 @@ DESIGN = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
 TEXT_QUERY = {"address", "external_id.<link>", "link", "representative", "personalized_by"}
 # Contract rows not built yet (issue 13, items 4-6); the test fails once one is, so that its names
 # are then checked too.
-NOT_BUILT = {"GET /api/v1/imports", "PATCH /api/v1/segments/{id}", "DELETE /api/v1/segments/{id}",
-             "PATCH /api/v1/mailings/{id}", "DELETE /api/v1/mailings/{id}", "POST /api/v1/mailings/{id}/copy"}
+NOT_BUILT = {"PATCH /api/v1/segments/{id}", "DELETE /api/v1/segments/{id}"}
 ROWS = [["KlantNr", "E-mail", "Stad"], ["1", "ann@example.com", "Utrecht"], ["2", "bob@example.com", "Delft"],
         ["3", "Bob@Example.com", "Delft"]]
 SETTINGS = {"match": {"by": "external_id", "link": "crm", "column": "KlantNr"},
