@@ -783,8 +783,9 @@ class MailingPatch(RequestBody):
 
 
 class MailingCopy(RequestBody):
-    name: str | None = Field(default=None, min_length=1, max_length=200,
-                             description='the copy\'s name; default "Copy of <name>"')
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description='the copy\'s name; default "Copy of <name>", with " (2)", ... when taken')
 
 
 class MailingPublic(SQLModel):

@@ -32,11 +32,14 @@ def import_number(session: Session, job: ImportJob) -> int | None:
     return int(session.execute(select(_number_of(job))).scalar_one())
 
 
-def import_page(session: Session, account_id: int, *, before: int, limit: int
+def import_page(session: Session, account_id: int, *, before: int, limit: int, real_only: bool = False
                 ) -> tuple[list[tuple[ImportJob, int | None]], int | None]:
-    """A page of the account's imports, newest first, each with its number (None for a dry run), and
-    the cursor of the next page (None on the last). `before` 0 starts at the newest."""
+    """A page of the account's imports (`real_only`: without dry runs), newest first, each with its
+    number (None for a dry run), and the cursor of the next page (None on the last). `before` 0
+    starts at the newest."""
     query = select(ImportJob, _number_of(ImportJob)).where(col(ImportJob.account_id) == account_id)
+    if real_only:
+        query = query.where(col(ImportJob.dry_run).is_(False))
     if before:
         query = query.where(col(ImportJob.id) < before)
     rows = session.exec(query.order_by(col(ImportJob.id).desc()).limit(limit + 1)).all()

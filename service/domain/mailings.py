@@ -105,11 +105,19 @@ def delete_mailing(session: Session, mailing: Mailing) -> None:
     session.expunge(mailing)
 
 
-def copy_mailing(session: Session, *, account: Account, mailing: Mailing, name: str | None) -> Mailing:
-    """A new mailing with the same settings and an empty ledger; named "Copy of <name>" unless
-    `name` is given (the pages give it in the user's language)."""
-    chosen = name or f"Copy of {mailing.name}"[:MAX_NAME]
+def copy_mailing(session: Session, *, account: Account, mailing: Mailing, name: str | None,
+                 default: str = "Copy of %(name)s") -> Mailing:
+    """A new mailing with the same settings and an empty ledger, named `name`, else the first free
+    of `default` ("Copy of spring", then "Copy of spring (2)", ...; the pages say it in their
+    language)."""
+    chosen = name or _free_name(session, account.id, default % {"name": mailing.name})
     return create_mailing(session, account=account, name=chosen, **settings_of(mailing))
+
+
+def _free_name(session: Session, account_id: int, wanted: str) -> str:
+    taken = {m.name for m in mailings_of(session, account_id)}
+    candidates = (wanted if n == 1 else f"{wanted} ({n})" for n in range(1, len(taken) + 2))
+    return next(c[:MAX_NAME] for c in candidates if c[:MAX_NAME] not in taken)
 
 
 def settings_still(conn: Connection, mailing_id: int, expected: dict[str, Any]) -> bool:
@@ -132,9 +140,15 @@ def mailings_of(session: Session, account_id: int) -> list[Mailing]:
 def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Audience:
     """Whom the mailing reaches: its include segments minus its exclude segments, never a
     contact that unsubscribed or bounced, whatever the segments' rules say."""
+    return settings_audience(session, account, settings_of(mailing))
+
+
+def settings_audience(session: Session, account: Account, settings: dict[str, Any]) -> Audience:
+    """Whom a mailing with these (checked) settings reaches: a mailing's, or a form's not saved yet."""
     catalog = catalog_of(session, account.id)
+    include, exclude = settings["include"], settings["exclude"]
     segments = {s.id: s for s in session.exec(
-        select(Segment).where(col(Segment.id).in_(mailing.include + mailing.exclude)))}
+        select(Segment).where(col(Segment.id).in_(include + exclude)))}
 
     def rules(ids: list[int]) -> tuple[Rule, ...]:
         return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids)
@@ -144,9 +158,9 @@ def mailing_audience(session: Session, account: Account, mailing: Mailing) -> Au
             account_id=account.id,
             dedup_mode=account.dedup_mode,
             compiler=RuleCompiler(catalog, utcnow()),
-            include=rules(mailing.include),
-            exclude=rules(mailing.exclude),
-            allow_shared_address=mailing.allow_shared_address,
-            personalized_by=tuple(mailing.personalized_by),
-            representative=parse_representative(mailing.representative, catalog),
+            include=rules(include),
+            exclude=rules(exclude),
+            allow_shared_address=settings["allow_shared_address"],
+            personalized_by=tuple(settings["personalized_by"]),
+            representative=parse_representative(settings["representative"], catalog),
         )

@@ -126,6 +126,11 @@ PAGES = {
     "web.ledger_csv": Route("GET"),
     "web.mailing_csv": Route("GET"),
     "web.new_mailing": Route("POST", cross="blind", body={"name": "m", "include": "{segment_id}"}),
+    "web.edit_mailing": Route("GET"),
+    "web.copy_mailing": Route("POST", body={}),
+    "web.delete_mailing": Route("POST", body={"confirm": "yes"}),
+    "web.preview_form": Route("POST", cross="own"),
+    "web.import_list": Route("GET", cross="blind"),
     "web.segment_list": Route("GET", cross="blind"),
     "web.segment_page": Route("GET"),
     "web.segment_csv": Route("GET"),
@@ -139,7 +144,7 @@ OPEN = {"web.sign_in", "probes.healthz", "probes.readyz", "probes.metrics_text",
 # Pages whose drafts and ids are checked by their GET; their POST shares the same ownership check.
 POSTED_TOO = {"web.external_id", "web.fields", "web.file_settings", "web.options", "web.review",
               "web.edit_contact", "web.erase_contact", "web.resubscribe_contact", "web.upload",
-              "web.new_mailing", "web.new_segment", "web.sign_in"}
+              "web.new_mailing", "web.new_segment", "web.sign_in", "web.edit_mailing"}
 
 
 def _rules(world: World) -> dict[str, Any]:

@@ -159,7 +159,9 @@ def test_a_copy_has_the_settings_and_a_ledger_of_its_own(client, household: Acco
     assert _patch(client, household, named.json["id"], {"allow_shared_address": False,
                                                          "personalized_by": []}).status_code == 200
     again = client.post(f"/api/v1/mailings/{mailing}/copy", json={}, headers=household.auth())
-    assert again.status_code == 409 and again.json["error"]["code"] == "conflict"
+    assert again.status_code == 201 and again.json["name"] == "Copy of spring (2)"  # the first free name
+    taken = client.post(f"/api/v1/mailings/{mailing}/copy", json={"name": "autumn"}, headers=household.auth())
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "conflict"
 
 
 def test_another_accounts_mailing_is_not_found(client, household: Account, make_tenant) -> None:
