@@ -87,7 +87,8 @@ def test_once_a_check_cleared_anyone_the_mailing_is_fixed(client, household: Acc
     everyone = create_segment(client, household, EVERYONE, "everyone")
     mailing = create_mailing(client, household, [everyone], name="spring")
     assert verdicts(client, household, mailing, [household["K3"]]) == [send(household["K3"])]
-    assert post_states(client, household, mailing, "release", [household["K3"]]) == 1  # released: still started
+    # Released: still started (the mailing system was told it may send).
+    assert post_states(client, household, mailing, "release", [household["K3"]]) == 1
 
     before = _mailing(client, household, mailing)
     for response in (_patch(client, household, mailing, {"name": "renamed"}),
