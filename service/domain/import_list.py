@@ -32,6 +32,16 @@ def import_number(session: Session, job: ImportJob) -> int | None:
     return int(session.execute(select(_number_of(job))).scalar_one())
 
 
+def import_numbers(session: Session, account_id: int, ids: list[int]) -> dict[int, int]:
+    """The numbers of the account's real imports among `ids` (dry runs have none)."""
+    if not ids:
+        return {}
+    rows = session.exec(select(ImportJob.id, _number_of(ImportJob)).where(
+        col(ImportJob.account_id) == account_id, col(ImportJob.id).in_(ids),
+        col(ImportJob.dry_run).is_(False))).all()
+    return {int(job_id): int(number) for job_id, number in rows}
+
+
 def import_page(session: Session, account_id: int, *, before: int, limit: int, real_only: bool = False
                 ) -> tuple[list[tuple[ImportJob, int | None]], int | None]:
     """A page of the account's imports (`real_only`: without dry runs), newest first, each with its
