@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import threading
+from functools import partial
+
 import pytest
 from mailing_helpers import (
     EVERYONE,
@@ -18,6 +21,11 @@ from mailing_helpers import (
     verdicts,
 )
 from sqlalchemy import text
+from sqlmodel import Session
+
+from service.domain import mailings, send_check
+from service.models import Account as AccountRow
+from service.models import Mailing
 
 HOUSEHOLD = [
     ["K1", "anna@example.nl", "Anna", "Utrecht", "", ""],
@@ -176,3 +184,60 @@ def test_another_accounts_mailing_is_not_found(client, household: Account, make_
     assert client.patch(f"/api/v1/mailings/{mailing}", json={"name": "x"},
                         headers=household.auth("send")).status_code == 403
     assert _mailing(client, household, mailing)["name"] == "spring"
+
+
+def test_a_check_made_before_a_change_claims_nothing(app, client, household: Account, engine) -> None:
+    """The check's guard: an audience made from the settings before a change (a check that read the
+    mailing, then waited for its transaction) claims nothing, and the caller makes it again."""
+    everyone = create_segment(client, household, EVERYONE, "everyone")
+    utrecht = create_segment(client, household, IN_UTRECHT, "utrecht")
+    mailing_id = create_mailing(client, household, [everyone], name="spring")
+    with Session(engine) as session:
+        account = session.get(AccountRow, household.id)
+        mailing = session.get(Mailing, mailing_id)
+        assert account is not None and mailing is not None
+        stale = mailings.mailing_audience(session, account, mailing)
+        guard = partial(mailings.settings_still, mailing_id=mailing_id,
+                        expected=mailings.settings_of(mailing))
+    assert _patch(client, household, mailing_id, {"include": [utrecht]}).status_code == 200
+    with pytest.raises(send_check.MailingChanged):
+        send_check.run_check(engine, stale, mailing_id, contact_ids=[household["K3"]], guard=guard)
+    assert states(engine, mailing_id) == []
+    assert client.delete(f"/api/v1/mailings/{mailing_id}", headers=household.auth()).status_code == 204
+    with pytest.raises(send_check.MailingChanged):  # deleted meanwhile: nothing claimed either
+        send_check.run_check(engine, stale, mailing_id, contact_ids=[household["K3"]], guard=guard)
+    assert states(engine, mailing_id) == []
+
+
+def test_a_change_racing_checks_never_both_win(app, client, household: Account, engine) -> None:
+    """Checks of Carl (in Delft) race a change that leaves Delft out: either the change came first
+    (and nobody in Delft is cleared) or a check did (and the change is refused)."""
+    everyone = create_segment(client, household, EVERYONE, "everyone")
+    delft = create_segment(client, household, {"field": "city", "op": "eq", "value": "Delft"}, "delft")
+    outcomes = set()
+    for round_ in range(4):
+        mailing = create_mailing(client, household, [everyone], name=f"race {round_}")
+        answers: dict[str, int] = {}
+
+        def run(name: str, call, answers: dict[str, int] = answers) -> None:  # type: ignore[no-untyped-def]
+            answers[name] = call(app.test_client()).status_code
+
+        calls = {
+            "change": lambda c: c.patch(f"/api/v1/mailings/{mailing}", json={"exclude": [delft]},  # noqa: B023
+                                        headers=household.auth()),
+            "check": lambda c: c.post(f"/api/v1/mailings/{mailing}/check",  # noqa: B023
+                                      json={"contacts": [household["K3"]]}, headers=household.auth("send")),
+        }
+        threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        cleared = states(engine, mailing)
+        assert answers["check"] == 200, answers
+        if answers["change"] == 200:
+            assert cleared == [], (answers, cleared)
+        else:
+            assert answers["change"] == 409 and cleared == [(household["K3"], "claimed")], (answers, cleared)
+        outcomes.add(answers["change"])
+    assert outcomes <= {200, 409}
