@@ -22,7 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from segments.compiler import RuleCompiler, mailable
 from segments.representative import DEFAULT, RepresentativeRule, outranks
 from segments.rules import INDEXED_FIELDS, Catalog, Rule, RuleError, fields_in
-from segments.tables import contacts
+from segments.tables import contacts, external_ids
 
 RECIPIENT_COLUMNS = ("id", "email", "address_key", "status", "attributes", "created_at", "updated_at")
 
@@ -195,20 +195,29 @@ def _preview_query(audience: Audience) -> Select:
 
 
 def recipients_query(audience: Audience, *, after: int = 0, limit: int | None = None,
-                     fields: Sequence[str] | None = None) -> Select:
+                     fields: Sequence[str] | None = None, link_ids: Sequence[int] = ()) -> Select:
     """The send list, in contact id order, from the contact after `after` on.
 
     With `fields`: the columns of a send-list file (id, email, status and those fields' values
-    as text, read in the database so that a million rows need no JSON parsing in Python).
+    as text, read in the database so that a million rows need no JSON parsing in Python), then the
+    contact's own ID for each of `link_ids` (a join each; the unique index on (contact, link) makes
+    it one row at most, so a contact stays one row).
     """
     c = contacts.alias("c")
+    source: FromClause = c
     # Walk the contacts in id order (the list's order), so that a page stops after its rows.
+    columns: list[Any]
     if fields is None:
         columns = [c.c[name] for name in RECIPIENT_COLUMNS]
     else:
         columns = [c.c.id, c.c.email, c.c.status,
                    *(c.c.attributes[name].as_string().label(name) for name in fields)]
-    query = select(*columns).where(
+        for i, link_id in enumerate(link_ids):
+            own = external_ids.alias(f"link_{i}")
+            source = source.outerjoin(own, and_(own.c.contact_id == c.c.id, own.c.link_id == link_id,
+                                                own.c.merged == false()))
+            columns.append(own.c.value.label(f"link_{i}"))
+    query = select(*columns).select_from(source).where(
         without_index(c.c.account_id) == audience.account_id, c.c.id > after, audience.eligible(c))
     if audience.collapses:
         o = contacts.alias("o")
@@ -223,14 +232,15 @@ def recipients_query(audience: Audience, *, after: int = 0, limit: int | None = 
 
 
 def recipients(conn: Connection, audience: Audience, fields: Sequence[str], *,
-               batch: int = 5000) -> Iterator[Row]:
-    """Stream the whole send list (id, email, status, fields as text), never held in memory."""
+               link_ids: Sequence[int] = (), batch: int = 5000) -> Iterator[Row]:
+    """Stream the whole send list (id, email, status, fields as text, the links' IDs), never held
+    in memory."""
     if conn.dialect.name == "postgresql":
         # A server-side cursor makes the planner favour a fast first row (nested loops, one
         # probe per contact: 15 s for a million); the whole list is wanted, so plan for it.
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-        recipients_query(audience, fields=fields))
+        recipients_query(audience, fields=fields, link_ids=link_ids))
     yield from result
 
 

@@ -312,7 +312,8 @@ class Segment(SQLModel, table=True):
 class Mailing(SQLModel, table=True):
     """A send: include segments minus exclude segments, collapsed unless opted in.
 
-    Its settings never change after creation: the send ledger's slots depend on them.
+    Its settings may change until a check first clears someone; then they are fixed, since the send
+    ledger's slots depend on them (service/domain/mailings.py).
     """
 
     __tablename__ = "mailings"
@@ -353,7 +354,8 @@ class LedgerEntry(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)
     # No foreign key: PostgreSQL would check it row by row, a fifth of a 10,000-contact check;
-    # mailings are never deleted, and the API only writes claims of the key's own mailings.
+    # a mailing is deleted only while its ledger is empty, and the API only writes claims of the
+    # key's own mailings.
     mailing_id: int = Field(nullable=False)
     # No foreign key: the ledger is history and outlives a contact merged away.
     contact_id: int = Field(nullable=False)
@@ -621,6 +623,8 @@ class ImportWarning(SQLModel):
 
 class ImportPublic(SQLModel):
     id: int
+    number: int | None = Field(default=None, description="the account's real imports counted 1, 2, 3, ...; "
+                               "dry runs are not counted (null)")
     status: ImportStatus
     filename: str
     dry_run: bool
@@ -633,6 +637,11 @@ class ImportPublic(SQLModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class ImportList(SQLModel):
+    imports: list[ImportPublic]
+    next_cursor: int | None = None
 
 
 class InspectionPublic(SQLModel):
@@ -768,6 +777,25 @@ class MailingCreate(RequestBody):
     representative: str | dict[str, Any] | None = Field(
         default=None, description="most_recently_updated (default), oldest, "
         '{"rule": "prefer", "when": <condition>} or {"rule": "prefer_non_empty", "field": <field>}')
+
+
+class MailingPatch(RequestBody):
+    """A change of a mailing before its first clearance: the parts given replace the stored ones."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    include: list[StrictInt] | None = Field(default=None, min_length=1,
+                                            description="segment ids: the union is sent to")
+    exclude: list[StrictInt] | None = Field(default=None, description="segment ids left out")
+    allow_shared_address: StrictBool | None = Field(default=None, description="the opt-in")
+    personalized_by: list[str] | None = Field(default=None, description="with the opt-in: one copy "
+                                              "per distinct combination of these fields at an address")
+    representative: str | dict[str, Any] | None = Field(default=None, description="as for a new mailing")
+
+
+class MailingCopy(RequestBody):
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description='the copy\'s name; default "Copy of <name>", with " (2)", ... when taken')
 
 
 class MailingPublic(SQLModel):

@@ -9,16 +9,24 @@ from flask import Response, current_app, g, request
 from importer.aliases import suggest
 from importer.reading import FileUnreadable, inspect_file
 from service import background, limits
-from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint, query_flag
+from service.api.routing import CSV_CHOICES, CSV_QUERY, api, csv_dialect, endpoint, page_args, query_flag
 from service.db import current_engine, session
 from service.domain import imports, link_memory, uploads
 from service.domain.accounts import fields_of, links_of
+from service.domain.import_list import import_number, import_page
 from service.downloads import csv_response
-from service.models import ImportJob, ImportPublic, InspectionPublic, Scope
+from service.models import ImportJob, ImportList, ImportPublic, InspectionPublic, Scope
 from service.uploads import count_upload, save_upload, store_upload, upload_name
 from service.worker import run_or_wait
 
 FILE_PART = {"file": "the CSV or TSV file (.gz allowed)"}
+IMPORT_PAGE_LIMIT = 1000
+
+
+def _public(job: ImportJob) -> dict[str, Any]:
+    return imports.job_public(job, import_number(session(), job)).model_dump(mode="json")
+
+
 @endpoint(api, "/imports/inspect", "POST", summary="Detect a file's format and preview it",
           scope=Scope.MANAGE, multipart=FILE_PART, response=InspectionPublic, limits=limits.FILE_LIMITS,
           query={"link": "the link the import will match by: its last import's mapping is suggested "
@@ -74,9 +82,9 @@ def create_import() -> tuple[dict[str, Any], int]:
         uploads.release(engine, upload_id)  # only if no job took it
     if wait:
         finished = run_or_wait(background.worker_of(), job.id)
-        return imports.job_public(finished).model_dump(mode="json"), 200
+        return _public(finished), 200
     background.queued()
-    return imports.job_public(job).model_dump(mode="json"), 202
+    return _public(job), 202
 
 
 def _own_job(import_id: int) -> ImportJob:
@@ -86,8 +94,18 @@ def _own_job(import_id: int) -> ImportJob:
 @endpoint(api, "/imports/<int:import_id>", "GET", summary="An import's status, progress and report",
           scope=Scope.MANAGE, response=ImportPublic)
 def get_import(import_id: int) -> dict[str, Any]:
-    job = imports.settle(current_engine(), _own_job(import_id))
-    return imports.job_public(job).model_dump(mode="json")
+    return _public(imports.settle(current_engine(), _own_job(import_id)))
+
+
+@endpoint(api, "/imports", "GET",
+          summary="The account's imports, newest first, each with its report; dry runs are not numbered",
+          scope=Scope.MANAGE, response=ImportList, page_limit=IMPORT_PAGE_LIMIT,
+          query={"cursor": "the next_cursor of the previous page", "limit": "at most 1000 (default 50)"})
+def list_imports() -> dict[str, Any]:
+    cursor, limit = page_args(default=50, maximum=IMPORT_PAGE_LIMIT)
+    page, next_cursor = import_page(session(), g.account.id, before=cursor, limit=limit)
+    return ImportList(imports=[imports.job_public(job, number) for job, number in page],
+                      next_cursor=next_cursor).model_dump(mode="json")
 
 
 @endpoint(api, "/imports/<int:import_id>/rejected.csv", "GET",

@@ -1,6 +1,9 @@
-"""Mailings: their preview and send list, the pre-send check, release, confirm and the ledger."""
+"""Mailings: made, changed, copied and deleted; their preview and send list, the pre-send check,
+release, confirm and the ledger."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
@@ -27,8 +30,10 @@ from service.models import (
     LedgerPublic,
     LedgerState,
     Mailing,
+    MailingCopy,
     MailingCreate,
     MailingList,
+    MailingPatch,
     MailingPreviewPublic,
     MailingPublic,
     RecipientList,
@@ -38,6 +43,7 @@ from service.models import (
 
 IDEMPOTENCY_KEY_LENGTH = 200
 LEDGER_PAGE_LIMIT = 10_000
+CHECK_ATTEMPTS = 3  # a mailing changed between making the audience and claiming: made again
 
 
 def _public(mailing: Mailing) -> dict:
@@ -70,6 +76,39 @@ def list_mailings() -> ResponseReturnValue:
           response=MailingPublic)
 def get_mailing(mailing_id: int) -> ResponseReturnValue:
     return _public(_own(mailing_id))
+
+
+@endpoint(api, "/mailings/<int:mailing_id>", "PATCH",
+          summary="Change a mailing (the parts given) until a check first clears anyone",
+          scope=Scope.MANAGE, body=MailingPatch, response=MailingPublic,
+          conflicts=("conflict", "mailing_started"),
+          limits="the representative's `when` rule tree: " + limits.RULE_LIMITS)
+def change_mailing(mailing_id: int) -> ResponseReturnValue:
+    body = json_body(MailingPatch)
+    changes = body.model_dump(exclude_unset=True)
+    for part in ("name", "include", "exclude", "allow_shared_address", "personalized_by"):
+        if part in changes and changes[part] is None:
+            raise InvalidInput(f"{part} cannot be null", part=part)
+    mailing = mailings.change_mailing(session(), account=g.account, mailing=_own(mailing_id),
+                                      changes=changes)
+    return _public(mailing)
+
+
+@endpoint(api, "/mailings/<int:mailing_id>", "DELETE",
+          summary="Delete a mailing until a check first clears anyone", scope=Scope.MANAGE,
+          status=204, conflicts=("mailing_started",))
+def delete_mailing(mailing_id: int) -> ResponseReturnValue:
+    mailings.delete_mailing(session(), _own(mailing_id))
+    return "", 204
+
+
+@endpoint(api, "/mailings/<int:mailing_id>/copy", "POST",
+          summary="Copy a mailing: the same settings, a new (empty) send ledger",
+          scope=Scope.MANAGE, body=MailingCopy, response=MailingPublic, status=201, conflicts=("conflict",))
+def copy_mailing(mailing_id: int) -> ResponseReturnValue:
+    body = json_body(MailingCopy)
+    copy = mailings.copy_mailing(session(), account=g.account, mailing=_own(mailing_id), name=body.name)
+    return _public(copy), 201
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/preview", "GET",
@@ -109,14 +148,24 @@ def check(mailing_id: int) -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_LENGTH} characters")
-    mailing = _own(mailing_id)
-    audience = mailings.mailing_audience(session(), g.account, mailing)
-    session().close()  # the check runs in a transaction of its own; hold no second connection
-    answer = send_check.run_check(
-        current_engine(), audience, mailing.id, contact_ids=body.contacts,
-        addresses=body.addresses, idempotency_key=key, fingerprint=send_check.body_hash(raw))
-    metrics.count_verdicts(answer["results"])
-    return answer
+    for attempt in range(1, CHECK_ATTEMPTS + 1):
+        mailing = _own(mailing_id)
+        audience = mailings.mailing_audience(session(), g.account, mailing)
+        guard = partial(mailings.settings_still, mailing_id=mailing.id,
+                        expected=mailings.settings_of(mailing))
+        session().close()  # the check runs in a transaction of its own; hold no second connection
+        try:
+            answer = send_check.run_check(
+                current_engine(), audience, mailing.id, contact_ids=body.contacts,
+                addresses=body.addresses, idempotency_key=key, fingerprint=send_check.body_hash(raw),
+                guard=guard)
+        except send_check.MailingChanged:
+            if attempt == CHECK_ATTEMPTS:
+                raise
+            continue  # changed (or deleted) meanwhile: made again from what it is now (or a 404)
+        metrics.count_verdicts(answer["results"])
+        return answer
+    raise AssertionError("unreachable")
 
 
 @endpoint(api, "/mailings/<int:mailing_id>/release", "POST",

@@ -297,9 +297,11 @@ def settle(engine: Engine, job: ImportJob) -> ImportJob:
         return fresh
 
 
-def job_public(job: ImportJob) -> ImportPublic:
+def job_public(job: ImportJob, number: int | None = None) -> ImportPublic:
+    """The import as the API shows it; `number` is its place among the account's real imports."""
     return ImportPublic(
         id=job.id,
+        number=number,
         status=ImportStatus(job.status),
         filename=job.filename,
         dry_run=job.dry_run,

@@ -173,16 +173,17 @@ def personalisation(catalog: Catalog, allow_shared_address: bool, names: list[st
 
 
 def send_list_rows(engine: Engine, audience: Audience) -> Iterator[list[str]]:
-    """The send list as CSV rows: a header, then each recipient with the account's fields.
+    """The send list as CSV rows: a header, then each recipient with the account's fields and its
+    ID in each of the account's links (a column named after the link).
 
     It reads on a connection of its own, so that it can be streamed after a request has ended.
     """
-    fields = audience.compiler.catalog.fields
+    fields, links = audience.compiler.catalog.fields, audience.compiler.catalog.links
     names = list(fields)
     booleans = [i for i, name in enumerate(names, start=3) if fields[name] == "boolean"]
-    yield ["id", "email", "status", *names]
+    yield ["id", "email", "status", *names, *links]
     with engine.connect() as conn:
-        for row in recipients(conn, audience, names):
+        for row in recipients(conn, audience, names, link_ids=list(links.values())):
             cells = ["" if value is None else str(value) for value in row]
             for i in booleans:  # SQLite reads JSON booleans as 1 and 0
                 cells[i] = BOOLEAN_TEXT.get(cells[i], cells[i])

@@ -15,13 +15,17 @@ clear (PostgreSQL: FOR SHARE, which an event's status UPDATE waits for) and re-r
 under that lock; SQLite serialises writers (BEGIN IMMEDIATE). So once an event that unsubscribes
 or bounces a contact has committed, no check clears that contact, and a check that cleared it
 committed first.
+
+A change of the mailing never meets a check halfway: the check re-reads the mailing's settings under a
+shared lock in its own transaction (`guard`), and a check that finds them changed since its audience was
+made claims nothing (MailingChanged: the caller makes the audience again).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +56,12 @@ from service.models import (
 )
 
 ledger = LedgerEntry.__table__  # type: ignore[attr-defined]
+Guard = Callable[[Connection], bool]
 check_requests = CheckRequest.__table__  # type: ignore[attr-defined]
+
+
+class MailingChanged(Exception):
+    """The mailing was changed or deleted after the check's audience was made; nothing was claimed."""
 
 
 @dataclass
@@ -89,23 +98,27 @@ def body_hash(body: dict[str, Any]) -> str:
 
 def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
               contact_ids: Sequence[int] | None = None, addresses: Sequence[str] | None = None,
-              idempotency_key: str | None = None, fingerprint: str = "") -> dict[str, Any]:
-    """Check a batch (contact ids or addresses) and claim what may be sent, in one transaction."""
+              idempotency_key: str | None = None, fingerprint: str = "",
+              guard: Guard | None = None) -> dict[str, Any]:
+    """Check a batch (contact ids or addresses) and claim what may be sent, in one transaction;
+    `guard`, called in it first, says whether the mailing is still as the audience has it."""
     # A batch makes tens of thousands of small objects that all live until the answer is sent;
     # the cyclic garbage collector would scan the whole heap several times meanwhile (a quarter
     # of a 10,000-contact check) and find nothing to free.
     with collector_paused():
         return _run_check(engine, audience, mailing_id, contact_ids, addresses, idempotency_key,
-                          fingerprint)
+                          fingerprint, guard)
 
 
 def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids: Sequence[int] | None,
-               addresses: Sequence[str] | None, idempotency_key: str | None, fingerprint: str
-               ) -> dict[str, Any]:
+               addresses: Sequence[str] | None, idempotency_key: str | None, fingerprint: str,
+               guard: Guard | None) -> dict[str, Any]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
                 wait_for_change(conn, audience.account_id)
+                if guard is not None and not guard(conn):
+                    raise MailingChanged
                 if idempotency_key is not None:
                     replay = _reserve_key(conn, mailing_id, idempotency_key, fingerprint)
                     if replay is not None:

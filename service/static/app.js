@@ -475,8 +475,53 @@ function ruleBuilder(root) {
   if (builder.errorBox.hidden) refreshPreview(builder);
 }
 
+// The mailing form's live preview: its choices (lists for the check boxes) to the server, whenever
+// one changes; the counts and chart back, or why it cannot be counted yet.
+function mailingPreview(form) {
+  const preview = document.getElementById("live-preview");
+  const problem = document.getElementById("mailing-preview-error");
+  const state = { sequence: 0, timer: null };
+  async function refresh() {
+    const mine = ++state.sequence;
+    const body = {};
+    new FormData(form).forEach((value, key) => {
+      if (key === "csrf_token" || key === "name") return;
+      (body[key] = body[key] || []).push(value);
+    });
+    preview.dataset.state = "loading";
+    let answer;
+    try {
+      const response = await fetch(form.dataset.previewUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json",
+                   "X-CSRFToken": form.elements.csrf_token.value },
+        body: JSON.stringify(body),
+      });
+      if (response.redirected) { window.location.reload(); return; }
+      answer = await response.json();
+    } catch (e) {
+      answer = { error: { message: preview.dataset.failed } };
+    }
+    if (mine !== state.sequence) return; // a newer change is on its way
+    problem.hidden = !answer.error;
+    problem.textContent = answer.error ? answer.error.message : "";
+    if (answer.error) {
+      preview.querySelectorAll("[data-preview-count]").forEach((cell) => { cell.textContent = "–"; });
+      preview.querySelector("[data-preview-chart]").innerHTML = "";
+      preview.dataset.state = "error";
+      return;
+    }
+    showCounts(preview, answer);
+  }
+  form.addEventListener("change", () => {
+    clearTimeout(state.timer);
+    state.timer = setTimeout(refresh, 150);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-progress-url]").forEach(followProgress);
+  document.querySelectorAll("form[data-preview-url]").forEach(mailingPreview);
   document.querySelectorAll("select[data-new-field]").forEach((select) => {
     showWhen(select, document.getElementById(select.dataset.newField), () => select.value === "__new__");
   });

@@ -21,6 +21,7 @@ from service.domain.accounts import fields_of, links_of
 from service.domain.contact_export import export_rows
 from service.domain.contact_search import search_contacts, search_of, status_counts
 from service.domain.contacts import as_utc, contact_public
+from service.domain.import_list import import_numbers
 from service.domain.status_history import history_of
 from service.errors import InvalidInput
 from service.http_errors import in_words
@@ -93,16 +94,19 @@ def history_lines(session: Session, account_id: int, contact_id: int) -> list[Hi
         select(ContactEvent.id, ContactEvent.type)
         .where(col(ContactEvent.account_id) == account_id, col(ContactEvent.id).in_(event_ids))
     ).all()) if event_ids else {}
+    numbers = import_numbers(session, account_id, [
+        c.source_id for c in changes if c.source == StatusSource.IMPORT and c.source_id is not None])
     return [HistoryLine(as_utc(change.at), change.status_from, change.status_to,
-                        source_words(change, event_types),
+                        source_words(change, event_types, numbers),
                         change.source_id if change.source == StatusSource.IMPORT else None, change.detail)
             for change in reversed(changes)]
 
 
-def source_words(change: StatusChange, event_types: dict[int, str]) -> str:
-    """What changed the status, as a person says it."""
+def source_words(change: StatusChange, event_types: dict[int, str], import_numbers: dict[int, int]) -> str:
+    """What changed the status, as a person says it (an import by its number, as the imports page)."""
     number = change.source_id
     if change.source == StatusSource.IMPORT:
+        number = import_numbers.get(number) if number is not None else None
         return gettext("import #%(number)s", number=number) if number is not None else gettext("import")
     if change.source == StatusSource.EVENT:
         kind = event_types.get(change.source_id or 0)

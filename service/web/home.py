@@ -12,6 +12,7 @@ from sqlmodel import Session, col
 from importer.vocabulary import ContactStatus
 from service.db import session as db_session
 from service.domain.accounts import links_of
+from service.domain.import_list import import_page
 from service.models import Contact, ImportJob
 from service.web.pages import page
 
@@ -40,12 +41,9 @@ def contact_counts(session: Session, account_id: int) -> ContactCounts:
     return ContactCounts(int(total), int(unsubscribed), int(bounced), int(shared))
 
 
-def recent_imports(session: Session, account_id: int) -> list[ImportJob]:
-    """The latest real imports (the wizard's dry runs are left out)."""
-    query = (select(ImportJob)
-             .where(col(ImportJob.account_id) == account_id, col(ImportJob.dry_run).is_(False))
-             .order_by(col(ImportJob.id).desc()).limit(RECENT_IMPORTS))
-    return list(session.execute(query).scalars())
+def recent_imports(session: Session, account_id: int) -> list[tuple[ImportJob, int | None]]:
+    """The latest real imports with their numbers (the wizard's dry runs are left out)."""
+    return import_page(session, account_id, before=0, limit=RECENT_IMPORTS, real_only=True)[0]
 
 
 def home() -> ResponseReturnValue:

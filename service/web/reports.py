@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain import imports
+from service.domain.import_list import import_number
 from service.models import ImportJob
 from service.web import drafts
 from service.web.language import page_csv
@@ -72,7 +73,7 @@ def report(import_id: int) -> ResponseReturnValue:
     session = db_session()
     job = imports.settle(current_engine(), own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
-    return page("imports/report.html", job=job, draft=draft,
+    return page("imports/report.html", job=job, draft=draft, number=import_number(session, job),
                 steps=drafts.steps(draft, 7) if draft and draft.import_id == job.id else None,
                 report_lines=REPORT_LINES, reasons=REASONS)
 

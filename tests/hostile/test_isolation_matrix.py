@@ -70,6 +70,7 @@ API = {
                                body=lambda ids: {"file": (io.BytesIO(b"email\nx@example.nl\n"), "c.csv"),
                                                  "settings": '{"mapping": {"email": "email"}}'}),
     "api.get_import": Route("GET"),
+    "api.list_imports": Route("GET", cross="blind"),
     "api.rejected_csv": Route("GET"),
     "api.inspect": Route("POST", cross="own", extra={"content_type": "multipart/form-data"},
                          body=lambda ids: {"file": (io.BytesIO(b"email\nx@example.nl\n"), "c.csv")}),
@@ -82,6 +83,9 @@ API = {
                                 body=lambda ids: {"name": "m", "include": [ids["segment_id"]]}),
     "api.list_mailings": Route("GET", cross="blind"),
     "api.get_mailing": Route("GET"),
+    "api.change_mailing": Route("PATCH", body=lambda ids: {"name": "changed by an intruder"}),
+    "api.delete_mailing": Route("DELETE"),
+    "api.copy_mailing": Route("POST", body=lambda ids: {}),
     "api.check": Route("POST", scope="send", body=contacts_of),
     "api.confirm": Route("POST", scope="send", body=contacts_of),
     "api.release": Route("POST", scope="send", body=contacts_of),
@@ -124,6 +128,11 @@ PAGES = {
     "web.ledger_csv": Route("GET"),
     "web.mailing_csv": Route("GET"),
     "web.new_mailing": Route("POST", cross="blind", body={"name": "m", "include": "{segment_id}"}),
+    "web.edit_mailing": Route("GET"),
+    "web.copy_mailing": Route("POST", body={}),
+    "web.delete_mailing": Route("POST", body={"confirm": "yes"}),
+    "web.preview_form": Route("POST", cross="own"),
+    "web.import_list": Route("GET", cross="blind"),
     "web.segment_list": Route("GET", cross="blind"),
     "web.segment_page": Route("GET"),
     "web.segment_csv": Route("GET"),
@@ -140,7 +149,7 @@ OPEN = {"web.sign_in", "probes.healthz", "probes.readyz", "probes.metrics_text",
 # Pages whose drafts and ids are checked by their GET; their POST shares the same ownership check.
 POSTED_TOO = {"web.external_id", "web.fields", "web.file_settings", "web.options", "web.review",
               "web.edit_contact", "web.erase_contact", "web.resubscribe_contact", "web.upload",
-              "web.new_mailing", "web.new_segment", "web.sign_in"}
+              "web.new_mailing", "web.new_segment", "web.sign_in", "web.edit_mailing"}
 
 
 def _rules(world: World) -> dict[str, Any]:

@@ -280,7 +280,7 @@ def test_segments_export_writes_the_collapsed_send_list(cli, family, tmp_path):
     newest = cli("segments", "export", "everyone", "--account", family)
     assert newest.exit_code == 0, newest.output
     rows = list(csv.reader(io.StringIO(newest.stdout)))
-    assert rows[0] == ["id", "email", "status", "first_name"]
+    assert rows[0] == ["id", "email", "status", "first_name", "crm"]
     # Both contacts at jan@home.nl were imported in one statement: the tie goes to the lower id (Jan).
     assert [(r[1], r[3]) for r in rows[1:]] == [("jan@home.nl", "Jan"), ("piet@work.nl", "Piet")]
     out = tmp_path / "list.csv"

@@ -70,6 +70,9 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
     spare_segments = [client.post("/api/v1/segments", headers=tenant.auth(),  # for the fuzzer to delete
                                   json={"name": f"spare {n}", "rules": {"all": []}}).json["id"]
                       for n in range(3)]
+    # A mailing no check has cleared anyone for: the one that may still be changed and deleted.
+    draft = client.post("/api/v1/mailings", headers=tenant.auth(),
+                        json={"name": "draft", "include": [segment]}).json["id"]
     spare_keys = [client.post("/api/v1/keys", headers=tenant.auth("admin"),  # for the fuzzer to revoke
                               json={"name": f"spare {n}", "scope": "send"}).json["id"] for n in range(3)]
 
@@ -81,6 +84,7 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
         ("POST", "/api/v1/segments"): {
             "rules": lambda: [{"all": []}, {"field": "city", "op": "eq", "value": "Delft"}]},
         ("POST", "/api/v1/mailings"): {"include": lambda: [[segment]]},
+        ("PATCH", "/api/v1/mailings/{mailing_id}"): {"include": lambda: [[segment]]},
         ("POST", "/api/v1/dedup/apply"): {"link": lambda: ["crm"]},
         ("POST", "/api/v1/dedup/undo"): {"change_id": latest_change},
         ("POST", "/api/v1/imports"): {"file": lambda: [csv_bytes(ROWS)],
@@ -89,7 +93,7 @@ def world(client, make_tenant, post_import) -> dict[str, Any]:  # type: ignore[n
     }
     return {"tenant": tenant, "bodies": bodies, "ids": {
         "import_id": [job.json["id"]], "contact_id": contacts, "segment_id": [segment, *spare_segments],
-        "mailing_id": [mailing], "key_id": spare_keys}}
+        "mailing_id": [mailing, draft], "key_id": spare_keys}}
 
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, auth: dict[str, str],

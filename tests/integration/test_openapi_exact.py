@@ -33,8 +33,7 @@ CONTRACT_HEADING = "## The HTTP contract (v1)"
 TEXT_QUERY = {"address", "external_id.<link>", "link", "representative", "personalized_by"}
 # Contract rows not built yet (issue 13, items 4-6); the test fails once one is, so that its names
 # are then checked too.
-NOT_BUILT = {"GET /api/v1/imports",
-             "PATCH /api/v1/mailings/{id}", "DELETE /api/v1/mailings/{id}", "POST /api/v1/mailings/{id}/copy"}
+NOT_BUILT: set[str] = set()
 ROWS = [["KlantNr", "E-mail", "Stad"], ["1", "ann@example.com", "Utrecht"], ["2", "bob@example.com", "Delft"],
         ["3", "Bob@Example.com", "Delft"]]
 SETTINGS = {"match": {"by": "external_id", "link": "crm", "column": "KlantNr"},

@@ -95,7 +95,7 @@ def test_the_segment_page_shows_the_chart_and_the_send_list(app, engine, make_te
     listed = web.get(response.headers["Location"] + "/recipients.csv?representative=oldest")
     # An English page's download: `,` after a byte-order mark (so that a spreadsheet reads UTF-8).
     rows = listed.get_data(as_text=True).splitlines()
-    assert rows[0] == "\ufeffid,email,status,first_name,city" and len(rows) == 1 + 3
+    assert rows[0] == "\ufeffid,email,status,first_name,city,crm" and len(rows) == 1 + 3  # IDs last
     opted_in = web.get(response.headers["Location"] + "/recipients.csv?allow_shared_address=yes")
     assert len(opted_in.get_data(as_text=True).splitlines()) == 1 + 6
     again = web.post("/segments/new", data=everyone)

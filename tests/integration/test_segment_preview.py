@@ -369,9 +369,9 @@ def test_csv_equals_the_json_pages(client, dataset, options, limit):
     assert listed[0] == first
 
     header, rows = recipients_csv(client, dataset.tenant, segment, **options)
-    assert header == ["id", "email", "status", *FIELDS]
-    assert rows == [[str(c["id"]), c["email"], c["status"], *(_cell(c["fields"].get(f)) for f in FIELDS)]
-                    for c in listed]
+    assert header == ["id", "email", "status", *FIELDS, "crm"]  # then each link's ID
+    assert rows == [[str(c["id"]), c["email"], c["status"], *(_cell(c["fields"].get(f)) for f in FIELDS),
+                     c["external_ids"].get("crm", "")] for c in listed]
 
 
 def test_an_email_mode_account_never_collapses(client, make_tenant, import_rows, contacts_of, engine):

@@ -188,6 +188,7 @@ class Made:
     segment_name: str
     mailing_id: int
     mailing_name: str
+    import_number: int  # the import's place among the account's real imports (the page's name for it)
 
 
 def _make_data(server: HttpClient, key: str) -> Made:
@@ -202,7 +203,7 @@ def _make_data(server: HttpClient, key: str) -> Made:
     status, mailing = server.json("POST", "/api/v1/mailings", key=key,
                                   payload={"name": mailing_name, "include": [segment["id"]]})
     assert status == 201, mailing
-    return Made(job["id"], segment["id"], segment_name, mailing["id"], mailing_name)
+    return Made(job["id"], segment["id"], segment_name, mailing["id"], mailing_name, job["number"])
 
 
 def _csrf_token(html: str) -> str:
@@ -225,7 +226,8 @@ def _render_every_page(server: HttpClient, made: Made, source: Path) -> list[str
     pages = [
         ("/", 200, "<h1>demo</h1>"),
         ("/imports/new", 200, "<h1>Import a file</h1>"),
-        (f"/imports/{made.import_id}", 200, f"<h1>Import {made.import_id}</h1>"),
+        (f"/imports/{made.import_id}", 200, f"<h1>Import {made.import_number}</h1>"),
+        ("/imports", 200, f"Import {made.import_number}</a>"),
         ("/segments", 200, made.segment_name),
         ("/segments/new", 200, "<h1>New segment</h1>"),
         (f"/segments/{made.segment_id}", 200, f"<h1>{made.segment_name}</h1>"),
