@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from importer.estimate import estimate_rows
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
 from importer.vocabulary import ImportMode, ImportPhase
@@ -72,7 +73,7 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
         shutil.copyfile(file, work_copy)
         job = _queue(ctx, account_name, raw, work_copy)
         finished = _run_with_progress(ctx, job, work_copy,
-                                      imports.estimate_rows(file.stat().st_size, inspection))
+                                      estimate_rows(file, inspection.format, file.stat().st_size))
     finally:
         shutil.rmtree(work_copy.parent, ignore_errors=True)
     if finished.status != "succeeded":
