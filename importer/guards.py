@@ -34,7 +34,7 @@ class ImportFacts:
     typo_domains: Counter[str]
     link_has_ids: bool
     known_address_creates: int
-    mixed: RowStats | None = None  # the checker's count and first rows of mixed-script addresses
+    stats: RowStats | None = None  # the checker's first rows of mixed-script and misspelt addresses
 
     @property
     def link(self) -> LinkInfo:
@@ -174,23 +174,32 @@ def status_kept(facts: ImportFacts) -> dict | None:
 
 
 def possible_typo_domain(facts: ImportFacts) -> dict | None:
-    """List the domains that look like misspelt providers (the rows are imported as they are)."""
+    """List the domains that look like misspelt providers and the first rows that have one (the rows
+    are imported as they are)."""
     typo_domains = facts.typo_domains
     if not typo_domains:
         return None
     listed = ", ".join(f"{typo} ({n})" for typo, n in typo_domains.most_common(TYPOS_LISTED))
     more = len(typo_domains) - TYPOS_LISTED
+    count = sum(typo_domains.values())
+    rows = facts.stats.typo_rows if facts.stats is not None else []
+    named = ""
+    if rows:
+        more_rows = count - len(rows)
+        named = (f" {count} {'row has' if count == 1 else 'rows have'} such a domain: "
+                 f"{'row' if len(rows) == 1 else 'rows'} {', '.join(map(str, rows))}"
+                 + (f" and {more_rows} more" if more_rows > 0 else "") + ".")
     return _warning(
         "possible_typo_domain",
         f"Some domains look like misspelt providers: {listed}"
-        + (f" and {more} more" if more > 0 else "") + ". These rows are imported as they are.",
-        sum(typo_domains.values()),
+        + (f" and {more} more" if more > 0 else "") + f".{named} These rows are imported as they are.",
+        count,
     )
 
 
 def mixed_script_address(facts: ImportFacts) -> dict | None:
     """Name the first rows whose address mixes scripts in one word (they are imported as they are)."""
-    mixed = facts.mixed
+    mixed = facts.stats
     if mixed is None or not mixed.mixed_scripts:
         return None
     rows = mixed.mixed_script_rows
@@ -221,6 +230,20 @@ WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
 )
 
 
+# Warnings that only repeat a part of another one (the API keeps both, for the counts by code):
+# where that other one is there too, a person is told once (the pages, the command line).
+PART_OF = {
+    "created_without_external_id": "match_by_email_in_external_id_account",
+    "ambiguous_address": "match_by_email_in_external_id_account",
+}
+
+
+def said_once(warnings: list[dict]) -> list[dict]:
+    """The warnings a person reads: without those that another warning of the list says in full."""
+    codes = {warning.get("code") for warning in warnings}
+    return [warning for warning in warnings if PART_OF.get(str(warning.get("code"))) not in codes]
+
+
 def import_warnings(
     settings: ImportSettings,
     account: AccountInfo,
@@ -228,8 +251,8 @@ def import_warnings(
     typo_domains: Counter[str],
     link_has_ids: bool,
     known_address_creates: int,
-    mixed: RowStats | None = None,
+    stats: RowStats | None = None,
 ) -> list[dict]:
     """List the warnings that apply, as `{code, message, count}` (see ImportFacts)."""
-    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, mixed)
+    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, stats)
     return [warning for decide in WARNINGS if (warning := decide(facts)) is not None]

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from importer.estimate import estimate_rows
+from importer.guards import said_once
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
 from importer.vocabulary import ImportMode, ImportPhase
@@ -137,7 +138,7 @@ def _print_report(job_id: int | None, report: dict[str, Any], warnings: list[dic
         click.echo(f"  {key:<24}{report.get(key, 0):>10}")
     for reason, count in report.get("rejected_by_reason", {}).items():
         click.echo(f"    {reason:<22}{count:>10}")
-    for warning in warnings:
+    for warning in said_once(warnings):
         click.echo(f"warning [{warning['code']}] {warning['message']}", err=True)
     if report.get("rejected"):
         click.echo(f"  rejected rows: GET /api/v1/imports/{job_id}/rejected.csv")
