@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from importer.apply import PlanCounts
+from importer.doubles import Doubles
 from importer.rows import RowStats
 from importer.settings import AccountInfo, ImportSettings, LinkInfo
 
@@ -35,6 +36,7 @@ class ImportFacts:
     link_has_ids: bool
     known_address_creates: int
     stats: RowStats | None = None  # the checker's first rows of mixed-script and misspelt addresses
+    doubles: Doubles | None = None  # pairs at one address possibly one person under two IDs
 
     @property
     def link(self) -> LinkInfo:
@@ -215,6 +217,23 @@ def mixed_script_address(facts: ImportFacts) -> dict | None:
     )
 
 
+def possible_duplicate_person(facts: ImportFacts) -> dict | None:
+    """Name the pairs at one address with one name (and birth date) under two of the link's IDs."""
+    doubles = facts.doubles
+    if doubles is None or not doubles.count:
+        return None
+    listed = ", ".join(f"{one} and {other} ({address})" for address, one, other in doubles.pairs)
+    more = doubles.count - len(doubles.pairs)
+    return _warning(
+        "possible_duplicate_person",
+        f"{doubles.count} {'pair' if doubles.count == 1 else 'pairs'} of contacts at one address "
+        f"{'has' if doubles.count == 1 else 'have'} the same name and, where known, birth date under "
+        f"different IDs of {facts.link.name}, possibly the same person: {listed}"
+        + (f" and {more} more" if more > 0 else "") + ". Check them in the linked system.",
+        doubles.count,
+    )
+
+
 # In the order the warnings are listed.
 WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     id_column_mismatch,
@@ -227,6 +246,7 @@ WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     status_kept,
     possible_typo_domain,
     mixed_script_address,
+    possible_duplicate_person,
 )
 
 
@@ -252,7 +272,9 @@ def import_warnings(
     link_has_ids: bool,
     known_address_creates: int,
     stats: RowStats | None = None,
+    doubles: Doubles | None = None,
 ) -> list[dict]:
     """List the warnings that apply, as `{code, message, count}` (see ImportFacts)."""
-    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, stats)
+    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, stats,
+                         doubles)
     return [warning for decide in WARNINGS if (warning := decide(facts)) is not None]
