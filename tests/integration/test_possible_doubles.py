@@ -5,6 +5,7 @@ case and accents) and, where known, the same birth date, under different IDs of 
 from __future__ import annotations
 
 import pytest
+from page_helpers import signed_in
 
 BY_CRM = {"by": "external_id", "link": "crm", "column": "KlantNr"}
 MAPPING = {"email": "email", "Voornaam": "first_name", "Achternaam": "last_name", "Geboren": "birth_date"}
@@ -59,3 +60,23 @@ def test_two_rows_of_one_file_are_a_pair_and_the_count_goes_past_the_list(shop, 
     assert warning is not None and warning["count"] == 12
     assert "A0 and B0 (h0@example.nl)" in warning["message"] and warning["message"].count(" and B") == 10
     assert " and 2 more. Check them in the linked system." in warning["message"]
+
+
+def test_the_dedup_page_lists_the_pairs_of_each_link(app, engine, shop, import_ok):
+    import_ok(shop, [HEADER, ["K7", "sanne@example.nl", "SÄNNE", "jansen", ""],
+                     ["K8", "piet@example.nl", "Piet", "Smit", "1979-01-01"],
+                     ["K9", "piet@example.nl", "Pieter", "Smit", "1979-01-01"]],
+              {"match": BY_CRM, "mapping": MAPPING})
+    manager = signed_in(app, engine, shop.id, "anna@shop.example")
+    text = manager.get("/dedup").get_data(as_text=True)
+    section = text[text.index('id="possible-doubles"'):]
+    assert "<caption>CRM: 1 pair</caption>" in section
+    assert "<td>sanne@example.nl</td><td><code>K1</code></td><td><code>K7</code></td>" in section
+    assert "K8" not in section and "K2" not in section  # another first name: another person
+    dutch = manager.get("/dedup", headers={"Accept-Language": "nl-NL"}).get_data(as_text=True)
+    assert "Mogelijk dezelfde persoon" in dutch and "CRM: 1 paar" in dutch
+
+
+def test_the_dedup_page_without_doubles_says_so(app, engine, shop):
+    text = signed_in(app, engine, shop.id, "anna@shop.example").get("/dedup").get_data(as_text=True)
+    assert 'id="no-doubles"' in text
