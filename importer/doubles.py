@@ -4,7 +4,7 @@ and accents) and, where both are known, the same birth date, under different IDs
 Two family members share an address too, but rarely a name and a birthday: such a pair is
 probably one person that the linked system knows under two customer numbers, which only that
 system can fix. A segment rule cannot say this, so the import (`staged_people`) and the dedup page
-(`stored_people`) ask it here, of the same set-based pair query, on SQLite and PostgreSQL alike.
+(`stored_people`) ask it here, of the same set-based query, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 FIRST, LAST, BIRTH = "first_name", "last_name", "birth_date"  # the fields a person is known by
-PAIRS_LISTED = 10
+GROUPS_LISTED = 10
 
 
 def _accents() -> tuple[str, str]:
@@ -39,10 +39,10 @@ def folded(expression: str) -> str:
 
 @dataclass(frozen=True)
 class Doubles:
-    """How many pairs are possibly the same person, and the first of them: (address, ID, other ID)."""
+    """How many groups of contacts are possibly one person, and the first: (address, their IDs)."""
 
     count: int = 0
-    pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    groups: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def _attribute(dialect: str, name: str) -> str:
@@ -64,30 +64,37 @@ def stored_people(dialect: str, fields: set[str], where: str, contacts: str = "c
             f"AND NOT x.merged WHERE c.account_id = :account AND {where}")
 
 
+def doubtful_addresses(plan: str) -> str:
+    """SQL: the addresses where the file can bring a double: several of its rows, or a new ID at an
+    address the account has (doubles among stored contacts alone are the dedup page's)."""
+    return (f"SELECT address_key FROM {plan} WHERE action <> 'reject' AND address_key IS NOT NULL "
+            "AND (repeated = 1 OR (action = 'create' AND addr_known = 1))")
+
+
 def staged_people(columns: dict[str, str], stage: str, plan: str) -> str | None:
-    """SQL: the file's rows that the import keeps, as people (their ID is the matched value);
-    `columns` names the staging column of each mapped field. None without both names in the file."""
+    """SQL: the file's rows that the import keeps at a doubtful address, as people (their ID is the
+    matched value); `columns` names the staging column of each mapped field. None without both names
+    in the file."""
     if FIRST not in columns or LAST not in columns:
         return None
     birth = f"CAST(s.{columns[BIRTH]} AS TEXT)" if BIRTH in columns else "NULL"
-    return (f"SELECT s.match_value AS id_value, s.address_key, "
-            f"{folded(f's.{columns[FIRST]} || {chr(39)} {chr(39)} || s.{columns[LAST]}')} AS name, "
-            f"{birth} AS birth FROM {stage} s JOIN {plan} p ON p.row_no = s.row_no "
-            "WHERE p.action <> 'reject' AND s.address_key IS NOT NULL")
+    name = f"s.{columns[FIRST]} || ' ' || s.{columns[LAST]}"
+    return (f"SELECT s.match_value AS id_value, s.address_key, {folded(name)} AS name, {birth} AS birth "
+            f"FROM {stage} s JOIN {plan} p ON p.row_no = s.row_no WHERE p.action <> 'reject' "
+            f"AND s.address_key IN ({doubtful_addresses(plan)})")
 
 
 def find_doubles(conn: Connection, people: list[str], parameters: dict) -> Doubles:
-    """The pairs of `people` (SELECTs of id_value, address_key, name, birth) that are possibly one
-    person: one address, one name, different IDs, and no two different birth dates."""
-    sql = (f"WITH people AS (SELECT DISTINCT id_value, address_key, name, birth FROM "
-           f"({' UNION ALL '.join(people)}) AS everyone WHERE name IS NOT NULL AND name <> ''), "
-           "pairs AS (SELECT a.address_key, a.id_value AS one, b.id_value AS other FROM people a "
-           "JOIN people b ON b.address_key = a.address_key AND b.name = a.name AND b.id_value > a.id_value "
-           "AND (a.birth IS NULL OR b.birth IS NULL OR a.birth = b.birth) GROUP BY a.address_key, "
-           "a.id_value, b.id_value) "
-           "SELECT address_key, one, other, count(*) OVER () AS total FROM pairs "
-           f"ORDER BY address_key, one, other LIMIT {PAIRS_LISTED}")
+    """The groups of `people` (SELECTs of id_value, address_key, name, birth) that are possibly one
+    person: one address, one name, several IDs, and no two different birth dates. One GROUP BY, no
+    pairs: it stays linear in the people at shared addresses."""
+    ids = ("string_agg(DISTINCT id_value, ',')" if conn.dialect.name == "postgresql"
+           else "group_concat(DISTINCT id_value)")
+    sql = (f"SELECT address_key, {ids} AS ids, count(*) OVER () AS total "
+           f"FROM ({' UNION ALL '.join(people)}) AS everyone WHERE name IS NOT NULL AND name <> '' "
+           "GROUP BY address_key, name HAVING count(DISTINCT id_value) > 1 AND count(DISTINCT birth) <= 1 "
+           f"ORDER BY address_key, min(id_value) LIMIT {GROUPS_LISTED}")
     rows = conn.execute(text(sql), parameters).all()
     if not rows:
         return Doubles()
-    return Doubles(int(rows[0].total), [(row.address_key, row.one, row.other) for row in rows])
+    return Doubles(int(rows[0].total), [(row.address_key, sorted(row.ids.split(","))) for row in rows])

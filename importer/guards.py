@@ -218,20 +218,25 @@ def mixed_script_address(facts: ImportFacts) -> dict | None:
 
 
 def possible_duplicate_person(facts: ImportFacts) -> dict | None:
-    """Name the pairs at one address with one name (and birth date) under two of the link's IDs."""
+    """Name the contacts at one address with one name (and birth date) under several of the link's IDs."""
     doubles = facts.doubles
     if doubles is None or not doubles.count:
         return None
-    listed = ", ".join(f"{one} and {other} ({address})" for address, one, other in doubles.pairs)
-    more = doubles.count - len(doubles.pairs)
+    listed = ", ".join(f"{listing(ids)} ({address})" for address, ids in doubles.groups)
+    more = doubles.count - len(doubles.groups)
     return _warning(
         "possible_duplicate_person",
-        f"{doubles.count} {'pair' if doubles.count == 1 else 'pairs'} of contacts at one address "
+        f"{doubles.count} {'group' if doubles.count == 1 else 'groups'} of contacts at one address "
         f"{'has' if doubles.count == 1 else 'have'} the same name and, where known, birth date under "
         f"different IDs of {facts.link.name}, possibly the same person: {listed}"
         + (f" and {more} more" if more > 0 else "") + ". Check them in the linked system.",
         doubles.count,
     )
+
+
+def listing(ids: list[str]) -> str:
+    """"K1 and K7", "K1, K7 and K9"."""
+    return ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
 # In the order the warnings are listed.

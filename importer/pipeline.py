@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
 from importer.collector import collector_paused
-from importer.doubles import Doubles, find_doubles, staged_people, stored_people
+from importer.doubles import Doubles, doubtful_addresses, find_doubles, staged_people, stored_people
 from importer.guards import import_warnings
 from importer.late_erasures import ErasuresNow, reject_erased_since_start
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
@@ -220,8 +220,9 @@ def _doubles(conn: Connection, ctx: PlanContext, account: AccountInfo,
     if not ctx.by_external_id:
         return None
     staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN)
-    stored = stored_people(conn.dialect.name, set(account.fields), "c.address_key IN (SELECT address_key "
-                           f"FROM {STAGE})", tables.contacts, tables.external_ids)
+    at_doubtful = f"c.address_key IN ({doubtful_addresses(PLAN)})"
+    stored = stored_people(conn.dialect.name, set(account.fields), at_doubtful, tables.contacts,
+                           tables.external_ids)
     if staged is None or stored is None:
         return None
     return find_doubles(conn, [staged, stored], {"account": account.id, "link": ctx.link_id})

@@ -8,6 +8,7 @@ connection with `prepare_connection`.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Any
 
@@ -16,13 +17,19 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+@functools.lru_cache(maxsize=16)
+def _table(source: str, target: str) -> dict[int, str | None]:
+    # The first place of a character counts, as in PostgreSQL: later ones are overwritten.
+    return {ord(char): target[n] if n < len(target) else None
+            for n, char in reversed(list(enumerate(source)))}
+
+
 def _translate(value: Any, source: Any, target: Any) -> Any:
     """PostgreSQL's translate(): each character of `source` becomes the one at its place in `target`
-    (or goes, past its end)."""
+    (or goes, past its end); the table is made once per pair of strings, not once per row."""
     if not isinstance(value, str) or not isinstance(source, str) or not isinstance(target, str):
-        return None if value is None else value
-    return value.translate({ord(char): target[n] if n < len(target) else None
-                            for n, char in reversed(list(enumerate(source)))})
+        return value
+    return value.translate(_table(source, target))
 
 
 def prepare_connection(dbapi_connection: sqlite3.Connection) -> None:

@@ -15,7 +15,7 @@ SHARED = ("c.address_key IN (SELECT k.address_key FROM contacts k WHERE k.accoun
 
 
 def possible_doubles(session: Session, account_id: int) -> list[tuple[Link, Doubles]]:
-    """Each link with pairs of its contacts that are possibly one person, with how many."""
+    """Each link with groups of its contacts that are possibly one person, with how many."""
     people = stored_people(session.get_bind().dialect.name,
                            {field.name for field in fields_of(session, account_id)}, SHARED)
     if people is None:

@@ -74,11 +74,11 @@ PATTERNS = {
                      "Cyrillic letter for a Latin one that looks the same): %(rows)s%(more)s. These rows are "
                      "imported as they are; check them.")),
     "possible_duplicate_person": (
-        r"(?P<count>\d+) pairs? of contacts at one address ha(?:s|ve) the same name and, where known, birth "
-        r"date under different IDs of (?P<link>.*), possibly the same person: (?P<pairs>.*?)"
+        r"(?P<count>\d+) groups? of contacts at one address ha(?:s|ve) the same name and, where known, birth "
+        r"date under different IDs of (?P<link>.*), possibly the same person: (?P<groups>.*?)"
         r"(?: and (?P<more>\d+) more)?\. Check them in the linked system\.",
         lazy_gettext("Possibly the same person (%(count)s): contacts at one address with the same name and, "
-                     "where known, birth date under different IDs of %(link)s: %(pairs)s%(more)s. Check "
+                     "where known, birth date under different IDs of %(link)s: %(groups)s%(more)s. Check "
                      "them in the linked system.")),
 }
 # The parts of a sentence that are words themselves.
@@ -114,10 +114,10 @@ def warning_words(warning: dict[str, Any]) -> str:
         names["rows"] = re.sub(r"(?:^|(?<=, ))row (\d+) ",
                                lambda row: gettext("row %(number)s", number=row.group(1)) + " ",
                                names["rows"])
-    if names.get("pairs"):  # "K1 and K7 (address), ...": "and" in the page's language
-        names["pairs"] = re.sub(r"(?:^|(?<=, ))(.+?) and (.+?) \(",
-                                lambda pair: gettext("%(one)s and %(other)s", one=pair.group(1),
-                                                     other=pair.group(2)) + " (", names["pairs"])
+    if names.get("groups"):  # "K1 and K7 (address), K2, K5 and K8 (...)": "and" in the page's language
+        names["groups"] = re.sub(r" and ([^,()]+?) \(",
+                                 lambda last: " " + gettext("and %(last)s", last=last.group(1)) + " (",
+                                 names["groups"])
     if names.get("more"):
         names["more"] = " " + gettext("and %(count)s more", count=names["more"])
     if names.get("typo_rows"):  # "4 rows have such a domain: rows 2, 5, 9 and 1 more."

@@ -37,7 +37,7 @@ def test_one_person_under_two_customer_numbers_is_named(shop, import_ok, dry_run
     assert warning is not None, job["warnings"]
     assert warning["count"] == 1
     assert "K1 and K7 (sanne@example.nl)" in warning["message"]
-    assert warning["message"].startswith("1 pair of contacts at one address has the same name")
+    assert warning["message"].startswith("1 group of contacts at one address has the same name")
 
 
 def test_a_family_member_or_another_birthday_is_no_double(shop, import_ok):
@@ -51,7 +51,7 @@ def test_a_family_member_or_another_birthday_is_no_double(shop, import_ok):
     assert _doubles(again) is None
 
 
-def test_two_rows_of_one_file_are_a_pair_and_the_count_goes_past_the_list(shop, import_ok):
+def test_two_rows_of_one_file_are_a_group_and_the_count_goes_past_the_list(shop, import_ok):
     rows = [HEADER]
     for n in range(12):  # twelve households, each with one person under two numbers
         rows += [[f"A{n}", f"h{n}@example.nl", "Émile", "Dupré", "1970-01-01"],
@@ -62,7 +62,19 @@ def test_two_rows_of_one_file_are_a_pair_and_the_count_goes_past_the_list(shop, 
     assert " and 2 more. Check them in the linked system." in warning["message"]
 
 
-def test_the_dedup_page_lists_the_pairs_of_each_link(app, engine, shop, import_ok):
+
+def test_three_numbers_for_one_person_are_one_group(shop, import_ok):
+    rows = [HEADER, ["C1", "fam@example.nl", "Joost", "Smit", "1970-01-01"],
+            ["C2", "fam@example.nl", "Joost", "Smit", ""], ["C3", "FAM@example.nl", "joost", "smit", ""],
+            # Two birthdays at one name: two people (a father and his son Joost junior).
+            ["D1", "jr@example.nl", "Joost", "Bos", "1950-01-01"], ["D2", "jr@example.nl", "Joost", "Bos",
+                                                                   "1980-01-01"]]
+    warning = _doubles(import_ok(shop, rows, {"match": BY_CRM, "mapping": MAPPING, "dry_run": True}))
+    assert warning is not None and warning["count"] == 1
+    assert "possibly the same person: C1, C2 and C3 (fam@example.nl). Check" in warning["message"]
+
+
+def test_the_dedup_page_lists_the_groups_of_each_link(app, engine, shop, import_ok):
     import_ok(shop, [HEADER, ["K7", "sanne@example.nl", "SÄNNE", "jansen", ""],
                      ["K8", "piet@example.nl", "Piet", "Smit", "1979-01-01"],
                      ["K9", "piet@example.nl", "Pieter", "Smit", "1979-01-01"]],
@@ -70,11 +82,11 @@ def test_the_dedup_page_lists_the_pairs_of_each_link(app, engine, shop, import_o
     manager = signed_in(app, engine, shop.id, "anna@shop.example")
     text = manager.get("/dedup").get_data(as_text=True)
     section = text[text.index('id="possible-doubles"'):]
-    assert "<caption>CRM: 1 pair</caption>" in section
-    assert "<td>sanne@example.nl</td><td><code>K1</code></td><td><code>K7</code></td>" in section
+    assert "<caption>CRM: 1 group</caption>" in section
+    assert "<td>sanne@example.nl</td><td><code>K1</code>, <code>K7</code></td>" in section
     assert "K8" not in section and "K2" not in section  # another first name: another person
     dutch = manager.get("/dedup", headers={"Accept-Language": "nl-NL"}).get_data(as_text=True)
-    assert "Mogelijk dezelfde persoon" in dutch and "CRM: 1 paar" in dutch
+    assert "Mogelijk dezelfde persoon" in dutch and "CRM: 1 groep" in dutch
 
 
 def test_the_dedup_page_without_doubles_says_so(app, engine, shop):

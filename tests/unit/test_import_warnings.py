@@ -51,12 +51,12 @@ SAMPLES = [
      "(Latin, Cyrillic), row 7 b\u0430nk@example.com (Latin, Cyrillic) and 10 more. These rows are imported "
      "as they are; check them.",
      ["(12)", "rij 2 paypal@p\u0430ypal.com", "rij 7 b\u0430nk@example.com", "en nog 10"]),
-    ("possible_duplicate_person", "12 pairs of contacts at one address have the same name and, where known, "
-     "birth date under different IDs of crm, possibly the same person: K1 and K7 (sanne@example.nl), A 0 and "
-     "B 0 (h0@example.nl) and 10 more. Check them in the linked system.",
-     ["Mogelijk dezelfde persoon (12)", "ID's van crm", "K1 en K7 (sanne@example.nl), A 0 en B 0 "
+    ("possible_duplicate_person", "12 groups of contacts at one address have the same name and, where known, "
+     "birth date under different IDs of crm, possibly the same person: K1 and K7 (sanne@example.nl), A 0, "
+     "A 1 and B 0 (h0@example.nl) and 10 more. Check them in the linked system.",
+     ["Mogelijk dezelfde persoon (12)", "ID's van crm", "K1 en K7 (sanne@example.nl), A 0, A 1 en B 0 "
       "(h0@example.nl) en nog 10.", "gekoppelde systeem"]),
-    ("possible_duplicate_person", "1 pair of contacts at one address has the same name and, where known, "
+    ("possible_duplicate_person", "1 group of contacts at one address has the same name and, where known, "
      "birth date under different IDs of crm, possibly the same person: K1 and K7 (sanne@example.nl). "
      "Check them in the linked system.", ["Mogelijk dezelfde persoon (1)", ": K1 en K7 (sanne@example.nl)."]),
 ]
