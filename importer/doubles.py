@@ -1,7 +1,7 @@
 """Possible doubles: contacts at one address with the same name (first and last name, ignoring case
 and accents) and, where both are known, the same birth date, under different IDs of one link.
 
-Two family members share an address too, but rarely a name and a birthday: such a pair is
+Two family members share an address too, but rarely a name and a birthday: such a group is
 probably one person that the linked system knows under two customer numbers, which only that
 system can fix. A segment rule cannot say this, so the import (`staged_people`) and the dedup page
 (`stored_people`) ask it here, of the same set-based query, on SQLite and PostgreSQL alike.

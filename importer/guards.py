@@ -36,7 +36,7 @@ class ImportFacts:
     link_has_ids: bool
     known_address_creates: int
     stats: RowStats | None = None  # the checker's first rows of mixed-script and misspelt addresses
-    doubles: Doubles | None = None  # pairs at one address possibly one person under two IDs
+    doubles: Doubles | None = None  # groups at one address possibly one person under several IDs
 
     @property
     def link(self) -> LinkInfo:

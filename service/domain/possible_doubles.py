@@ -9,7 +9,7 @@ from importer.doubles import Doubles, find_doubles, stored_people
 from service.domain.accounts import fields_of, links_of
 from service.models import Link
 
-# Only addresses that more than one contact has can hold a pair (an index-only count).
+# Only addresses that more than one contact has can hold a group (an index-only count).
 SHARED = ("c.address_key IN (SELECT k.address_key FROM contacts k WHERE k.account_id = :account "
           "GROUP BY k.address_key HAVING count(*) > 1)")
 

@@ -45,7 +45,7 @@ def test_a_family_member_or_another_birthday_is_no_double(shop, import_ok):
                            ["K10", "sanne@example.nl", "Kees", "Jansen", ""]],
                     {"match": BY_CRM, "mapping": MAPPING, "dry_run": True})
     assert _doubles(job) is None, job["warnings"]
-    # The same file's contacts again under their own numbers: one ID each, no pair.
+    # The same file's contacts again under their own numbers: one ID each, no group.
     again = import_ok(shop, [HEADER, ["K1", "sanne@example.nl", "Sanne", "Jansen", "1980-03-01"]],
                       {"match": BY_CRM, "mapping": MAPPING, "dry_run": True})
     assert _doubles(again) is None
