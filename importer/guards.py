@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from importer.apply import PlanCounts
+from importer.doubles import Doubles
 from importer.rows import RowStats
 from importer.settings import AccountInfo, ImportSettings, LinkInfo
 
@@ -34,7 +35,8 @@ class ImportFacts:
     typo_domains: Counter[str]
     link_has_ids: bool
     known_address_creates: int
-    mixed: RowStats | None = None  # the checker's count and first rows of mixed-script addresses
+    stats: RowStats | None = None  # the checker's first rows of mixed-script and misspelt addresses
+    doubles: Doubles | None = None  # groups at one address possibly one person under several IDs
 
     @property
     def link(self) -> LinkInfo:
@@ -174,23 +176,32 @@ def status_kept(facts: ImportFacts) -> dict | None:
 
 
 def possible_typo_domain(facts: ImportFacts) -> dict | None:
-    """List the domains that look like misspelt providers (the rows are imported as they are)."""
+    """List the domains that look like misspelt providers and the first rows that have one (the rows
+    are imported as they are)."""
     typo_domains = facts.typo_domains
     if not typo_domains:
         return None
     listed = ", ".join(f"{typo} ({n})" for typo, n in typo_domains.most_common(TYPOS_LISTED))
     more = len(typo_domains) - TYPOS_LISTED
+    count = sum(typo_domains.values())
+    rows = facts.stats.typo_rows if facts.stats is not None else []
+    named = ""
+    if rows:
+        more_rows = count - len(rows)
+        named = (f" {count} {'row has' if count == 1 else 'rows have'} such a domain: "
+                 f"{'row' if len(rows) == 1 else 'rows'} {', '.join(map(str, rows))}"
+                 + (f" and {more_rows} more" if more_rows > 0 else "") + ".")
     return _warning(
         "possible_typo_domain",
         f"Some domains look like misspelt providers: {listed}"
-        + (f" and {more} more" if more > 0 else "") + ". These rows are imported as they are.",
-        sum(typo_domains.values()),
+        + (f" and {more} more" if more > 0 else "") + f".{named} These rows are imported as they are.",
+        count,
     )
 
 
 def mixed_script_address(facts: ImportFacts) -> dict | None:
     """Name the first rows whose address mixes scripts in one word (they are imported as they are)."""
-    mixed = facts.mixed
+    mixed = facts.stats
     if mixed is None or not mixed.mixed_scripts:
         return None
     rows = mixed.mixed_script_rows
@@ -206,6 +217,28 @@ def mixed_script_address(facts: ImportFacts) -> dict | None:
     )
 
 
+def possible_duplicate_person(facts: ImportFacts) -> dict | None:
+    """Name the contacts at one address with one name (and birth date) under several of the link's IDs."""
+    doubles = facts.doubles
+    if doubles is None or not doubles.count:
+        return None
+    listed = ", ".join(f"{listing(ids)} ({address})" for address, ids in doubles.groups)
+    more = doubles.count - len(doubles.groups)
+    return _warning(
+        "possible_duplicate_person",
+        f"{doubles.count} {'group' if doubles.count == 1 else 'groups'} of contacts at one address "
+        f"{'has' if doubles.count == 1 else 'have'} the same name and, where known, birth date under "
+        f"different IDs of {facts.link.name}, possibly the same person: {listed}"
+        + (f" and {more} more" if more > 0 else "") + ". Check them in the linked system.",
+        doubles.count,
+    )
+
+
+def listing(ids: list[str]) -> str:
+    """"K1 and K7", "K1, K7 and K9"."""
+    return ", ".join(ids[:-1]) + " and " + ids[-1]
+
+
 # In the order the warnings are listed.
 WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     id_column_mismatch,
@@ -218,7 +251,22 @@ WARNINGS: tuple[Callable[[ImportFacts], dict | None], ...] = (
     status_kept,
     possible_typo_domain,
     mixed_script_address,
+    possible_duplicate_person,
 )
+
+
+# Warnings that only repeat a part of another one (the API keeps both, for the counts by code):
+# where that other one is there too, a person is told once (the pages, the command line).
+PART_OF = {
+    "created_without_external_id": "match_by_email_in_external_id_account",
+    "ambiguous_address": "match_by_email_in_external_id_account",
+}
+
+
+def said_once(warnings: list[dict]) -> list[dict]:
+    """The warnings a person reads: without those that another warning of the list says in full."""
+    codes = {warning.get("code") for warning in warnings}
+    return [warning for warning in warnings if PART_OF.get(str(warning.get("code"))) not in codes]
 
 
 def import_warnings(
@@ -228,8 +276,10 @@ def import_warnings(
     typo_domains: Counter[str],
     link_has_ids: bool,
     known_address_creates: int,
-    mixed: RowStats | None = None,
+    stats: RowStats | None = None,
+    doubles: Doubles | None = None,
 ) -> list[dict]:
     """List the warnings that apply, as `{code, message, count}` (see ImportFacts)."""
-    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, mixed)
+    facts = ImportFacts(settings, account, counts, typo_domains, link_has_ids, known_address_creates, stats,
+                         doubles)
     return [warning for decide in WARNINGS if (warning := decide(facts)) is not None]

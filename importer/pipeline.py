@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
 from importer.collector import collector_paused
+from importer.doubles import Doubles, doubtful_addresses, find_doubles, staged_people, stored_people
 from importer.guards import import_warnings
 from importer.late_erasures import ErasuresNow, reject_erased_since_start
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
@@ -208,8 +209,23 @@ def _plan_and_report(conn: Connection, ctx: PlanContext, job: CheckJob, stats: R
         f"SELECT count(*) FROM {PLAN} WHERE action = 'create' AND addr_known = 1"
     ).scalar_one()
     warnings = import_warnings(job.settings, job.account, counts, stats.typo_domains, link_has_ids,
-                               known_address_creates, stats)
+                               known_address_creates, stats, _doubles(conn, ctx, job.account, tables))
     return report, warnings
+
+
+def _doubles(conn: Connection, ctx: PlanContext, account: AccountInfo,
+             tables: ImportTables) -> Doubles | None:
+    """The pairs possibly one person under two of the link's IDs, among the file's rows and the
+    contacts at their addresses (only an import by ID knows the rows' IDs)."""
+    if not ctx.by_external_id:
+        return None
+    staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN)
+    at_doubtful = f"c.address_key IN ({doubtful_addresses(PLAN)})"
+    stored = stored_people(conn.dialect.name, set(account.fields), at_doubtful, tables.contacts,
+                           tables.external_ids)
+    if staged is None or stored is None:
+        return None
+    return find_doubles(conn, [staged, stored], {"account": account.id, "link": ctx.link_id})
 
 
 def _apply(conn: Connection, ctx: PlanContext, settings: ImportSettings, tables: ImportTables,

@@ -42,6 +42,7 @@ class StagedField:
 
 
 MIXED_SCRIPTS_LISTED = 10  # rows a mixed-script warning names
+TYPO_ROWS_LISTED = 5  # rows a typo warning names (the first in the file)
 
 
 @dataclass
@@ -52,6 +53,12 @@ class RowStats:
     mixed_scripts: int = 0  # rows whose address mixes scripts in one word
     # The first of them in the file: (row, address, "CYRILLIC and LATIN").
     mixed_script_rows: list[tuple[int, str, str]] = field(default_factory=list)
+    typo_rows: list[int] = field(default_factory=list)  # the first rows with a misspelt domain
+
+    def note_typo(self, row: int, domain: str) -> None:
+        self.typo_domains[domain] += 1
+        if len(self.typo_rows) < TYPO_ROWS_LISTED:
+            self.typo_rows.append(row)
 
     def note_mixed_scripts(self, row: int, address: str, scripts: list[str]) -> None:
         self.mixed_scripts += 1
@@ -61,6 +68,7 @@ class RowStats:
     def merge(self, other: RowStats) -> None:
         """Add what another checker (the worker process) learnt about other rows of the file."""
         self.typo_domains.update(other.typo_domains)
+        self.typo_rows = sorted(self.typo_rows + other.typo_rows)[:TYPO_ROWS_LISTED]
         self.mixed_scripts += other.mixed_scripts
         first = sorted(self.mixed_script_rows + other.mixed_script_rows)
         self.mixed_script_rows = first[:MIXED_SCRIPTS_LISTED]
@@ -166,7 +174,7 @@ def make_row_checker(
                 typo_cache[domain] = likely_typo_of(domain)
             typo = typo_cache[domain]
             if typo is not None:
-                stats.typo_domains[f"{domain} -> {typo}"] += 1
+                stats.note_typo(row, f"{domain} -> {typo}")
             if not akey.isascii():  # the rare address worth a look: never an ASCII one
                 scripts = mixed_scripts(akey)
                 if scripts is not None:

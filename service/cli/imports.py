@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from importer.estimate import estimate_rows
+from importer.guards import said_once
 from importer.reading import FileUnreadable, inspect_file
 from importer.settings import SettingsError, parse_settings
 from importer.vocabulary import ImportMode, ImportPhase
@@ -72,7 +74,7 @@ def import_file(ctx: Context, file: Path, account_name: str, link: str | None, i
         shutil.copyfile(file, work_copy)
         job = _queue(ctx, account_name, raw, work_copy)
         finished = _run_with_progress(ctx, job, work_copy,
-                                      imports.estimate_rows(file.stat().st_size, inspection))
+                                      estimate_rows(file, inspection.format, file.stat().st_size))
     finally:
         shutil.rmtree(work_copy.parent, ignore_errors=True)
     if finished.status != "succeeded":
@@ -136,7 +138,7 @@ def _print_report(job_id: int | None, report: dict[str, Any], warnings: list[dic
         click.echo(f"  {key:<24}{report.get(key, 0):>10}")
     for reason, count in report.get("rejected_by_reason", {}).items():
         click.echo(f"    {reason:<22}{count:>10}")
-    for warning in warnings:
+    for warning in said_once(warnings):
         click.echo(f"warning [{warning['code']}] {warning['message']}", err=True)
     if report.get("rejected"):
         click.echo(f"  rejected rows: GET /api/v1/imports/{job_id}/rejected.csv")

@@ -20,7 +20,6 @@ from importer.pipeline import ImportResult, Progress, run_import
 from importer.reading import (
     DEFAULT_LIMITS,
     FileUnreadable,
-    Inspection,
     ReadLimits,
     Source,
     inspect_file,
@@ -74,15 +73,6 @@ def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]
         return parse_settings(data), data
     except SettingsError as error:
         raise InvalidInput(str(error), code="invalid_settings") from None
-
-
-def estimate_rows(size: int, inspection: Inspection) -> int:
-    """Guess the number of rows from the file's size and the preview (for the progress bar only)."""
-    rows = inspection.sample_rows
-    if not rows or inspection.format.compressed:
-        return max(len(rows), 1)
-    per_row = max(sum(len(inspection.format.delimiter.join(r)) + 1 for r in rows) / len(rows), 1)
-    return max(int(size / per_row), 1)
 
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,

@@ -26,6 +26,8 @@ function followProgress(box) {
       setTimeout(poll, 2000);
       return;
     }
+    const badge = document.getElementById("import-status");
+    if (badge && job.badge) badge.textContent = job.badge; // what it is doing: reading, applying...
     if (job.status !== "queued" && job.status !== "running") {
       bar.value = 100;
       window.location.reload();

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from importer.guards import said_once
 from service.web import (
     auth,
     contact_actions,
@@ -92,6 +93,7 @@ def init_app(app: Flask, *, exempt: list[Blueprint]) -> None:
     secret.init_app(app)
     language.init_app(app)
     # Words that several pages' templates use for stored values.
-    app.jinja_env.globals.update(job_statuses=reports.JOB_STATUSES, contact_statuses=contacts.STATUS_WORDS,
-                                 progress_words=reports.PROGRESS_WORDS, warning_words=warning_words)
+    app.jinja_env.globals.update(contact_statuses=contacts.STATUS_WORDS,
+                                 progress_words=reports.PROGRESS_WORDS, warning_words=warning_words,
+                                 said_once=said_once, status_words=reports.status_words)
     app.register_blueprint(web)

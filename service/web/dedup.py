@@ -17,6 +17,7 @@ from service.db import current_engine
 from service.db import session as db_session
 from service.domain import dedup_change
 from service.domain.accounts import fields_of, links_of
+from service.domain.possible_doubles import possible_doubles
 from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words, status_of
 from service.models import Account
@@ -87,7 +88,7 @@ def _render(status: int = 200, *, preview: dict[str, Any] | None = None, error: 
                 resolutions=RESOLUTIONS,
                 choices=choices or _choices(), preview=preview, chart=preview and impact_chart(preview),
                 error=error, confirm_error=confirm_error, history=history, undoable=undoable,
-                is_admin=bool(g.user.is_admin))
+                is_admin=bool(g.user.is_admin), doubles=possible_doubles(session, account.id))
 
 
 def dedup_page() -> ResponseReturnValue:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, ngettext
 
 # code -> (the English sentence as a pattern, the page's sentence with the same names)
 PATTERNS = {
@@ -61,10 +61,11 @@ PATTERNS = {
                      "contacts keep their status, since an import never re-subscribes anyone; the rest of "
                      "these rows applies. Re-subscribe a contact explicitly, with the person's consent.")),
     "possible_typo_domain": (
-        r"Some domains look like misspelt providers: (?P<listed>.*?)(?: and (?P<more>\d+) more)?\. "
-        r"These rows are imported as they are\.",
-        lazy_gettext("Some domains look like misspelt providers: %(listed)s%(more)s. These rows are imported "
-                     "as they are.")),
+        r"Some domains look like misspelt providers: (?P<listed>.*?)(?: and (?P<more>\d+) more)?\."
+        r"(?: (?P<typo_count>\d+) rows? ha(?:s|ve) such a domain: rows? (?P<typo_rows>[\d, ]+?)"
+        r"(?: and (?P<more_rows>\d+) more)?\.)? These rows are imported as they are\.",
+        lazy_gettext("Some domains look like misspelt providers: %(listed)s%(more)s.%(typo_rows)s These rows "
+                     "are imported as they are.")),
     "mixed_script_address": (
         r"(?P<count>\d+) (?:address mixes|addresses mix) scripts within one word, so that they look like "
         r"other addresses \(a Cyrillic letter for a Latin one that looks the same\): (?P<rows>.*?)"
@@ -72,6 +73,13 @@ PATTERNS = {
         lazy_gettext("Addresses that mix scripts within one word (%(count)s) look like other addresses (a "
                      "Cyrillic letter for a Latin one that looks the same): %(rows)s%(more)s. These rows are "
                      "imported as they are; check them.")),
+    "possible_duplicate_person": (
+        r"(?P<count>\d+) groups? of contacts at one address ha(?:s|ve) the same name and, where known, birth "
+        r"date under different IDs of (?P<link>.*), possibly the same person: (?P<groups>.*?)"
+        r"(?: and (?P<more>\d+) more)?\. Check them in the linked system\.",
+        lazy_gettext("Possibly the same person (%(count)s): contacts at one address with the same name and, "
+                     "where known, birth date under different IDs of %(link)s: %(groups)s%(more)s. Check "
+                     "them in the linked system.")),
 }
 # The parts of a sentence that are words themselves.
 CONSEQUENCES = {
@@ -106,6 +114,18 @@ def warning_words(warning: dict[str, Any]) -> str:
         names["rows"] = re.sub(r"(?:^|(?<=, ))row (\d+) ",
                                lambda row: gettext("row %(number)s", number=row.group(1)) + " ",
                                names["rows"])
+    if names.get("groups"):  # "K1 and K7 (address), K2, K5 and K8 (...)": "and" in the page's language
+        names["groups"] = re.sub(r" and ([^,()]+?) \(",
+                                 lambda last: " " + gettext("and %(last)s", last=last.group(1)) + " (",
+                                 names["groups"])
     if names.get("more"):
         names["more"] = " " + gettext("and %(count)s more", count=names["more"])
+    if names.get("typo_rows"):  # "4 rows have such a domain: rows 2, 5, 9 and 1 more."
+        more_rows = names["more_rows"] and " " + gettext("and %(count)s more", count=names["more_rows"])
+        names["typo_rows"] = " " + ngettext("%(num)s row has such a domain: %(rows)s",
+                                            "%(num)s rows have such a domain: %(rows)s",
+                                            int(names["typo_count"]),
+                                            rows=ngettext("row %(list)s", "rows %(list)s",
+                                                          names["typo_rows"].count(",") + 1,
+                                                          list=names["typo_rows"])) + more_rows + "."
     return str(known[1]) % names

@@ -7,6 +7,7 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from importer.estimate import estimate_rows
 from importer.reading import FileUnreadable, LimitExceeded, inspect_file
 from importer.vocabulary import FieldType
 from service.db import current_engine, end_reads
@@ -68,9 +69,11 @@ def upload() -> ResponseReturnValue:
         return page("imports/upload.html", 413 if isinstance(error, LimitExceeded) else 400, titles=titles,
                     error=gettext("This file cannot be read: %(problem)s.", problem=failure_message(error)))
     drafts.forget_stale(engine)
+    stored = uploads.StoredFile(engine, upload_id)
     draft = ImportDraft(account_id=g.account.id, user_id=g.user.id,
                         filename=upload_name(request.files["file"], default="upload"), upload_id=upload_id,
-                        estimated_rows=imports.estimate_rows(uploads.size_of(engine, upload_id), inspection))
+                        estimated_rows=estimate_rows(stored, inspection.format,
+                                                     uploads.size_of(engine, upload_id)))
     session = end_reads(db_session())
     session.add(draft)
     session.commit()

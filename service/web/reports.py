@@ -40,6 +40,22 @@ JOB_STATUSES = {
     "queued": lazy_gettext("queued"), "running": lazy_gettext("running"),
     "succeeded": lazy_gettext("succeeded"), "failed": lazy_gettext("failed"),
 }
+# What an import that has not ended is doing, as its badge says it (a dry run's last step checks the
+# plan against the account; a real import's applies it).
+PHASE_WORDS = {
+    "queued": lazy_gettext("queued"), "reading": lazy_gettext("reading the rows"),
+    "checking": lazy_gettext("checking"), "applying": lazy_gettext("applying"),
+}
+
+
+def status_words(job: ImportJob) -> str:
+    """The import's badge: its status, or while it runs what it is doing."""
+    if job.status not in ("queued", "running"):
+        return str(JOB_STATUSES.get(job.status, job.status))
+    phase = "checking" if job.phase == "applying" and job.dry_run else str(job.phase)
+    return str(PHASE_WORDS.get(phase, JOB_STATUSES.get(job.status, job.status)))
+
+
 # What the live progress (service/static/app.js) says while an import runs.
 PROGRESS_WORDS = {
     "waiting": lazy_gettext("Waiting for the server…"),
@@ -84,7 +100,7 @@ def progress(import_id: int) -> ResponseReturnValue:
     job = imports.settle(current_engine(), own_job(import_id))
     draft = drafts.draft_of_job(session, job.id)
     return jsonify(status=job.status, phase=job.phase, rows_done=job.rows_done, attempts=job.attempts,
-                   estimated_rows=draft.estimated_rows if draft else None)
+                   estimated_rows=draft.estimated_rows if draft else None, badge=status_words(job))
 
 
 def rejected_csv(import_id: int) -> Response:

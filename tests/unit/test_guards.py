@@ -215,6 +215,30 @@ def test_possible_typo_domain():
     }}
 
 
+@pytest.mark.parametrize(("rows", "named"), [
+    ([4], " 1 row has such a domain: row 4."),
+    ([4, 9, 12, 20, 31, 40, 41], " 7 rows have such a domain: rows 4, 9, 12, 20, 31 and 2 more."),
+])
+def test_the_typo_warning_names_its_first_rows(rows, named):
+    stats = RowStats()
+    for row in rows:
+        stats.note_typo(row, "gamil.com -> gmail.com")
+    [warning] = import_warnings(BY_EMAIL, account("email"), PlanCounts(), stats.typo_domains, False, 0, stats)
+    assert warning["message"] == (f"Some domains look like misspelt providers: gamil.com -> gmail.com "
+                                  f"({len(rows)}).{named} These rows are imported as they are.")
+    assert warning["count"] == len(rows)
+
+
+def test_the_rows_of_two_checkers_are_the_first_of_the_file():
+    one, two = RowStats(), RowStats()
+    for row in (30, 31, 32, 33, 34, 35):
+        one.note_typo(row, "gamil.com -> gmail.com")
+    for row in (2, 40):
+        two.note_typo(row, "gamil.com -> gmail.com")
+    one.merge(two)
+    assert one.typo_rows == [2, 30, 31, 32, 33] and one.typo_domains["gamil.com -> gmail.com"] == 8
+
+
 @pytest.mark.parametrize(("domains", "more"), [(TYPOS_LISTED, ""), (TYPOS_LISTED + 1, " and 1 more"),
                                               (TYPOS_LISTED + 5, " and 5 more")])
 def test_possible_typo_domain_lists_the_most_common_ten(domains, more):

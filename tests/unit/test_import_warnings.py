@@ -39,11 +39,26 @@ SAMPLES = [
      ["5 rijen zeggen actief (of laten de status leeg)"]),
     ("possible_typo_domain", "Some domains look like misspelt providers: gmial.com (3), hotmial.com (1) "
      "and 2 more. These rows are imported as they are.", ["gmial.com (3), hotmial.com (1) en nog 2"]),
+    ("possible_typo_domain", "Some domains look like misspelt providers: gmial.com -> gmail.com (7). 7 rows "
+     "have such a domain: rows 2, 5, 9, 12, 20 and 2 more. These rows are imported as they are.",
+     ["gmial.com -> gmail.com (7). 7 rijen hebben zo'n domein: rijen 2, 5, 9, 12, 20 en nog 2.",
+      "Deze rijen worden geïmporteerd"]),
+    ("possible_typo_domain", "Some domains look like misspelt providers: gmial.com -> gmail.com (1). 1 row "
+     "has such a domain: row 4. These rows are imported as they are.",
+     ["1 rij heeft zo'n domein: rij 4. Deze"]),
     ("mixed_script_address", "12 addresses mix scripts within one word, so that they look like other "
      "addresses (a Cyrillic letter for a Latin one that looks the same): row 2 paypal@p\u0430ypal.com "
      "(Latin, Cyrillic), row 7 b\u0430nk@example.com (Latin, Cyrillic) and 10 more. These rows are imported "
      "as they are; check them.",
      ["(12)", "rij 2 paypal@p\u0430ypal.com", "rij 7 b\u0430nk@example.com", "en nog 10"]),
+    ("possible_duplicate_person", "12 groups of contacts at one address have the same name and, where known, "
+     "birth date under different IDs of crm, possibly the same person: K1 and K7 (sanne@example.nl), A 0, "
+     "A 1 and B 0 (h0@example.nl) and 10 more. Check them in the linked system.",
+     ["Mogelijk dezelfde persoon (12)", "ID's van crm", "K1 en K7 (sanne@example.nl), A 0, A 1 en B 0 "
+      "(h0@example.nl) en nog 10.", "gekoppelde systeem"]),
+    ("possible_duplicate_person", "1 group of contacts at one address has the same name and, where known, "
+     "birth date under different IDs of crm, possibly the same person: K1 and K7 (sanne@example.nl). "
+     "Check them in the linked system.", ["Mogelijk dezelfde persoon (1)", ": K1 en K7 (sanne@example.nl)."]),
 ]
 
 
