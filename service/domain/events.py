@@ -3,7 +3,7 @@
 A batch (at most 10,000 events) is one transaction of a few set-based statements, whatever its
 size: the contacts named by id or by address are resolved and locked in one query, the events
 inserted in bulk, the soft bounces of the addresses concerned read in one query, the statuses
-updated with one statement per new status, the history written in bulk. Each event is answered
+updated in one statement (SQLite: one per new status), the history written in bulk. Each event is answered
 in request order: `applied`, `duplicate` (its `event_id` was recorded before in the account,
 maybe earlier in the same batch: it changes nothing, so a batch can be sent again safely),
 `unknown_contact`, or `invalid` with a message.

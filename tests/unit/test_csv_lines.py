@@ -8,6 +8,7 @@ QUOTE_MINIMAL) over the rows with each text cell through spreadsheet_safe.
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import random
 from typing import Any
@@ -64,10 +65,15 @@ def test_random_rows_of_hostile_and_plain_cells_are_written_as_the_csv_module_do
         assert written(rows, delimiter, bom) == reference(rows, delimiter, bom)
 
 
+class Word(str, enum.Enum):  # noqa: UP042 - on purpose: str() is "Word.ACTIVE", the text "active"
+    ACTIVE = "active"
+
+
 def test_rows_that_are_not_plain_lines_keep_the_csv_modules_form():
     # A lone empty cell is "" to the csv module (an empty line would be no row), an empty row an
     # empty line, rows of different widths are fine, numbers and None are cells too.
-    for rows in ([[""]], [["a"], [""]], [[]], [["a", "b"], ["c"]], [[1, None, "x"]], [["a"], ["b"]]):
+    for rows in ([[""]], [["a"], [""]], [[]], [["a", "b"], ["c"]], [[1, None, "x"]], [["a"], ["b"]],
+                 [[Word.ACTIVE, "x"]]):
         assert written(rows, ",") == reference(rows, ",", False), rows
 
 
