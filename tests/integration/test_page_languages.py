@@ -149,7 +149,7 @@ def test_a_dutch_page_says_the_campaign_managers_words(family, engine):  # type:
         job.report = {**job.report, "rows": 12345}
         session.add(job)
         session.commit()
-    assert re.search(r'<td class="num">12\.345</td>', web.get("/").get_data(as_text=True))
+    assert re.search(r'<td class="num" data-count="rows">12\.345</td>', web.get("/").get_data(as_text=True))
 
 
 def test_the_users_own_language_wins_over_the_browsers(family):  # type: ignore[no-untyped-def]
