@@ -24,6 +24,7 @@ from importer.reading import (
     Source,
     inspect_file,
 )
+from importer.said import message_of, said
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
 from service import safe_json, scratch
@@ -64,15 +65,17 @@ def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]
     try:
         data = safe_json.loads(raw) if raw else {}
     except safe_json.UnsafeJson as error:
-        raise InvalidInput(f"settings cannot be read: {error}", code="invalid_settings") from None
+        raise InvalidInput(said("settings cannot be read: %(error)s",
+                                error=error), code="invalid_settings") from None
     except ValueError as error:
-        raise InvalidInput(f"settings is not valid JSON: {error}", code="invalid_settings") from None
+        raise InvalidInput(said("settings is not valid JSON: %(error)s",
+                                error=error), code="invalid_settings") from None
     if not isinstance(data, dict):
-        raise InvalidInput("settings must be a JSON object", code="invalid_settings")
+        raise InvalidInput(said("settings must be a JSON object"), code="invalid_settings")
     try:
         return parse_settings(data), data
     except SettingsError as error:
-        raise InvalidInput(str(error), code="invalid_settings") from None
+        raise InvalidInput(message_of(error), code="invalid_settings") from None
 
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
@@ -99,7 +102,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     except FileUnreadable as error:
         raise service_limits.file_refusal(error) from None
     except SettingsError as error:
-        raise InvalidInput(str(error), code="invalid_settings") from None
+        raise InvalidInput(message_of(error), code="invalid_settings") from None
     job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
                     dry_run=settings.dry_run, columns=inspection.columns, upload_id=upload_id)
     end_reads(session).add(job)
@@ -186,10 +189,10 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
     except FileUnreadable as error:
         _record_failure(engine, job_id, worker, service_limits.failure_message(error), job.upload_id)
     except SettingsError as error:
-        _record_failure(engine, job_id, worker, str(error), job.upload_id)
+        _record_failure(engine, job_id, worker, message_of(error), job.upload_id)
     except Exception:
         log.exception("import %s failed", job_id)
-        _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported",
+        _record_failure(engine, job_id, worker, said("the import failed unexpectedly; nothing was imported"),
                         job.upload_id)
     finally:
         if work_folder is not None:
@@ -229,7 +232,7 @@ def erasures_now(conn: Connection, account_id: int) -> tuple[frozenset[str], str
 
 def _scratch_copy(engine: Engine, job: ImportJob, folder: Path) -> Path:
     if job.upload_id is None:
-        raise FileUnreadable("the uploaded file is no longer stored")
+        raise FileUnreadable(said("the uploaded file is no longer stored"))
     return uploads.copy_to(engine, job.upload_id, folder / "upload")
 
 

@@ -22,7 +22,7 @@ from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words, status_of
 from service.models import Account
 from service.web.pages import page
-from service.words import format_decimal, gettext, lazy_gettext, ngettext
+from service.words import format_decimal, gettext, lazy_gettext, ngettext, say, without_part
 
 REPRESENTATIVES = {
     "most_recently_updated": lazy_gettext("The most recently updated contact"),
@@ -69,7 +69,7 @@ def _preview(account: Account, choices: dict[str, str]) -> dict[str, Any]:
 
 def _message(error: DomainError) -> tuple[str, int]:
     if isinstance(error, InvalidInput) and (error.part or "").startswith("representative"):
-        reason = error.message.removeprefix(f"{error.part}: ")
+        reason = say(without_part(error.message))
         return gettext("The representative rule cannot be used: %(reason)s.", reason=reason), 400
     return in_words(error.message), status_of(error)
 

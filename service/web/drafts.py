@@ -14,6 +14,7 @@ from sqlalchemy import Engine, or_, select
 from sqlmodel import Session, col
 
 from importer.reading import FileUnreadable, Inspection, inspect_file
+from importer.said import message_of
 from importer.settings import parse_settings
 from service import background
 from service.db import current_engine, end_reads, owned
@@ -143,7 +144,7 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
     try:
         source = _stored_file(draft)
     except FileUnreadable as error:
-        raise InvalidInput(str(error), code="unreadable_file") from None
+        raise InvalidInput(message_of(error), code="unreadable_file") from None
     job = imports.create_job(session, account=account, settings=parse_settings(raw), raw_settings=raw,
                              source=source, filename=draft.filename, upload_id=draft.upload_id,
                              limits=read_limits(current_app.config))

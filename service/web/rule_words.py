@@ -12,7 +12,7 @@ from service.db import session as db_session
 from service.domain.accounts import fields_of, links_of
 from service.errors import InvalidInput
 from service.web.field_words import field_label
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, say
 
 BUILTIN_LABELS = {
     "email": lazy_gettext("E-mail address"),
@@ -68,7 +68,7 @@ def readable_error(problem: InvalidInput, rules: Any, labels: dict[str, str]) ->
     the engine's own message when it is not about a value."""
     expected = EXPECTED.get(problem.expected or "")
     if expected is None:
-        return problem.message
+        return say(problem.message)
     field = _field_at(rules, problem.part or "")
     if field is None:
         return gettext("Give %(expected)s.", expected=expected)

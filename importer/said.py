@@ -1,0 +1,93 @@
+"""Messages said in English now and in the reader's language later (deferred translation).
+
+importer/, segments/ and service/domain write every refusal with `said(template, **params)`. The
+result is a `str`: the English sentence, byte for byte as the API, the logs and stored reports have
+always had it. It also keeps its template and parameters, so that a page can say it in its own
+language: the catalogue's translation of the template, filled with the same parameters
+(service/words.py `say`). `make messages` extracts the templates (`-k said`, babel.cfg).
+
+A parameter that is itself a word a page has a translation for (a status, a field type) is passed
+as `word(value)`; a parameter that is another message is said in the page's language too;
+anything else (a name, a number, a value from a file) is shown as it is. A library's own sentence
+(email-validator's reason, the csv module's error) is `foreign(text, template)`: English as the
+library says it, and `template` in other languages.
+
+Plain Python, no Flask: segments/ and service/ use it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Params = Mapping[str, object]
+
+
+class Said(str):
+    """An English sentence that remembers how it was made: `template % params`."""
+
+    template: str
+    params: Params
+    is_word: bool
+    english_only: bool  # a library's sentence: pages in another language say the template
+
+    def __new__(cls, template: str, params: Params | None = None, *, english: str | None = None,
+                is_word: bool = False) -> Said:
+        params = dict(params or {})
+        text = english if english is not None else (template % params if params else template)
+        self = super().__new__(cls, text)
+        self.template, self.params, self.is_word = template, params, is_word
+        self.english_only = english is not None
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The row checker sends its errors to another process: keep the template across pickling.
+        return _rebuilt, (self.template, self.params, str(self) if self.english_only else None, self.is_word)
+
+    def as_json(self) -> dict[str, Any]:
+        """The message as stored data, for `from_json` to make it again (job errors, warnings)."""
+        return {"template": self.template, "english": str(self) if self.english_only else None,
+                "word": self.is_word,
+                "params": {key: value.as_json() if isinstance(value, Said) else value
+                           for key, value in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Said:
+        params = {key: cls.from_json(value) if isinstance(value, dict) else value
+                  for key, value in data.get("params", {}).items()}
+        return cls(data["template"], params, english=data.get("english"), is_word=bool(data.get("word")))
+
+
+def _rebuilt(template: str, params: Params, english: str | None, is_word: bool) -> Said:
+    return Said(template, params, english=english, is_word=is_word)
+
+
+def said(template: str, **params: object) -> Said:
+    """The sentence `template % params`, translatable later (the template is extracted)."""
+    return Said(template, params)
+
+
+def word(value: str) -> Said:
+    """A parameter that is a word of the pages' vocabulary (a status, a type, a dedup mode)."""
+    return Said(str(value), is_word=True)
+
+
+def foreign(text: str, template: str, **params: object) -> Said:
+    """A library's sentence `text` as it is in English; `template` (extracted) in other languages."""
+    return Said(template, params, english=text)
+
+
+def message_of(error: BaseException) -> str:
+    """An exception's message, a Said when it was raised with one (str(error) would lose it)."""
+    if error.args and isinstance(error.args[0], Said):
+        return error.args[0]
+    return str(error)
+
+
+def at(part: str, message: str) -> Said:
+    """`message` about one part of the input ("fields.age: ..."); a page that shows the message next
+    to that part says only `message` (service/words.py `without_part`)."""
+    return Said(AT, {"part": part, "message": message})
+
+
+AT = "%(part)s: %(message)s"
