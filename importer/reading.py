@@ -311,7 +311,7 @@ def _decode_sample(sample: bytes, encoding: str, at_eof: bool) -> str:
         line = sample.count(b"\n", 0, max(error.start, 0)) + 1
         raise FileUnreadable(
             said("cannot decode the file as %(encoding)s: %(reason)s on line %(line)s; choose another "
-                 "encoding", encoding=encoding, reason=error.reason, line=line)
+                 "encoding", encoding=encoding, reason=_bad_bytes(error), line=line)
         ) from None
 
 
@@ -566,6 +566,11 @@ def _reads_as_utf8(record: list[str], encoding: str) -> bool:
     return False
 
 
+def _bad_bytes(error: UnicodeDecodeError) -> str:
+    """The codec's reason ("invalid continuation byte"), with its gist for other languages."""
+    return foreign(error.reason, "an invalid byte sequence")
+
+
 def _damaged(error: Exception) -> str:
     """The decompressor's own words (English), and a sentence for pages in another language."""
     return foreign(str(error), "the compressed data is damaged")
@@ -580,7 +585,8 @@ def _decoding_error(
     place = said("row %(row)s (line %(line)s)", row=where[0], line=where[1]) if where else said("the file")
     return FileUnreadable(
         said("cannot decode the file as %(encoding)s: %(place)s has bytes that are not valid %(encoding)s "
-             "(%(reason)s); choose another encoding", encoding=fmt.encoding, place=place, reason=error.reason)
+             "(%(reason)s); choose another encoding", encoding=fmt.encoding, place=place,
+             reason=_bad_bytes(error))
     )
 
 

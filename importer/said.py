@@ -91,3 +91,8 @@ def at(part: str, message: str) -> Said:
 
 
 AT = "%(part)s: %(message)s"
+
+
+def words_of(message: str) -> dict[str, Any] | None:
+    """What to store beside an English message so that it can be said again: its JSON, if a Said."""
+    return message.as_json() if isinstance(message, Said) else None

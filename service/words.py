@@ -10,6 +10,7 @@ language: the catalogue's translation of its template, with its parameters said 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flask_babel
@@ -72,3 +73,11 @@ def without_part(message: str) -> str:
         inner = message.params["message"]
         return inner if isinstance(inner, str) else str(inner)
     return message
+
+
+def say_stored(text: str | None, words: Mapping[str, Any] | None) -> str | None:
+    """A message stored as its English `text` and its Said's JSON `words` (null for data older than
+    the words: then the English)."""
+    if text is None or not words:
+        return text
+    return say(Said.from_json(words))

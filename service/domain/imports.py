@@ -24,7 +24,7 @@ from importer.reading import (
     Source,
     inspect_file,
 )
-from importer.said import message_of, said
+from importer.said import message_of, said, words_of
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
 from service import safe_json, scratch
@@ -256,7 +256,7 @@ def _record_failure(engine: Engine, job_id: int, worker: str, message: str, uplo
     with writing(engine).begin() as conn:
         try:
             job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.FAILED,
-                                   phase=ImportPhase.DONE, error=message)
+                                   phase=ImportPhase.DONE, error=message, error_words=words_of(message))
         except job_queue.LeaseLost as lost:
             log.warning("%s; its failure is not recorded", lost)
         else:

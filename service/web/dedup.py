@@ -13,6 +13,7 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
+from importer.said import at, said
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain import dedup_change
@@ -54,8 +55,8 @@ def _representative(choices: dict[str, str]) -> Any:
     rule = choices["representative"] or "most_recently_updated"
     if rule == "prefer_non_empty":
         if not choices["prefer_field"]:
-            raise InvalidInput("representative: choose the field whose value makes a contact survive",
-                               part="representative")
+            survives = said("choose the field whose value makes a contact survive")
+            raise InvalidInput(at("representative", survives), part="representative")
         return {"rule": rule, "field": choices["prefer_field"]}
     return rule
 
