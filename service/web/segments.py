@@ -28,6 +28,7 @@ from service.domain.segments import (
     send_list_rows,
 )
 from service.errors import Conflict, DomainError, InvalidInput, TooLarge
+from service.http_errors import in_words
 from service.models import Segment
 from service.web.charts import shared_chart_svg
 from service.web.contacts import STATUS_WORDS
@@ -141,7 +142,7 @@ def _segment_form(segment: Segment | None) -> ResponseReturnValue:
             except InvalidInput as problem:
                 error = readable_error(problem, rules, field_labels(catalog))
             except DomainError as problem:
-                error, status = say(problem.message), _refusal_status(problem)
+                error, status = in_words(problem.message), _refusal_status(problem)
             else:
                 return redirect(url_for("web.segment_page", segment_id=saved.id))
     counts = None
