@@ -96,3 +96,20 @@ AT = "%(part)s: %(message)s"
 def words_of(message: str) -> dict[str, Any] | None:
     """What to store beside an English message so that it can be said again: its JSON, if a Said."""
     return message.as_json() if isinstance(message, Said) else None
+
+
+def listed(items: list[str]) -> Said:
+    """Items said one after another, "a, b, c", each in the page's language when it is a message."""
+    return Said(", ".join(f"%({i})s" for i in range(len(items))),
+                {str(i): item for i, item in enumerate(items)})
+
+
+def and_more(items: str, more: int) -> str:
+    """The first items of a longer list: "a, b and 3 more" (just the items when none are left out)."""
+    return said("%(items)s and %(more)s more", items=items, more=more) if more > 0 else items
+
+
+def with_words(entry: dict[str, Any]) -> dict[str, Any]:
+    """A stored entry (a warning) with its message's words beside it, under "words", when it has them."""
+    words = words_of(entry.get("message", ""))
+    return {**entry, "words": words} if words is not None else entry

@@ -24,7 +24,7 @@ from importer.reading import (
     Source,
     inspect_file,
 )
-from importer.said import message_of, said, words_of
+from importer.said import message_of, said, with_words, words_of
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
 from service import safe_json, scratch
@@ -240,7 +240,8 @@ def _record_success(conn: Connection, job_id: int, worker: str, account_id: int,
                     links: dict, result: ImportResult) -> None:
     """Inside the import's own transaction: the job's report, new fields, the link last used."""
     job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE,
-                           rows_done=result.report["rows"], report=result.report, warnings=result.warnings)
+                           rows_done=result.report["rows"], report=result.report,
+                           warnings=[with_words(warning) for warning in result.warnings])
     if settings.dry_run:
         return
     now = utcnow()

@@ -21,6 +21,8 @@ FAMILY = [["nr", "email", "first_name", "age"],
 BY_CRM = {"match": {"by": "external_id", "link": "crm", "column": "nr"},
           "mapping": {"email": "email", "first_name": "first_name", "age": "age"}}
 STATUS_WANTED = "Status: verwacht: een van active, unsubscribed, bounced."
+BY_CRM_EMAIL = {"match": {"by": "external_id", "link": "crm", "column": "nr"},
+                "mapping": {"email": "email"}}
 EMAIL_ONLY = {"has_header": True, "delimiter": ",", "mapping": {"email": "email"}}
 
 
@@ -165,3 +167,24 @@ def test_a_dedup_change_refused_is_said_in_dutch(client, family):
     api = client.get("/api/v1/dedup/preview?to=external_id&link=crm", headers={**tenant.auth(), **DUTCH})
     assert (api.status_code, api.json) == (409, {"error": {
         "code": "conflict", "message": "the account deduplicates by external_id already"}})
+
+
+def test_an_imports_warnings_are_said_in_dutch_from_their_stored_words(client, engine, family, import_rows):
+    tenant, web, _ = family
+    rows = [["nr", "email"], ["K8", "kim@gmial.com"], ["K9", "kim@gmial.com"]]
+    job = import_rows(tenant, rows, BY_CRM_EMAIL)
+    english = {w["code"]: w["message"] for w in job["warnings"]}
+    assert english["possible_typo_domain"] == (
+        "Some domains look like misspelt providers: gmial.com -> gmail.com (2). 2 rows have such a domain: "
+        "rows 2, 3. These rows are imported as they are.")
+    assert all(set(w) == {"code", "message", "count"} for w in job["warnings"])  # the API's, as before
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT warnings FROM imports WHERE id = :i"),
+                              {"i": job["id"]}).scalar_one()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert all(w["words"]["template"] for w in stored)
+    seen = _seen(web.get(f"/imports/{job['id']}"))
+    dutch = ("Sommige domeinen lijken op verkeerd gespelde providers: gmial.com -> gmail.com (2). 2 rijen "
+             "hebben zo'n domein: rijen 2, 3. Deze rijen worden geïmporteerd zoals ze zijn.")
+    assert dutch in seen, seen[-900:]
+    assert "misspelt" not in seen
