@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, TypedDict, Unpack, runtime_checkable
 
 from importer.aliases import suggest
-from importer.said import foreign, message_of, said
+from importer.said import foreign, grouped, message_of, said
 
 SAMPLE_SIZE = 64 * 1024  # bytes of (decompressed) file that detection looks at
 DELIMITERS = (",", ";", "\t", "|")
@@ -482,7 +482,7 @@ class _Lines:
             self.in_record += len(line)
             if self.in_record > self._max:
                 raise LimitExceeded(said("a line or row is longer than %(max)s characters",
-                                         max=format(self._max, ",")),
+                                         max=grouped(self._max)),
                                     "max_line_chars")
             yield line
         self.exhausted = True
@@ -514,12 +514,12 @@ def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, N
                 row += 1
                 if row > limits.max_rows:
                     raise LimitExceeded(said("the file has more than %(max_rows)s rows",
-                                             max_rows=format(limits.max_rows, ",")), "max_rows")
+                                             max_rows=grouped(limits.max_rows)), "max_rows")
                 if len(record) > limits.max_columns:
                     raise LimitExceeded(said("row %(row)s has %(columns)s columns; a file has at most "
                                              "%(max_columns)s",
-                                             row=row, columns=format(len(record), ","),
-                                             max_columns=format(limits.max_columns, ",")), "max_columns")
+                                             row=row, columns=grouped(len(record)),
+                                             max_columns=grouped(limits.max_columns)), "max_columns")
                 if utf8_check and not all(map(str.isascii, record)) and _reads_as_utf8(record, fmt.encoding):
                     raise FileUnreadable(
                         said("row %(row)s (line %(end_line)s) is UTF-8, but the file is read as "
@@ -540,7 +540,7 @@ def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, N
             raise FileUnreadable(
                 said("row %(row)s (line %(end_line)s) has a cell of more than %(most)s characters; "
                      "usually a quote character that was never closed",
-                     row=row + 1, end_line=end_line + 1, most=format(MAX_CELL_SIZE, ","))
+                     row=row + 1, end_line=end_line + 1, most=grouped(MAX_CELL_SIZE))
             ) from None
         raise FileUnreadable(said("row %(row)s (line %(end_line)s) cannot be read as CSV: %(error)s",
                                   row=row + 1, end_line=end_line + 1,

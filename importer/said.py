@@ -7,10 +7,10 @@ language: the catalogue's translation of the template, filled with the same para
 (service/words.py `say`). `make messages` extracts the templates (`-k said`, babel.cfg).
 
 A parameter that is itself a word a page has a translation for (a status, a field type) is passed
-as `word(value)`; a parameter that is another message is said in the page's language too;
-anything else (a name, a number, a value from a file) is shown as it is. A library's own sentence
-(email-validator's reason, the csv module's error) is `foreign(text, template)`: English as the
-library says it, and `template` in other languages.
+as `word(value)`, a count written with thousands separators as `grouped(value)`; a parameter
+that is another message is said in the page's language too; anything else (a name, a value from
+a file) is shown as it is. A library's own sentence (email-validator's reason, the csv module's
+error) is `foreign(text, template)`: English as the library says it, `template` in other languages.
 
 Plain Python, no Flask: segments/ and service/ use it too.
 """
@@ -29,25 +29,27 @@ class Said(str):
     template: str
     params: Params
     is_word: bool
+    is_number: bool  # params["n"], written "1,234,567" in English
     english_only: bool  # a library's sentence: pages in another language say the template
 
     def __new__(cls, template: str, params: Params | None = None, *, english: str | None = None,
-                is_word: bool = False) -> Said:
+                is_word: bool = False, is_number: bool = False) -> Said:
         params = dict(params or {})
         text = english if english is not None else (template % params if params else template)
         self = super().__new__(cls, text)
-        self.template, self.params, self.is_word = template, params, is_word
+        self.template, self.params, self.is_word, self.is_number = template, params, is_word, is_number
         self.english_only = english is not None
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The row checker sends its errors to another process: keep the template across pickling.
-        return _rebuilt, (self.template, self.params, str(self) if self.english_only else None, self.is_word)
+        return _rebuilt, (self.template, self.params, str(self) if self.english_only else None, self.is_word,
+                          self.is_number)
 
     def as_json(self) -> dict[str, Any]:
         """The message as stored data, for `from_json` to make it again (job errors, warnings)."""
         return {"template": self.template, "english": str(self) if self.english_only else None,
-                "word": self.is_word,
+                "word": self.is_word, "number": self.is_number,
                 "params": {key: value.as_json() if isinstance(value, Said) else value
                            for key, value in self.params.items()}}
 
@@ -55,11 +57,12 @@ class Said(str):
     def from_json(cls, data: Mapping[str, Any]) -> Said:
         params = {key: cls.from_json(value) if isinstance(value, dict) else value
                   for key, value in data.get("params", {}).items()}
-        return cls(data["template"], params, english=data.get("english"), is_word=bool(data.get("word")))
+        return cls(data["template"], params, english=data.get("english"), is_word=bool(data.get("word")),
+                   is_number=bool(data.get("number")))
 
 
-def _rebuilt(template: str, params: Params, english: str | None, is_word: bool) -> Said:
-    return Said(template, params, english=english, is_word=is_word)
+def _rebuilt(template: str, params: Params, english: str | None, is_word: bool, is_number: bool) -> Said:
+    return Said(template, params, english=english, is_word=is_word, is_number=is_number)
 
 
 def said(template: str, **params: object) -> Said:
@@ -70,6 +73,11 @@ def said(template: str, **params: object) -> Said:
 def word(value: str) -> Said:
     """A parameter that is a word of the pages' vocabulary (a status, a type, a dedup mode)."""
     return Said(str(value), is_word=True)
+
+
+def grouped(value: int) -> Said:
+    """A count as a parameter: "1,234,567" in English, in the page's language's way on a page."""
+    return Said("%(n)s", {"n": value}, english=format(value, ","), is_number=True)
 
 
 def foreign(text: str, template: str, **params: object) -> Said:

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
 
 from importer.rows import MAX_NUMBER
-from importer.said import at, said, word
+from importer.said import at, grouped, said, word
 from importer.text import unstorable_character
 from importer.vocabulary import ContactStatus
 
@@ -266,7 +266,7 @@ def _scalar(kind: str, value: Any, where: str) -> Any:
         # No field holds such a number (imports refuse them), and the databases overflow on it.
         if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
             raise RuleError(where, said("a number is at most %(most)s either way",
-                                        most=format(MAX_NUMBER - 1, ",")))
+                                        most=grouped(MAX_NUMBER - 1)))
         return value
     if kind == "boolean":
         if not isinstance(value, bool):

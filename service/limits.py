@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from importer.reading import FileUnreadable, LimitExceeded, ReadLimits
-from importer.said import message_of, said
+from importer.said import grouped, message_of, said
 from segments.rules import RuleLimitExceeded, RuleLimits
 from service.errors import DomainError, InvalidInput, TooLarge
 
@@ -73,7 +73,7 @@ def check_batch(count: int, most: int, what: str) -> None:
     """Refuse a batch (of a check, a release, a confirm, events) of more than `most` items."""
     if count > most:
         raise over_limit(said("a batch has at most %(most)s %(what)s, this one has %(count)s",
-                              most=format(most, ","), what=what, count=format(count, ",")), "max_batch")
+                              most=grouped(most), what=what, count=grouped(count)), "max_batch")
 
 
 def file_refusal(error: FileUnreadable) -> DomainError:

@@ -57,6 +57,9 @@ def say(message: str) -> str:
         return message
     if message.is_word:
         return str(WORDS.get(message.template) or flask_babel.gettext(message.template))
+    if message.is_number:
+        count = message.params["n"]
+        return format_decimal(count) if isinstance(count, int | float) else str(message)
     translated = str(flask_babel.gettext(message.template))
     if message.english_only and translated == message.template:
         return str(message)

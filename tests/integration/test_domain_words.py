@@ -13,6 +13,10 @@ from language_helpers import page_text
 from page_helpers import csrf_token, signed_in
 from sqlalchemy import text
 
+from importer.said import grouped, said
+from service.limits import described
+from service.words import say
+
 DUTCH = {"Accept-Language": "nl-NL,nl;q=0.9"}
 FAMILY = [["nr", "email", "first_name", "age"],
           ["K1", "jan@home.nl", "Jan", "41"],
@@ -188,3 +192,15 @@ def test_an_imports_warnings_are_said_in_dutch_from_their_stored_words(client, e
              "hebben zo'n domein: rijen 2, 3. Deze rijen worden geïmporteerd zoals ze zijn.")
     assert dutch in seen, seen[-900:]
     assert "misspelt" not in seen
+
+
+def test_a_limit_is_said_with_dutch_figures(app):
+    """A count said with importer.said's grouped(): "1,000" in English, "1.000" on a Dutch page."""
+    message = described(said("the file has more than %(max_rows)s rows", max_rows=grouped(1_000)), "max_rows")
+    assert message == ("the file has more than 1,000 rows (the limit SAFEGUARD_MAX_ROWS; an operator can "
+                       "raise it)")
+    with app.test_request_context(headers=DUTCH):
+        assert say(message) == ("het bestand heeft meer dan 1.000 rijen (de limiet SAFEGUARD_MAX_ROWS; een "
+                                "beheerder kan die verhogen)")
+    with app.test_request_context():
+        assert say(message) == str(message)

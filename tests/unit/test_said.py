@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from importer.reading import FileUnreadable
-from importer.said import AT, Said, at, foreign, message_of, said, word, words_of
+from importer.said import AT, Said, at, foreign, grouped, message_of, said, word, words_of
 from importer.values import InvalidValue, parse_value
 from segments.rules import RuleError
 
@@ -115,3 +115,11 @@ raise NotFound("segment")
 '''
     assert [line.split(": ", 1)[0] for line in _plain_messages(source, "x")] == [
         "x:2", "x:3", "x:4", "x:5", "x:6", "x:7"]
+
+
+def test_a_grouped_count_is_english_in_its_string_and_kept_as_a_number() -> None:
+    message = said("the file has more than %(most)s rows", most=grouped(10_000_000))
+    assert message == "the file has more than 10,000,000 rows"
+    again = Said.from_json(json.loads(json.dumps(words_of(message))))
+    assert again.params["most"].is_number and again.params["most"].params["n"] == 10_000_000
+    assert pickle.loads(pickle.dumps(message)).params["most"].is_number
