@@ -42,5 +42,5 @@ bench: install
 # After changing a page's words: extract them and update the Dutch catalogue (then translate the new ones).
 messages: install
 	mkdir -p build
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k said -k foreign:2 --no-location --sort-output -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d service/translations --no-fuzzy-matching --ignore-obsolete

@@ -9,13 +9,15 @@ import re
 from functools import partial
 
 import email_validator
-from email_validator import EmailSyntaxError, ValidatedEmail, validate_email
+from email_validator import EmailNotValidError, EmailSyntaxError, ValidatedEmail, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, EMAIL_MAX_LENGTH
 from email_validator.syntax import (
     validate_email_domain_name,
     validate_email_length,
     validate_email_local_part,
 )
+
+from importer.said import Said, foreign, said
 
 __all__ = ["COMMON_PROVIDERS", "AddressValidator", "address_key", "erased_address_hash", "likely_typo_of"]
 
@@ -215,3 +217,21 @@ def _one_edit_apart(a: str, b: str) -> bool:
     if a[i + 1 :] == b[i + 1 :]:
         return True  # a wrong letter at i
     return a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]  # i and i + 1 swapped
+
+
+# email-validator says why in English sentences of its own; pages in another language say the
+# gist of them, found by a phrase of the library's sentence (the first that fits), else the last.
+_EMAIL_GISTS = (
+    ("must have an @-sign", said("the address has no @-sign")),
+    ("after the @-sign", said("the part after the @-sign is not a valid domain")),
+    ("before the @-sign", said("the part before the @-sign is not valid")),
+    ("too long", said("the address is too long")),
+    ("", said("this is not a valid e-mail address")),
+)
+
+
+def email_reason(error: EmailNotValidError) -> Said:
+    """The library's reason as it says it (English), with its gist for pages in other languages."""
+    text = str(error)
+    gist = next(gist for phrase, gist in _EMAIL_GISTS if phrase in text)
+    return foreign(text, gist.template)

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, cast
 from importer.addresses import AddressValidator
 from importer.reading import FileFormat, FileUnreadable, LimitExceeded, read_rows
 from importer.rows import Rejection, RowStats, make_row_checker
+from importer.said import message_of
 from importer.settings import AccountInfo, ImportSettings
 from importer.stage import batched
 
@@ -179,8 +180,8 @@ def serve_checks() -> None:
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)
     except LimitExceeded as error:
-        send(("limit", (str(error), error.limit)))
+        send(("limit", (message_of(error), error.limit)))
     except FileUnreadable as error:
-        send(("unreadable", str(error)))
+        send(("unreadable", message_of(error)))
     except Exception as error:  # noqa: BLE001 (said to the importer, which fails the job)
         send(("error", repr(error)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importer.apply import PlanCounts
 from importer.doubles import Doubles
 from importer.rows import RowStats
+from importer.said import and_more, listed, said
 from importer.settings import AccountInfo, ImportSettings, LinkInfo
 
 # The ID column "does not look like the link's IDs" when few of its IDs are known while many of
@@ -70,19 +71,22 @@ def id_column_mismatch(facts: ImportFacts) -> dict | None:
     if account.dedup_mode == "email":
         # No doubles in an email account: the rows attach their IDs or are refused.
         affected = known_addresses
-        consequence = f"{affected} rows would attach these IDs to existing contacts or be rejected"
+        consequence = said("%(count)s rows would attach these IDs to existing contacts or be rejected",
+                           count=affected)
     elif facts.known_address_creates:
         affected = facts.known_address_creates
-        consequence = f"{affected} double contacts would arise (the same person under two IDs)"
+        consequence = said("%(count)s double contacts would arise (the same person under two IDs)",
+                           count=affected)
     else:
         affected = 0  # update_only: the rows are skipped, they do not find their contacts
-        consequence = "these rows would not find their contacts"
+        consequence = said("these rows would not find their contacts")
     return _warning(
         "id_column_mismatch",
-        f"Column '{settings.match.column}' does not look like {facts.link.name}'s IDs: only "
-        f"{counts.found_by_key} of {counts.staged} IDs are known, while {known_addresses} of "
-        f"the unknown rows have addresses that already exist; {consequence}. Check that the "
-        f"column holds exactly the IDs of the linked system.",
+        said("Column '%(column)s' does not look like %(link)s's IDs: only %(known)s of %(staged)s IDs are "
+             "known, while %(addresses)s of the unknown rows have addresses that already exist; "
+             "%(consequence)s. Check that the column holds exactly the IDs of the linked system.",
+             column=settings.match.column, link=facts.link.name, known=counts.found_by_key,
+             staged=counts.staged, addresses=known_addresses, consequence=consequence),
         affected,
     )
 
@@ -93,8 +97,8 @@ def match_by_id_in_email_account(facts: ImportFacts) -> dict | None:
         return None
     return _warning(
         "match_by_id_in_email_account",
-        f"This account deduplicates by e-mail address, but the import matches by "
-        f"{facts.link.name}'s ID; rows whose address belongs to another contact are rejected.",
+        said("This account deduplicates by e-mail address, but the import matches by %(link)s's ID; rows "
+             "whose address belongs to another contact are rejected.", link=facts.link.name),
         facts.counts.staged,
     )
 
@@ -106,11 +110,12 @@ def different_link(facts: ImportFacts) -> dict | None:
             or account.last_import_link_id == facts.link.id):
         return None
     previous = next((other.name for other in account.links.values()
-                     if other.id == account.last_import_link_id), "another link")
+                     if other.id == account.last_import_link_id), said("another link"))
     return _warning(
         "different_link",
-        f"The previous import used the link '{previous}'; this one uses '{facts.link.name}'. "
-        "Each link has its own IDs: make sure the column holds this link's IDs.",
+        said("The previous import used the link '%(previous)s'; this one uses '%(link)s'. Each link has "
+             "its own IDs: make sure the column holds this link's IDs.", previous=previous,
+             link=facts.link.name),
         facts.counts.staged,
     )
 
@@ -122,9 +127,10 @@ def match_by_email_in_external_id_account(facts: ImportFacts) -> dict | None:
     created, ambiguous = facts.counts.created, facts.ambiguous
     return _warning(
         "match_by_email_in_external_id_account",
-        f"This account deduplicates by external ID, but the import matches by e-mail address: "
-        f"{created} contacts would be created without an external ID and {ambiguous} rows "
-        "are ambiguous (several contacts share the address). Import by external ID instead.",
+        said("This account deduplicates by external ID, but the import matches by e-mail address: "
+             "%(created)s contacts would be created without an external ID and %(ambiguous)s rows are "
+             "ambiguous (several contacts share the address). Import by external ID instead.",
+             created=created, ambiguous=ambiguous),
         created + ambiguous,
     )
 
@@ -135,7 +141,8 @@ def created_without_external_id(facts: ImportFacts) -> dict | None:
     if not facts.by_email_in_external_id_account or not created:
         return None
     return _warning("created_without_external_id",
-                    f"{created} contacts would be created without an external ID.", created)
+                    said("%(created)s contacts would be created without an external ID.", created=created),
+                    created)
 
 
 def ambiguous_address(facts: ImportFacts) -> dict | None:
@@ -144,7 +151,9 @@ def ambiguous_address(facts: ImportFacts) -> dict | None:
     if not facts.by_email_in_external_id_account or not ambiguous:
         return None
     return _warning("ambiguous_address",
-                    f"{ambiguous} rows match addresses that several contacts share.", ambiguous)
+                    said("%(ambiguous)s rows match addresses that several contacts share.",
+                         ambiguous=ambiguous),
+                    ambiguous)
 
 
 def created_shared_address(facts: ImportFacts) -> dict | None:
@@ -154,8 +163,8 @@ def created_shared_address(facts: ImportFacts) -> dict | None:
         return None
     return _warning(
         "created_shared_address",
-        f"{shared} new contacts share their address with another contact; "
-        "mailings send such an address one copy unless they opt in to per-contact copies.",
+        said("%(shared)s new contacts share their address with another contact; mailings send such an "
+             "address one copy unless they opt in to per-contact copies.", shared=shared),
         shared,
     )
 
@@ -165,14 +174,17 @@ def status_kept(facts: ImportFacts) -> dict | None:
     kept = facts.counts.status_kept
     if not kept:
         return None
-    says = "say active (or leave the status empty)" if facts.settings.empty_clears else "say active"
-    return _warning(
-        "status_kept",
-        f"{kept} rows {says} for contacts that unsubscribed or bounced: those contacts keep their "
-        "status, since an import never re-subscribes anyone; the rest of these rows applies. "
-        "Re-subscribe a contact explicitly, with the person's consent.",
-        kept,
-    )
+    if facts.settings.empty_clears:
+        message = said("%(kept)s rows say active (or leave the status empty) for contacts that unsubscribed "
+                       "or bounced: those contacts keep their status, since an import never re-subscribes "
+                       "anyone; the rest of these rows applies. Re-subscribe a contact explicitly, with the "
+                       "person's consent.", kept=kept)
+    else:
+        message = said("%(kept)s rows say active for contacts that unsubscribed or bounced: those contacts "
+                       "keep their status, since an import never re-subscribes anyone; the rest of these "
+                       "rows applies. Re-subscribe a contact explicitly, with the person's consent.",
+                       kept=kept)
+    return _warning("status_kept", message, kept)
 
 
 def possible_typo_domain(facts: ImportFacts) -> dict | None:
@@ -181,22 +193,22 @@ def possible_typo_domain(facts: ImportFacts) -> dict | None:
     typo_domains = facts.typo_domains
     if not typo_domains:
         return None
-    listed = ", ".join(f"{typo} ({n})" for typo, n in typo_domains.most_common(TYPOS_LISTED))
-    more = len(typo_domains) - TYPOS_LISTED
+    domains = and_more(", ".join(f"{typo} ({n})" for typo, n in typo_domains.most_common(TYPOS_LISTED)),
+                       len(typo_domains) - TYPOS_LISTED)
     count = sum(typo_domains.values())
     rows = facts.stats.typo_rows if facts.stats is not None else []
-    named = ""
-    if rows:
-        more_rows = count - len(rows)
-        named = (f" {count} {'row has' if count == 1 else 'rows have'} such a domain: "
-                 f"{'row' if len(rows) == 1 else 'rows'} {', '.join(map(str, rows))}"
-                 + (f" and {more_rows} more" if more_rows > 0 else "") + ".")
-    return _warning(
-        "possible_typo_domain",
-        f"Some domains look like misspelt providers: {listed}"
-        + (f" and {more} more" if more > 0 else "") + f".{named} These rows are imported as they are.",
-        count,
-    )
+    if not rows:
+        return _warning("possible_typo_domain",
+                        said("Some domains look like misspelt providers: %(domains)s. These rows are "
+                             "imported as they are.", domains=domains), count)
+    numbers = ", ".join(map(str, rows))
+    named_rows = and_more(said("row %(numbers)s", numbers=numbers) if len(rows) == 1
+                          else said("rows %(numbers)s", numbers=numbers), count - len(rows))
+    named = (said("%(count)s row has such a domain: %(rows)s.", count=count, rows=named_rows) if count == 1
+             else said("%(count)s rows have such a domain: %(rows)s.", count=count, rows=named_rows))
+    return _warning("possible_typo_domain",
+                    said("Some domains look like misspelt providers: %(domains)s. %(named)s These rows are "
+                         "imported as they are.", domains=domains, named=named), count)
 
 
 def mixed_script_address(facts: ImportFacts) -> dict | None:
@@ -205,16 +217,18 @@ def mixed_script_address(facts: ImportFacts) -> dict | None:
     if mixed is None or not mixed.mixed_scripts:
         return None
     rows = mixed.mixed_script_rows
-    listed = ", ".join(f"row {row} {address} ({scripts})" for row, address, scripts in rows)
-    more = mixed.mixed_scripts - len(rows)
-    return _warning(
-        "mixed_script_address",
-        f"{mixed.mixed_scripts} {'address mixes' if mixed.mixed_scripts == 1 else 'addresses mix'} scripts "
-        "within one word, so that they look like other "
-        f"addresses (a Cyrillic letter for a Latin one that looks the same): {listed}"
-        + (f" and {more} more" if more > 0 else "") + ". These rows are imported as they are; check them.",
-        mixed.mixed_scripts,
-    )
+    named = and_more(listed([said("row %(row)s %(address)s (%(scripts)s)", row=row, address=address,
+                                  scripts=scripts) for row, address, scripts in rows]),
+                     mixed.mixed_scripts - len(rows))
+    if mixed.mixed_scripts == 1:
+        message = said("%(count)s address mixes scripts within one word, so that they look like other "
+                       "addresses (a Cyrillic letter for a Latin one that looks the same): %(rows)s. These "
+                       "rows are imported as they are; check them.", count=mixed.mixed_scripts, rows=named)
+    else:
+        message = said("%(count)s addresses mix scripts within one word, so that they look like other "
+                       "addresses (a Cyrillic letter for a Latin one that looks the same): %(rows)s. These "
+                       "rows are imported as they are; check them.", count=mixed.mixed_scripts, rows=named)
+    return _warning("mixed_script_address", message, mixed.mixed_scripts)
 
 
 def possible_duplicate_person(facts: ImportFacts) -> dict | None:
@@ -222,21 +236,23 @@ def possible_duplicate_person(facts: ImportFacts) -> dict | None:
     doubles = facts.doubles
     if doubles is None or not doubles.count:
         return None
-    listed = ", ".join(f"{listing(ids)} ({address})" for address, ids in doubles.groups)
-    more = doubles.count - len(doubles.groups)
-    return _warning(
-        "possible_duplicate_person",
-        f"{doubles.count} {'group' if doubles.count == 1 else 'groups'} of contacts at one address "
-        f"{'has' if doubles.count == 1 else 'have'} the same name and, where known, birth date under "
-        f"different IDs of {facts.link.name}, possibly the same person: {listed}"
-        + (f" and {more} more" if more > 0 else "") + ". Check them in the linked system.",
-        doubles.count,
-    )
+    groups = and_more(listed([said("%(ids)s (%(address)s)", ids=listing(ids), address=address)
+                              for address, ids in doubles.groups]), doubles.count - len(doubles.groups))
+    if doubles.count == 1:
+        message = said("%(count)s group of contacts at one address has the same name and, where known, birth "
+                       "date under different IDs of %(link)s, possibly the same person: %(groups)s. Check "
+                       "them in the linked system.", count=doubles.count, link=facts.link.name, groups=groups)
+    else:
+        message = said("%(count)s groups of contacts at one address have the same name and, where known, "
+                       "birth date under different IDs of %(link)s, possibly the same person: %(groups)s. "
+                       "Check them in the linked system.", count=doubles.count, link=facts.link.name,
+                       groups=groups)
+    return _warning("possible_duplicate_person", message, doubles.count)
 
 
 def listing(ids: list[str]) -> str:
     """"K1 and K7", "K1, K7 and K9"."""
-    return ", ".join(ids[:-1]) + " and " + ids[-1]
+    return said("%(first)s and %(last)s", first=", ".join(ids[:-1]), last=ids[-1])
 
 
 # In the order the warnings are listed.

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import re2
 
+from importer.said import foreign, said
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a refused pattern is the user's answer, not a log line
 
@@ -26,5 +28,6 @@ def id_matcher(pattern: str) -> Callable[[str], bool]:
         compiled = re2.compile(pattern, _OPTIONS)
     except re2.error as error:
         reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
-        raise IdPatternError(f"{reason} (backreferences and lookarounds are not supported)") from None
+        raise IdPatternError(said("%(reason)s (backreferences and lookarounds are not supported)",
+                                  reason=foreign(reason, "RE2 cannot read this pattern"))) from None
     return lambda value: compiled.fullmatch(value) is not None

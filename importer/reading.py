@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, TypedDict, Unpack, runtime_checkable
 
 from importer.aliases import suggest
+from importer.said import foreign, grouped, message_of, said
 
 SAMPLE_SIZE = 64 * 1024  # bytes of (decompressed) file that detection looks at
 DELIMITERS = (",", ";", "\t", "|")
@@ -40,7 +41,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip archive) and legacy .xls
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 _SINGLE_BYTE = ("cp1252", "latin-1")  # what a file that is not UTF-8 (nor UTF-16) is read as
-_MIXED = "the file mixes encodings; save the whole file in one encoding (UTF-8) and import it again"
+_MIXED = said("the file mixes encodings; save the whole file in one encoding (UTF-8) and import it again")
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 # Control characters other than white space (\t \n \v \f \r); text files have next to none.
@@ -180,10 +181,11 @@ def detect_format(
         _check_encoding(encoding)
     sample, compressed, at_eof = _read_sample(path, limits)
     if not sample:
-        raise FileUnreadable("the file is empty")
+        raise FileUnreadable(said("the file is empty"))
     if sample.startswith(_WORKBOOK_MAGIC):
         raise FileUnreadable(
-            "this looks like a spreadsheet workbook or a zip archive, not CSV/TSV text; save it as CSV first"
+            said("this looks like a spreadsheet workbook or a zip archive, not CSV/TSV text; save it as CSV "
+                 "first")
         )
     detected = encoding is None
     if encoding is None:
@@ -192,11 +194,11 @@ def detect_format(
         encoding = "utf-8-sig"  # otherwise the BOM would end up in the first column's name
     text = _decode_sample(sample, encoding, at_eof)
     if _looks_binary(text):
-        raise FileUnreadable("this looks like a binary file, not CSV/TSV text")
+        raise FileUnreadable(said("this looks like a binary file, not CSV/TSV text"))
     if detected and encoding in _SINGLE_BYTE:
         _refuse_mixed_encodings(sample, at_eof)
     if at_eof and not text.strip().lstrip("\ufeff"):
-        raise FileUnreadable("the file is empty")
+        raise FileUnreadable(said("the file is empty"))
     if not at_eof:  # drop the line the sample cut in two (lines may end in CR only: old Excel for Mac)
         text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
     sep_line = _SEP_LINE.match(text)
@@ -214,9 +216,10 @@ def detect_format(
 
 def _check_delimiter(delimiter: str) -> None:
     if len(delimiter) != 1:
-        raise FileUnreadable(f"the delimiter must be a single character, not {delimiter!r}")
+        raise FileUnreadable(said("the delimiter must be a single character, not %(delimiter)s",
+                                  delimiter=repr(delimiter)))
     if delimiter in '"\r\n':
-        raise FileUnreadable(f"{delimiter!r} cannot be used as the delimiter")
+        raise FileUnreadable(said("%(delimiter)s cannot be used as the delimiter", delimiter=repr(delimiter)))
 
 
 def _check_encoding(encoding: str) -> None:
@@ -225,7 +228,7 @@ def _check_encoding(encoding: str) -> None:
         # TextIOWrapper also rejects codecs that are not text encodings, such as rot13 and base64.
         io.TextIOWrapper(io.BytesIO(), encoding=encoding)
     except LookupError:
-        raise FileUnreadable(f"unknown encoding {encoding!r}") from None
+        raise FileUnreadable(said("unknown encoding %(encoding)s", encoding=repr(encoding))) from None
 
 
 def _read_sample(path: Source, limits: ReadLimits) -> tuple[bytes, bool, bool]:
@@ -238,7 +241,8 @@ def _read_sample(path: Source, limits: ReadLimits) -> tuple[bytes, bool, bool]:
             # One byte more than the sample tells whether the sample is the whole file.
             data = stream.read(SAMPLE_SIZE + 1)
     except _GZIP_ERRORS as error:
-        raise FileUnreadable(f"the file looks gzip-compressed but cannot be decompressed: {error}") from None
+        raise FileUnreadable(said("the file looks gzip-compressed but cannot be decompressed: %(error)s",
+                                  error=_damaged(error))) from None
     return data[:SAMPLE_SIZE], compressed, len(data) <= SAMPLE_SIZE
 
 
@@ -281,7 +285,8 @@ def _refuse_mixed_encodings(sample: bytes, at_eof: bool) -> None:
             utf8 = utf8 or number
         if utf8 and other:
             raise FileUnreadable(
-                f"line {utf8} of the file is UTF-8 and line {other} is not (Windows-1252?): {_MIXED}")
+                said("line %(utf8)s of the file is UTF-8 and line %(other)s is not (Windows-1252?): "
+                     "%(advice)s", utf8=utf8, other=other, advice=_MIXED))
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -305,7 +310,8 @@ def _decode_sample(sample: bytes, encoding: str, at_eof: bool) -> str:
     except UnicodeDecodeError as error:
         line = sample.count(b"\n", 0, max(error.start, 0)) + 1
         raise FileUnreadable(
-            f"cannot decode the file as {encoding}: {error.reason} on line {line}; choose another encoding"
+            said("cannot decode the file as %(encoding)s: %(reason)s on line %(line)s; choose another "
+                 "encoding", encoding=encoding, reason=_bad_bytes(error), line=line)
         ) from None
 
 
@@ -419,13 +425,16 @@ class _Bounded(io.RawIOBase):
         self._size += n
         limits = self._limits
         if self._size > limits.max_file_bytes:
-            raise LimitExceeded(f"the file is larger than {_in_mb(limits.max_file_bytes)}"
-                                f"{' when decompressed' if self._compressed else ''}", "max_file_bytes")
+            size = _in_mb(limits.max_file_bytes)
+            raise LimitExceeded(said("the file is larger than %(size)s when decompressed", size=size)
+                                if self._compressed else said("the file is larger than %(size)s", size=size),
+                                "max_file_bytes")
         if (self._compressed is not None and self._size > EXPANSION_GRACE
                 and self._size > limits.max_expansion * self._compressed.count):
             raise LimitExceeded(
-                f"the compressed file expands more than {limits.max_expansion:g} times (a compressed contact "
-                "file expands 5 to 10 times): it looks like a compression bomb", "max_expansion")
+                said("the compressed file expands more than %(max_expansion)s times (a compressed contact "
+                     "file expands 5 to 10 times): it looks like a compression bomb",
+                     max_expansion=format(limits.max_expansion, "g")), "max_expansion")
         return int(n)
 
     def close(self) -> None:
@@ -455,7 +464,7 @@ def _open_text(path: Source, fmt: FileFormat, errors: str = "strict") -> io.Text
         return io.TextIOWrapper(binary, encoding=fmt.encoding, errors=errors, newline="")
     except LookupError:
         binary.close()
-        raise FileUnreadable(f"unknown encoding {fmt.encoding!r}") from None
+        raise FileUnreadable(said("unknown encoding %(encoding)s", encoding=repr(fmt.encoding))) from None
 
 
 class _Lines:
@@ -472,7 +481,8 @@ class _Lines:
         while line := readline(limit):
             self.in_record += len(line)
             if self.in_record > self._max:
-                raise LimitExceeded(f"a line or row is longer than {self._max:,} characters",
+                raise LimitExceeded(said("a line or row is longer than %(max)s characters",
+                                         max=grouped(self._max)),
                                     "max_line_chars")
             yield line
         self.exhausted = True
@@ -498,36 +508,48 @@ def _iter_records(path: Source, fmt: FileFormat) -> Generator[list[str], None, N
                     # The csv module (not strict) only returns a record after its input ran out when a
                     # quoted field never closed: that field swallowed the rest of the file.
                     raise FileUnreadable(
-                        f"row {row + 1} (line {end_line + 1}) has an unterminated quoted field"
+                        said("row %(row)s (line %(end_line)s) has an unterminated quoted field",
+                             row=row + 1, end_line=end_line + 1)
                     )
                 row += 1
                 if row > limits.max_rows:
-                    raise LimitExceeded(f"the file has more than {limits.max_rows:,} rows", "max_rows")
+                    raise LimitExceeded(said("the file has more than %(max_rows)s rows",
+                                             max_rows=grouped(limits.max_rows)), "max_rows")
                 if len(record) > limits.max_columns:
-                    raise LimitExceeded(f"row {row} has {len(record):,} columns; a file has at most "
-                                        f"{limits.max_columns:,}", "max_columns")
+                    raise LimitExceeded(said("row %(row)s has %(columns)s columns; a file has at most "
+                                             "%(max_columns)s",
+                                             row=row, columns=grouped(len(record)),
+                                             max_columns=grouped(limits.max_columns)), "max_columns")
                 if utf8_check and not all(map(str.isascii, record)) and _reads_as_utf8(record, fmt.encoding):
                     raise FileUnreadable(
-                        f"row {row} (line {end_line + 1}) is UTF-8, but the file is read as {fmt.encoding}: "
-                        f"{_MIXED}")
+                        said("row %(row)s (line %(end_line)s) is UTF-8, but the file is read as "
+                             "%(encoding)s: %(advice)s",
+                             row=row, end_line=end_line + 1, encoding=fmt.encoding, advice=_MIXED))
                 end_line = reader.line_num
                 yield record
     except LimitExceeded as error:
         if error.limit != "max_line_chars":
             raise
-        raise LimitExceeded(f"row {row + 1} (line {end_line + 1}): {error}", error.limit) from None
+        raise LimitExceeded(said("row %(row)s (line %(end_line)s): %(error)s",
+                                 row=row + 1, end_line=end_line + 1, error=message_of(error)),
+                            error.limit) from None
     except UnicodeDecodeError as error:
         raise _decoding_error(path, fmt, error) from None
     except csv.Error as error:
         if "field larger than field limit" in str(error):
             raise FileUnreadable(
-                f"row {row + 1} (line {end_line + 1}) has a cell of more than {MAX_CELL_SIZE:,} characters; "
-                "usually a quote character that was never closed"
+                said("row %(row)s (line %(end_line)s) has a cell of more than %(most)s characters; "
+                     "usually a quote character that was never closed",
+                     row=row + 1, end_line=end_line + 1, most=grouped(MAX_CELL_SIZE))
             ) from None
-        raise FileUnreadable(f"row {row + 1} (line {end_line + 1}) cannot be read as CSV: {error}") from None
+        raise FileUnreadable(said("row %(row)s (line %(end_line)s) cannot be read as CSV: %(error)s",
+                                  row=row + 1, end_line=end_line + 1,
+                                  error=foreign(str(error), "its quotes or delimiters do not add up"))
+                             ) from None
     except _GZIP_ERRORS as error:
         raise FileUnreadable(
-            f"the compressed file is damaged or truncated after row {row}: {error}"
+            said("the compressed file is damaged or truncated after row %(row)s: %(error)s",
+                 row=row, error=_damaged(error))
         ) from None
 
 
@@ -544,16 +566,27 @@ def _reads_as_utf8(record: list[str], encoding: str) -> bool:
     return False
 
 
+def _bad_bytes(error: UnicodeDecodeError) -> str:
+    """The codec's reason ("invalid continuation byte"), with its gist for other languages."""
+    return foreign(error.reason, "an invalid byte sequence")
+
+
+def _damaged(error: Exception) -> str:
+    """The decompressor's own words (English), and a sentence for pages in another language."""
+    return foreign(str(error), "the compressed data is damaged")
+
+
 def _decoding_error(
     path: Source, fmt: FileFormat, error: UnicodeDecodeError
 ) -> FileUnreadable:
     where = _locate_undecodable(path, fmt)
     # The decoder works in chunks of several KiB, so the error surfaces some rows ahead of the bad
     # bytes; _locate_undecodable reads the file once more to name the right row.
-    place = f"row {where[0]} (line {where[1]})" if where else "the file"
+    place = said("row %(row)s (line %(line)s)", row=where[0], line=where[1]) if where else said("the file")
     return FileUnreadable(
-        f"cannot decode the file as {fmt.encoding}: {place} has bytes that are not valid {fmt.encoding} "
-        f"({error.reason}); choose another encoding"
+        said("cannot decode the file as %(encoding)s: %(place)s has bytes that are not valid %(encoding)s "
+             "(%(reason)s); choose another encoding", encoding=fmt.encoding, place=place,
+             reason=_bad_bytes(error))
     )
 
 

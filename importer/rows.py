@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError
 
 from importer.addresses import AddressValidator, address_key, erased_address_hash, likely_typo_of
 from importer.id_patterns import id_matcher
+from importer.said import said
 from importer.scripts import mixed_scripts
 from importer.settings import AccountInfo, ImportSettings
 from importer.values import InvalidValue, Value, parse_status, value_parser
@@ -270,7 +271,7 @@ def _storable(parse: Callable[[str], Value]) -> Callable[[str], Value]:
         value = parse(text)
         assert isinstance(value, int | float)
         if abs(value) >= MAX_NUMBER:
-            raise InvalidValue(f"'{text}' is too large a number to store")
+            raise InvalidValue(said("'%(text)s' is too large a number to store", text=text))
         if type(value) is float:
             value = float(f"{value:.15g}")
             if value.is_integer():

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Protocol
 
+from importer.said import said
 from importer.vocabulary import ContactStatus, FieldType
 
 Value = str | int | float | bool
@@ -39,7 +40,7 @@ _COMMA_GROUPS_DECIMAL_DOT = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+")
 
 
 def _invalid_number(text: str) -> InvalidValue:
-    return InvalidValue(f"'{text}' is not a valid number")
+    return InvalidValue(said("'%(text)s' is not a valid number", text=text))
 
 
 def _parse_number(text: str, date_format: str | None = None) -> int | float:
@@ -83,7 +84,7 @@ _YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})" + _TIME)
 
 
 def _invalid_date(text: str) -> InvalidValue:
-    return InvalidValue(f"'{text}' is not a valid date (day-first or ISO 8601 expected)")
+    return InvalidValue(said("'%(text)s' is not a valid date (day-first or ISO 8601 expected)", text=text))
 
 
 def _parse_date(text: str, date_format: str | None = None) -> str:
@@ -92,7 +93,8 @@ def _parse_date(text: str, date_format: str | None = None) -> str:
         try:
             return datetime.strptime(text, date_format).date().isoformat()
         except ValueError:
-            raise InvalidValue(f"'{text}' is not a valid date (format {date_format} expected)") from None
+            raise InvalidValue(said("'%(text)s' is not a valid date (format %(date_format)s expected)",
+                                    text=text, date_format=date_format)) from None
     if len(text) == 10 and text.isascii():
         # The common spellings, "1999-12-31" and "31-12-1999", rewritten to ISO by slicing and
         # validated by one fromisoformat call: much faster than a regex and three int() calls.
@@ -141,7 +143,8 @@ def _parse_boolean(text: str, date_format: str | None = None) -> bool:
     value = _BOOLEANS.get(text.lower())
     if value is None:
         raise InvalidValue(
-            f"'{text}' is not a valid yes/no value (true/false, yes/no, ja/nee or 1/0 expected)"
+            said("'%(text)s' is not a valid yes/no value (true/false, yes/no, ja/nee or 1/0 expected)",
+                 text=text)
         )
     return value
 
@@ -194,5 +197,6 @@ def parse_status(text: str) -> str:
     """Parse a contact status, ignoring case and surrounding white space."""
     status = text.strip().lower()
     if status not in tuple(ContactStatus):
-        raise InvalidValue(f"'{text}' is not a valid status ({', '.join(ContactStatus)} expected)")
+        raise InvalidValue(said("'%(text)s' is not a valid status (%(statuses)s expected)",
+                                text=text, statuses=', '.join(ContactStatus)))
     return status

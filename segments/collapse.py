@@ -19,6 +19,7 @@ from sqlalchemy.sql import ColumnElement, FromClause, Subquery
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from importer.said import said
 from segments.compiler import RuleCompiler, mailable
 from segments.representative import DEFAULT, RepresentativeRule, outranks
 from segments.rules import INDEXED_FIELDS, Catalog, Rule, RuleError, fields_in
@@ -90,10 +91,12 @@ def check_personalized_by(names: list[str], catalog: Catalog,
     """Personalisation fields must be the account's own fields, each named once."""
     for i, name in enumerate(names):
         if not isinstance(name, str) or name not in catalog.fields:
-            raise RuleError(f"{where}[{i}]", f"unknown field {name!r}; personalise by one of the "
-                                             f"account's fields: {', '.join(catalog.fields) or 'none yet'}")
+            raise RuleError(f"{where}[{i}]", said("unknown field %(name)s; personalise by one of the "
+                                                  "account's fields: %(fields)s",
+                                                  name=repr(name),
+                                                  fields=', '.join(catalog.fields) or 'none yet'))
     if len(set(names)) != len(names):
-        raise RuleError(where, "names a field twice")
+        raise RuleError(where, said("names a field twice"))
     return tuple(names)
 
 

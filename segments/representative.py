@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, or_
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from importer.said import said
 from segments.compiler import RuleCompiler
 from segments.rules import Catalog, Rule, RuleError, RuleLimitExceeded, parse_condition, parse_rules
 
@@ -46,18 +47,18 @@ def parse_representative(data: Any, catalog: Catalog, where: str = "representati
         try:
             data = json.loads(data)
         except ValueError:
-            raise RuleError(where, "is not valid JSON") from None
+            raise RuleError(where, said("is not valid JSON")) from None
         except RecursionError:  # json recurses once per level: a text nested thousands deep
-            raise RuleLimitExceeded(where, "nests too deep to be read", "max_depth") from None
+            raise RuleLimitExceeded(where, said("nests too deep to be read"), "max_depth") from None
     if isinstance(data, str):
         data = {"rule": data}
     if not isinstance(data, dict) or data.get("rule") not in RULES:
-        raise RuleError(where, f"expected one of {', '.join(RULES)}, or "
-                               '{"rule": ..., "when": <condition>} / {"rule": ..., "field": <field>}')
+        raise RuleError(where, said('expected one of %(rules)s, or {"rule": ..., "when": <condition>} / '
+                                    '{"rule": ..., "field": <field>}', rules=', '.join(RULES)))
     rule = data["rule"]
     if rule == "prefer":
         if "when" not in data:
-            raise RuleError(where, 'prefer needs "when": the condition that makes a contact win')
+            raise RuleError(where, said('prefer needs "when": the condition that makes a contact win'))
         return RepresentativeRule(rule, when=parse_rules(data["when"], catalog, f"{where}.when"),
                                   source=data)
     if rule == "prefer_non_empty":

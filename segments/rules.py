@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Union
 
 from importer.rows import MAX_NUMBER
+from importer.said import at, grouped, said, word
 from importer.text import unstorable_character
 from importer.vocabulary import ContactStatus
 
@@ -69,8 +70,9 @@ class RuleError(ValueError):
     """
 
     def __init__(self, where: str, message: str, expected: str | None = None) -> None:
-        super().__init__(f"{where}: {message}")
+        super().__init__(at(where, message))
         self.where = where
+        self.message = message  # without `where`: a page that names the part itself says this
         self.expected = expected
 
 
@@ -153,23 +155,24 @@ def parse_rules(data: Any, catalog: Catalog, where: str = "rules", limits: RuleL
 def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[int],
            limits: RuleLimits) -> Rule:
     if depth > limits.max_depth:
-        raise RuleLimitExceeded(where, f"rules nest more than {limits.max_depth} levels deep", "max_depth")
+        raise RuleLimitExceeded(where, said("rules nest more than %(most)s levels deep",
+                                            most=limits.max_depth), "max_depth")
     counter[0] += 1  # groups count too: a million empty groups are no smaller a tree
     if counter[0] > limits.max_conditions:
-        raise RuleLimitExceeded(where, f"a rule tree has at most {limits.max_conditions} conditions "
-                                       "and groups", "max_conditions")
+        raise RuleLimitExceeded(where, said("a rule tree has at most %(most)s conditions and "
+                                            "groups", most=limits.max_conditions), "max_conditions")
     if not isinstance(data, dict):
-        raise RuleError(where, 'expected an object such as {"all": [...]} or {"field": ..., "op": ...}')
+        raise RuleError(where, said('expected an object such as {"all": [...]} or {"field": ..., "op": ...}'))
     groups = [key for key in ("all", "any", "not") if key in data]
     if groups:
         if len(data) != 1:
-            raise RuleError(where, f"'{groups[0]}' must be the only key of its object")
+            raise RuleError(where, said("'%(groups)s' must be the only key of its object", groups=groups[0]))
         key = groups[0]
         if key == "not":
             return Not(_parse(data["not"], catalog, f"{where}.not", depth + 1, counter, limits))
         items = data[key]
         if not isinstance(items, list):
-            raise RuleError(f"{where}.{key}", "expected a list of rules")
+            raise RuleError(f"{where}.{key}", said("expected a list of rules"))
         parts = tuple(_parse(item, catalog, f"{where}.{key}[{i}]", depth + 1, counter, limits)
                       for i, item in enumerate(items))
         return AllOf(parts) if key == "all" else AnyOf(parts)
@@ -179,18 +182,20 @@ def _parse(data: Any, catalog: Catalog, where: str, depth: int, counter: list[in
 def parse_condition(data: Any, catalog: Catalog, where: str) -> Condition:
     """Parse and check one condition `{"field", "op", "value"}`."""
     if not isinstance(data, dict) or "field" not in data or "op" not in data:
-        raise RuleError(where, 'expected a condition {"field": ..., "op": ..., "value": ...} '
-                               'or a group {"all"|"any": [...]} / {"not": {...}}')
+        raise RuleError(where, said('expected a condition {"field": ..., "op": ..., "value": ...} or a '
+                                    'group {"all"|"any": [...]} / {"not": {...}}'))
     unknown = set(data) - {"field", "op", "value"}
     if unknown:
-        raise RuleError(where, f"unknown key(s): {', '.join(sorted(unknown))}")
+        raise RuleError(where, said("unknown key(s): %(unknown)s", unknown=', '.join(sorted(unknown))))
     name, op = data["field"], data["op"]
     if not isinstance(name, str) or (kind := catalog.kind_of(name)) is None:
-        raise RuleError(f"{where}.field", f"unknown field {name!r}; this account has: "
-                                          f"{', '.join(catalog.names())}")
+        raise RuleError(f"{where}.field", said("unknown field %(name)s; this account has: %(fields)s",
+                                               name=repr(name), fields=', '.join(catalog.names())))
     if op not in OPERATORS[kind]:
-        raise RuleError(f"{where}.op", f"{op!r} does not apply to {name} ({kind}); use one of "
-                                       f"{', '.join(OPERATORS[kind])}")
+        raise RuleError(f"{where}.op", said("%(op)s does not apply to %(name)s (%(kind)s); use one of "
+                                            "%(operators)s",
+                                            op=repr(op), name=name, kind=word(kind),
+                                            operators=', '.join(OPERATORS[kind])))
     value = _parse_value(kind, op, data.get("value"), f"{where}.value")
     return Condition(name, kind, op, value)
 
@@ -203,20 +208,21 @@ def _parse_value(kind: str, op: str, value: Any, where: str) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= (
                 MAX_YEARS if years else 100_000):
             unit = "years" if years else "days"
-            raise RuleError(where, f"{op} takes a whole number of {unit} (0 or more)", f"whole_{unit}")
+            raise RuleError(where, said("%(op)s takes a whole number of %(unit)s (0 or more)",
+                                        op=op, unit=word(unit)), f"whole_{unit}")
         return value
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            raise RuleError(where, f"{op} takes a non-empty list of values", "list")
+            raise RuleError(where, said("%(op)s takes a non-empty list of values", op=op), "list")
         if len(value) > MAX_LIST:
-            raise RuleError(where, f"{op} takes at most {MAX_LIST} values")
+            raise RuleError(where, said("%(op)s takes at most %(most)s values", op=op, most=MAX_LIST))
         return tuple(_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
     if op == "between":
         if not isinstance(value, list) or len(value) != 2:
-            raise RuleError(where, "between takes a list of two values, [low, high]")
+            raise RuleError(where, said("between takes a list of two values, [low, high]"))
         low, high = (_scalar(kind, item, f"{where}[{i}]") for i, item in enumerate(value))
         if _is_empty_range(kind, low, high):
-            raise RuleError(where, "between takes [low, high] with low not above high")
+            raise RuleError(where, said("between takes [low, high] with low not above high"))
         return (low, high)
     return _scalar(kind, value, where)
 
@@ -246,27 +252,30 @@ def day_end(value: date | datetime) -> datetime:
 def _scalar(kind: str, value: Any, where: str) -> Any:
     if kind in ("text", "external_id"):
         if not isinstance(value, str):
-            raise RuleError(where, "expected a text value", "text")
+            raise RuleError(where, said("expected a text value"), "text")
         if len(value) > MAX_TEXT:
-            raise RuleError(where, f"a text value has at most {MAX_TEXT} characters")
+            raise RuleError(where, said("a text value has at most %(most)s characters",
+                                        most=MAX_TEXT))
         unstorable = unstorable_character(value)
         if unstorable:  # no stored value holds one, and the databases fail on it
-            raise RuleError(where, f"a text value cannot hold {unstorable}")
+            raise RuleError(where, said("a text value cannot hold %(unstorable)s", unstorable=unstorable))
         return value.strip()
     if kind == "number":
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise RuleError(where, "expected a number, such as 42", "number")
+            raise RuleError(where, said("expected a number, such as 42"), "number")
         # No field holds such a number (imports refuse them), and the databases overflow on it.
         if not math.isfinite(value) or abs(value) >= MAX_NUMBER:
-            raise RuleError(where, f"a number is at most {MAX_NUMBER - 1:,} either way")
+            raise RuleError(where, said("a number is at most %(most)s either way",
+                                        most=grouped(MAX_NUMBER - 1)))
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise RuleError(where, "expected true or false", "boolean")
+            raise RuleError(where, said("expected true or false"), "boolean")
         return value
     if kind == "status":
         if value not in tuple(ContactStatus):
-            raise RuleError(where, f"expected one of {', '.join(ContactStatus)}")
+            raise RuleError(where, said("expected one of %(statuses)s",
+                                        statuses=', '.join(ContactStatus)))
         return value
     if kind == "date":
         return _date(value, where)
@@ -280,8 +289,8 @@ def _date(value: Any, where: str) -> date:
         except ValueError:
             pass
     if value in ("", None):
-        raise RuleError(where, "a date as 2026-12-31", "date")
-    raise RuleError(where, f"a date as 2026-12-31, not {value!r}", "date")
+        raise RuleError(where, said("a date as 2026-12-31"), "date")
+    raise RuleError(where, said("a date as 2026-12-31, not %(value)s", value=repr(value)), "date")
 
 
 def _timestamp(value: Any, where: str) -> date | datetime:
@@ -296,7 +305,8 @@ def _timestamp(value: Any, where: str) -> date | datetime:
         else:
             # Stored times are UTC; SQLite compares them as text, so the bound value must be too.
             return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    raise RuleError(where, f"a date as 2026-12-31 or an ISO 8601 date-time, not {value!r}", "date")
+    raise RuleError(where, said("a date as 2026-12-31 or an ISO 8601 date-time, not %(value)s",
+                                value=repr(value)), "date")
 
 
 def years_before(today: date, years: int) -> date:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from importer.said import said
 from service.errors import (
     Busy,
     Conflict,
@@ -25,7 +26,7 @@ from service.errors import (
     TooLarge,
     TooManyAttempts,
 )
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, say
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def error_page(status: int, title: str | None = None, message: str | None = None
 
 
 def in_words(message: str) -> str:
-    """A domain message as a sentence on a page: a capital first, a full stop last."""
+    """A domain message as a sentence on a page, in its language: a capital first, a full stop last."""
+    message = say(message)
     message = message[:1].upper() + message[1:]
     return message if message.endswith((".", "?", "!")) else message + "."
 
@@ -170,8 +172,8 @@ def register_error_handlers(app: Flask) -> None:
         # SQLite's busy timeout ran out behind a long write: worth a retry, not a 500.
         if "database is locked" not in str(error.orig):
             return on_unexpected(error)
-        return on_domain_error(Busy("the database is busy with a long write (an import or a dedup "
-                                    "change); try again in a moment"))
+        return on_domain_error(Busy(said("the database is busy with a long write (an import or a dedup "
+                                         "change); try again in a moment")))
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response | tuple[str, int]:

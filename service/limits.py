@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from importer.reading import FileUnreadable, LimitExceeded, ReadLimits
+from importer.said import grouped, message_of, said
 from segments.rules import RuleLimitExceeded, RuleLimits
 from service.errors import DomainError, InvalidInput, TooLarge
 
@@ -59,7 +60,8 @@ def rule_limits(config: Mapping[str, Any]) -> RuleLimits:
 
 def described(message: str, limit: str) -> str:
     """The refusal's message: what is over which limit, and the setting that raises it."""
-    return f"{message} (the limit {SETTINGS[limit]}; an operator can raise it)"
+    return said("%(message)s (the limit %(setting)s; an operator can raise it)", message=message,
+                setting=SETTINGS[limit])
 
 
 def over_limit(message: str, limit: str) -> TooLarge:
@@ -70,21 +72,24 @@ def over_limit(message: str, limit: str) -> TooLarge:
 def check_batch(count: int, most: int, what: str) -> None:
     """Refuse a batch (of a check, a release, a confirm, events) of more than `most` items."""
     if count > most:
-        raise over_limit(f"a batch has at most {most:,} {what}, this one has {count:,}", "max_batch")
+        raise over_limit(said("a batch has at most %(most)s %(what)s, this one has %(count)s",
+                              most=grouped(most), what=what, count=grouped(count)), "max_batch")
 
 
 def file_refusal(error: FileUnreadable) -> DomainError:
     """A file the importer will not read: over a limit (413), or unreadable (400)."""
     if isinstance(error, LimitExceeded):
-        return over_limit(str(error), error.limit)
-    return InvalidInput(str(error), code="unreadable_file")
+        return over_limit(message_of(error), error.limit)
+    return InvalidInput(message_of(error), code="unreadable_file")
 
 
 def rule_refusal(error: RuleLimitExceeded) -> TooLarge:
     """A rule tree past a limit (the message names the part where the parse stopped)."""
-    return over_limit(str(error), error.limit)
+    return over_limit(message_of(error), error.limit)
 
 
 def failure_message(error: FileUnreadable) -> str:
     """Why a background import failed, naming the limit and its setting when it was one."""
-    return described(str(error), error.limit) if isinstance(error, LimitExceeded) else str(error)
+    if isinstance(error, LimitExceeded):
+        return described(message_of(error), error.limit)
+    return message_of(error)

@@ -244,6 +244,8 @@ class ImportJob(SQLModel, table=True):
         default=None, sa_column=Column(JsonDocument, nullable=True)
     )
     error: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
+    # The error as importer.said's JSON (template and parameters): pages say it in their language.
+    error_words: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
     # The file's column names, for the header of the rejected-rows download.
     columns: list[str] | None = Field(default=None, sa_column=Column(JsonDocument, nullable=True))
     # "host:pid" of the process that holds the job's lease (see service/domain/job_queue.py).

@@ -7,6 +7,7 @@ import re
 from sqlmodel import Session, select
 
 from importer.id_patterns import IdPatternError, id_matcher
+from importer.said import message_of, said
 from importer.settings import AccountInfo, LinkInfo
 from importer.vocabulary import BUILTIN_FIELDS, DedupMode, FieldType
 from service.db import all_of, insert_unique
@@ -25,9 +26,10 @@ from service.models import (
 
 def create_account(session: Session, *, name: str, dedup_mode: str = "email") -> Account:
     if dedup_mode not in tuple(DedupMode):
-        raise InvalidInput(f"dedup_mode must be one of {', '.join(DedupMode)}", part="dedup_mode")
+        raise InvalidInput(said("dedup_mode must be one of %(modes)s",
+                                modes=', '.join(DedupMode)), part="dedup_mode")
     if session.exec(select(Account).where(Account.name == name)).first() is not None:
-        raise Conflict(f"an account named '{name}' exists already")
+        raise Conflict(said("an account named '%(name)s' exists already", name=name))
     account = Account(name=name, dedup_mode=dedup_mode)
     session.add(account)
     session.commit()
@@ -50,29 +52,31 @@ def create_link(session: Session, *, account: Account, name: str, label: str,
                 id_pattern: str | None = None) -> Link:
     # Checked here too (not only by LinkCreate) because the command line comes this way.
     if not re.fullmatch(LINK_NAME_PATTERN, name) or len(name) > 50:
-        raise InvalidInput(f"'{name}' is not a valid link name (lower-case letters, digits and _; "
-                           "at most 50)", part="name")
+        raise InvalidInput(said("'%(name)s' is not a valid link name (lower-case letters, digits and _; at "
+                                "most 50)", name=name), part="name")
     if id_pattern is not None:
         try:
             id_matcher(id_pattern)  # RE2: no pattern can make matching slow
         except IdPatternError as error:
-            raise InvalidInput(f"id_pattern is not a valid regular expression: {error}",
+            raise InvalidInput(said("id_pattern is not a valid regular expression: %(error)s",
+                                    error=message_of(error)),
                                part="id_pattern") from None
     link = Link(account_id=account.id, name=name, label=label, id_pattern=id_pattern)
-    return insert_unique(session, link, f"this account has a link named '{name}' already")
+    return insert_unique(session, link, said("this account has a link named '%(name)s' already", name=name))
 
 
 def create_field(session: Session, *, account: Account, name: str, type: str,
                  label: str | None = None) -> ContactField:
     if type not in tuple(FieldType):
-        raise InvalidInput(f"type must be one of {', '.join(FieldType)}", part="type")
+        raise InvalidInput(said("type must be one of %(types)s",
+                                types=', '.join(FieldType)), part="type")
     if not re.fullmatch(FIELD_NAME_PATTERN, name) or len(name) > 63:
-        raise InvalidInput(f"'{name}' is not a valid field name "
-                           "(a letter, then letters, digits or _; at most 63)", part="name")
+        raise InvalidInput(said("'%(name)s' is not a valid field name (a letter, then letters, digits or _; "
+                                "at most 63)", name=name), part="name")
     if name in BUILTIN_FIELDS:
-        raise Conflict(f"'{name}' is a built-in field")
+        raise Conflict(said("'%(name)s' is a built-in field", name=name))
     field = ContactField(account_id=account.id, name=name, type=type, label=label)
-    return insert_unique(session, field, f"this account has a field named '{name}' already")
+    return insert_unique(session, field, said("this account has a field named '%(name)s' already", name=name))
 
 
 def account_public(session: Session, account: Account) -> AccountPublic:

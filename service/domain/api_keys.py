@@ -18,6 +18,7 @@ from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from importer.said import said
 from service.db import SQLITE_BUSY_MS, begin_write, is_sqlite, own
 from service.domain.contacts import as_utc
 from service.errors import Forbidden, NotAuthenticated
@@ -67,10 +68,10 @@ def key_holder(session: Session, key: str) -> tuple[Account, str]:
         select(ApiKey, Account).join(Account).where(ApiKey.key_hash == hash_key(key))
     ).first()
     if found is None:
-        raise NotAuthenticated("unknown API key")
+        raise NotAuthenticated(said("unknown API key"))
     api_key, account = found
     if api_key.revoked_at is not None:
-        raise NotAuthenticated("this API key was revoked")
+        raise NotAuthenticated(said("this API key was revoked"))
     now = utcnow()
     if api_key.last_used_at is None or now - as_utc(api_key.last_used_at) >= LAST_USE_PRECISION:
         # End this read first: on SQLite a transaction that read before another connection's
@@ -103,7 +104,7 @@ def note_use(engine: Engine, key_id: int, now: datetime) -> None:
 def check_grant(scope: str, needed: str | None) -> None:
     """Refuse a key whose scope does not grant `needed` (None: any scope will do)."""
     if needed is not None and needed not in GRANTS[scope]:
-        raise Forbidden(f"this needs a key with the '{needed}' scope")
+        raise Forbidden(said("this needs a key with the '%(needed)s' scope", needed=needed))
 
 
 def key_public(row: ApiKey) -> KeyPublic:

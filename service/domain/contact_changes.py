@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from importer.addresses import AddressValidator, address_key
+from importer.addresses import AddressValidator, address_key, email_reason
 from importer.rows import parse_cell
+from importer.said import at, message_of, said, word
 from importer.settings import AccountInfo
 from importer.values import InvalidValue, Value
 from importer.vocabulary import BUILTIN_FIELDS, ContactStatus, DedupMode, FieldType, StatusSource
@@ -111,8 +112,8 @@ def edit_contact(session: Session, account: Account, contact_id: int, edit: Cont
     except IntegrityError as error:  # another writer took the address or the ID meanwhile
         session.rollback()
         if "address" in str(error.orig):
-            raise Conflict("another contact has this address", code="address_conflict") from None
-        raise Conflict("another contact has this ID", code="id_conflict") from None
+            raise Conflict(said("another contact has this address"), code="address_conflict") from None
+        raise Conflict(said("another contact has this ID"), code="id_conflict") from None
     return contact_public(session, contact)
 
 
@@ -121,22 +122,23 @@ def _checked_email(session: Session, account: Account, contact: Contact, raw: st
     if raw is None:
         return None
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInput("email: a contact needs an address", code="invalid_email", part="email")
+        raise InvalidInput(at("email", said("a contact needs an address")), code="invalid_email",
+                           part="email")
     try:
         email = AddressValidator().normalize(raw.strip())
     except EmailNotValidError as error:
-        raise InvalidInput(f"email: {error}", code="invalid_email", part="email") from None
+        raise InvalidInput(at("email", email_reason(error)), code="invalid_email", part="email") from None
     key = address_key(email)
     if key == contact.address_key:
         return email
     if is_erased(session, account.id, key):
-        raise Conflict("this address belongs to a person who asked to be forgotten; an admin can "
-                       "lift the erasure", code="erased_address")
+        raise Conflict(said("this address belongs to a person who asked to be forgotten; an admin can lift "
+                            "the erasure"), code="erased_address")
     if account.dedup_mode == DedupMode.EMAIL and session.execute(
             select(col(Contact.id)).where(col(Contact.account_id) == account.id,
                                           col(Contact.address_key) == key, col(Contact.id) != contact.id)
     ).first() is not None:
-        raise Conflict("another contact has this address", code="address_conflict")
+        raise Conflict(said("another contact has this address"), code="address_conflict")
     return email
 
 
@@ -146,13 +148,15 @@ def _edited_fields(info: AccountInfo, stored: dict[str, Any], edits: dict[str, A
     for name, value in edits.items():
         part = f"fields.{name}"
         if name == "status":
-            raise InvalidInput(f"{part}: status is not set by an edit: use events, or resubscribe "
-                               "with consent", part=part)
+            raise InvalidInput(at(part, said("status is not set by an edit: use events, or resubscribe with "
+                                               "consent")), part=part)
         if name in BUILTIN_FIELDS:
-            what = "the email part of the edit" if name == "email" else "the service"
-            raise InvalidInput(f"{part}: {name} is a built-in field, set by {what}", part=part)
+            what = said("the email part of the edit") if name == "email" else said("the service")
+            raise InvalidInput(at(part, said("%(name)s is a built-in field, set by %(what)s",
+                                             name=name, what=what)), part=part)
         if name not in info.fields:
-            raise InvalidInput(f"{part}: this account has no field named '{name}'", part=part)
+            raise InvalidInput(at(part, said("this account has no field named '%(name)s'", name=name)),
+                               part=part)
         parsed = _field_value(value, info.fields[name], part)
         if parsed is None:
             attributes.pop(name, None)
@@ -167,22 +171,24 @@ def _field_value(value: Any, field_type: str, part: str) -> Value | None:
         return None
     if isinstance(value, bool):
         if field_type != FieldType.BOOLEAN:
-            raise InvalidInput(f"{part}: a {field_type} field takes no true/false", code="invalid_value",
+            raise InvalidInput(at(part, said("a %(type)s field takes no true/false", type=word(field_type))),
+                               code="invalid_value",
                                part=part)
         return value
     if isinstance(value, int | float) and field_type == FieldType.NUMBER:
         value = repr(value)  # through the importer's parser: the same limits and rounding
     if not isinstance(value, str):
-        raise InvalidInput(f"{part}: a {field_type} field takes text" +
-                           (" or a number" if field_type == FieldType.NUMBER else ""),
-                           code="invalid_value", part=part)
+        kind = word(field_type)
+        takes = (said("a %(type)s field takes text or a number", type=kind) if field_type == FieldType.NUMBER
+                 else said("a %(type)s field takes text", type=kind))
+        raise InvalidInput(at(part, takes), code="invalid_value", part=part)
     text = value.strip()
     if not text:
         return None
     try:
         return parse_cell(text, field_type)
     except InvalidValue as error:
-        raise InvalidInput(f"{part}: {error}", code="invalid_value", part=part) from None
+        raise InvalidInput(at(part, message_of(error)), code="invalid_value", part=part) from None
 
 
 # (link id, the new ID or None to remove the contact's own ID)
@@ -200,22 +206,26 @@ def _checked_ids(session: Session, info: AccountInfo, contact: Contact,
         part = f"external_ids.{name}"
         link = info.links.get(name)
         if link is None:
-            raise InvalidInput(f"{part}: this account has no link named '{name}'", part=part)
+            raise InvalidInput(at(part, said("this account has no link named '%(name)s'", name=name)),
+                               part=part)
         if raw is not None and not isinstance(raw, str):
-            raise InvalidInput(f"{part}: an ID is text", code="invalid_external_id", part=part)
+            raise InvalidInput(at(part, said("an ID is text")), code="invalid_external_id", part=part)
         value = (raw or "").strip() or None
         if value == own_ids.get(link.id):
             continue
         if value is not None:
             if len(value) > MAX_ID_LENGTH or (link.id_pattern and not re.fullmatch(link.id_pattern, value)):
-                reason = ("is longer than 200 characters" if len(value) > MAX_ID_LENGTH
-                          else "does not match the link's ID pattern")
-                raise InvalidInput(f"{part}: '{value[:MAX_ID_LENGTH]}' {reason}",
+                shown = value[:MAX_ID_LENGTH]
+                problem = (said("'%(value)s' is longer than 200 characters", value=shown)
+                           if len(value) > MAX_ID_LENGTH
+                           else said("'%(value)s' does not match the link's ID pattern", value=shown))
+                raise InvalidInput(at(part, problem),
                                    code="invalid_external_id", part=part)
             holder = session.execute(select(col(ExternalId.contact_id)).where(
                 col(ExternalId.link_id) == link.id, col(ExternalId.value) == value)).scalar()
             if holder is not None and holder != contact.id:
-                raise Conflict(f"another contact has {name} ID '{value}'", code="id_conflict")
+                raise Conflict(said("another contact has %(name)s ID '%(value)s'",
+                                    name=name, value=value), code="id_conflict")
         elif link.id not in own_ids:
             continue
         changes[link.id] = value
@@ -262,8 +272,8 @@ def resubscribe_contact(session: Session, account: Account, contact_id: int, con
     consent_text = _detail(consent, "consent", required=True)
     contact = _contact_to_change(session, account, contact_id)
     if contact.status == ContactStatus.BOUNCED and not admin:
-        raise Conflict("the contact's address bounced: only support staff (an admin key) can make it "
-                       "active again, once the address is fixed", code="address_bounced")
+        raise Conflict(said("the contact's address bounced: only support staff (an admin key) can make it "
+                            "active again, once the address is fixed"), code="address_bounced")
     if contact.status != ContactStatus.ACTIVE:
         _set_status(session, account.id, contact, ContactStatus.ACTIVE, consent_text)
     session.commit()
@@ -272,12 +282,13 @@ def resubscribe_contact(session: Session, account: Account, contact_id: int, con
 
 def _detail(text: str | None, part: str, *, required: bool) -> str | None:
     if text is not None and not isinstance(text, str):
-        raise InvalidInput(f"{part} must be text", part=part)
+        raise InvalidInput(said("%(part)s must be text", part=part), part=part)
     text = (text or "").strip()
     if required and not text:
-        raise InvalidInput(f"{part} must say how the person gave consent again", part=part)
+        raise InvalidInput(said("%(part)s must say how the person gave consent again", part=part), part=part)
     if len(text) > MAX_DETAIL:
-        raise InvalidInput(f"{part} is longer than {MAX_DETAIL} characters", part=part)
+        raise InvalidInput(said("%(part)s is longer than %(most)s characters",
+                                part=part, most=MAX_DETAIL), part=part)
     return text or None
 
 
@@ -378,7 +389,7 @@ def _scrub_rejections(session: Session, account_id: int, keys: set[str]) -> None
 def lift(session: Session, account: Account, address: str) -> int:
     """Let an erased address be imported and edited in again; returns 1 if it was erased, else 0."""
     if not isinstance(address, str) or not address.strip():
-        raise InvalidInput("address must be an e-mail address", part="address")
+        raise InvalidInput(said("address must be an e-mail address"), part="address")
     begin_write(session)
     lifted = lift_erasure(session, account.id, lookup_key(address))
     session.commit()

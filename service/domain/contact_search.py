@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, exists, false, func, tuple_
 from sqlmodel import Session, col, select
 
+from importer.said import said
 from importer.vocabulary import ContactStatus
 from service.domain.contacts import contacts_public, lookup_key
 from service.errors import InvalidInput
@@ -45,10 +46,11 @@ def search_of(text: str | None, status: str | None) -> Search:
     """Read the box and the filter: text with an "@" is an address, anything else an ID."""
     text = (text or "").strip() or None
     if text is not None and len(text) > MAX_QUERY:
-        raise InvalidInput(f"a search has at most {MAX_QUERY} characters", part="q")
+        raise InvalidInput(said("a search has at most %(most)s characters",
+                                most=MAX_QUERY), part="q")
     status = status or None
     if status is not None and status not in tuple(ContactStatus):
-        raise InvalidInput(f"unknown status '{status}'", part="status")
+        raise InvalidInput(said("unknown status '%(status)s'", status=status), part="status")
     kind = None if text is None else ("address" if "@" in text else "id")
     return Search(text, kind, status)
 

@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError
 from sqlmodel import Session, col, select
 
 from importer.addresses import AddressValidator, address_key
+from importer.said import said
 from importer.vocabulary import ContactStatus
 from service.errors import InvalidInput
 from service.models import Contact, ContactPublic, ExternalId, Link
@@ -32,7 +33,8 @@ def find_contacts(session: Session, account_id: int, *, address: str | None = No
     query = select(Contact).where(Contact.account_id == account_id, Contact.id > after)
     if status is not None:
         if status not in tuple(ContactStatus):
-            raise InvalidInput(f"status must be one of {', '.join(ContactStatus)}", part="status")
+            raise InvalidInput(said("status must be one of %(statuses)s",
+                                    statuses=', '.join(ContactStatus)), part="status")
         query = query.where(Contact.status == status)
     if address is not None:
         query = query.where(Contact.address_key == lookup_key(address))
@@ -42,7 +44,7 @@ def find_contacts(session: Session, account_id: int, *, address: str | None = No
             select(Link).where(Link.account_id == account_id, Link.name == link_name)
         ).first()
         if link is None:
-            raise InvalidInput(f"this account has no link named '{link_name}'")
+            raise InvalidInput(said("this account has no link named '%(name)s'", name=link_name))
         query = query.where(col(Contact.id).in_(
             select(ExternalId.contact_id).where(ExternalId.link_id == link.id,
                                                 ExternalId.value == value)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from importer.said import said, word
 from importer.vocabulary import DedupMode
 from segments.compiler import RuleCompiler
 from segments.merge import merge_by_address, preview_merge, undo_merge
@@ -48,11 +49,11 @@ def wait_for_change(conn: Connection, account_id: int) -> None:
 
 def _link(session: Session, account_id: int, name: str | None) -> Link:
     if not name:
-        raise InvalidInput("to external_id needs the link whose IDs identify contacts", part="link")
+        raise InvalidInput(said("to external_id needs the link whose IDs identify contacts"), part="link")
     link = session.scalars(select(Link).where(col(Link.account_id) == account_id,
                                               col(Link.name) == name)).first()
     if link is None:
-        raise InvalidInput(f"this account has no link named '{name}'", part="link")
+        raise InvalidInput(said("this account has no link named '%(name)s'", name=name), part="link")
     return link
 
 
@@ -73,9 +74,9 @@ def preview(session: Session, account: Account, *, to: str, link: str | None = N
 
 def _check_target(account: Account, to: str) -> None:
     if to not in tuple(DedupMode):
-        raise InvalidInput("to must be email or external_id", part="to")
+        raise InvalidInput(said("to must be email or external_id"), part="to")
     if account.dedup_mode == to:
-        raise Conflict(f"the account deduplicates by {to} already")
+        raise Conflict(said("the account deduplicates by %(to)s already", to=word(to)))
 
 
 def _without_ids(conn: Connection, account_id: int, link_id: int) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def apply(engine: Engine, session: Session, account: Account, *, to: str, link: 
         current = conn.execute(select(accounts_table.c.dedup_mode).where(
             accounts_table.c.id == account.id)).scalar_one()
         if current == to:  # another change got there first
-            raise Conflict(f"the account deduplicates by {to} already")
+            raise Conflict(said("the account deduplicates by %(to)s already", to=word(to)))
         change_id = conn.execute(changes.insert().values(
             account_id=account.id, from_mode=current, to_mode=to, link_id=link_id,
             representative=rule.to_json(), merged=0, created_at=now).returning(changes.c.id)).scalar_one()
@@ -130,20 +131,20 @@ def undo(engine: Engine, account: Account, change_id: int) -> dict[str, Any]:
         if change is None:
             raise NotFound("dedup change")
         if change["undone_at"] is not None:
-            raise Conflict(f"change {change_id} was undone already")
+            raise Conflict(said("change %(change_id)s was undone already", change_id=change_id))
         latest = conn.execute(select(func.max(changes.c.id)).where(
             changes.c.account_id == account.id, changes.c.undone_at.is_(None))).scalar_one()
         if latest != change_id:
-            raise Conflict(f"undo change {latest} first: it came after {change_id}")
+            raise Conflict(said("undo change %(latest)s first: it came after %(change_id)s",
+                                latest=latest, change_id=change_id))
         try:
             with conn.begin_nested():
                 conn.execute(update(accounts_table).where(accounts_table.c.id == account.id)
                              .values(dedup_mode=change["from_mode"]))
                 restored = undo_merge(conn, account.id, change_id, change["from_mode"], utcnow())
         except IntegrityError:
-            raise Conflict("contacts now share addresses, which the previous rule "
-                                            "(email) does not allow; change to email with a merge "
-                                            "instead of undoing") from None
+            raise Conflict(said("contacts now share addresses, which the previous rule (email) does not "
+                                "allow; change to email with a merge instead of undoing")) from None
         conn.execute(update(changes).where(changes.c.id == change_id).values(undone_at=utcnow()))
     return {"change_id": change_id, "restored": restored, "dedup_mode": change["from_mode"]}
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from importer.addresses import AddressValidator
+from importer.said import said
 from importer.text import unstorable_character
 from service.domain.contacts import lookup_key
 from service.models import MAX_ID, EventType
@@ -44,26 +45,27 @@ class NotAnEvent(ValueError):
 def read_event(raw: Any, now: datetime, validator: AddressValidator) -> Event:
     """Check one reported event; raise NotAnEvent saying what is wrong with it."""
     if not isinstance(raw, dict):
-        raise NotAnEvent("an event must be a JSON object")
+        raise NotAnEvent(said("an event must be a JSON object"))
     for key, value in raw.items():
         if key not in KEYS:
-            raise NotAnEvent(f"unknown key {str(key)!r}; an event has {', '.join(KEYS)}")
+            raise NotAnEvent(said("unknown key %(key)s; an event has %(keys)s",
+                                  key=repr(str(key)), keys=', '.join(KEYS)))
         if isinstance(value, str):
             _check_text(key, value)
     kind = raw.get("type")
     kind = TYPES.get(kind) if isinstance(kind, str) else None
     if kind is None:
-        raise NotAnEvent(f"type must be one of {', '.join(EventType)}")
+        raise NotAnEvent(said("type must be one of %(types)s", types=', '.join(EventType)))
     contact, address = raw.get("contact"), raw.get("address")
     if (contact is None) == (address is None):
-        raise NotAnEvent('name either "contact" (an id) or "address", not both')
+        raise NotAnEvent(said('name either "contact" (an id) or "address", not both'))
     if contact is not None and not _is_id(contact):
-        raise NotAnEvent("contact must be a contact id (a whole number)")
+        raise NotAnEvent(said("contact must be a contact id (a whole number)"))
     if address is not None and not (isinstance(address, str) and address.strip()):
-        raise NotAnEvent("address must be a non-empty string")
+        raise NotAnEvent(said("address must be a non-empty string"))
     mailing = raw.get("mailing")
     if mailing is not None and not _is_id(mailing):
-        raise NotAnEvent("mailing must be a mailing id (a whole number)")
+        raise NotAnEvent(said("mailing must be a mailing id (a whole number)"))
     return Event(
         type=kind,
         contact=contact,
@@ -78,9 +80,10 @@ def read_event(raw: Any, now: datetime, validator: AddressValidator) -> Event:
 def _check_text(key: str, value: str) -> None:
     found = unstorable_character(value)
     if found:
-        raise NotAnEvent(f"{key} must not contain {found}")
+        raise NotAnEvent(said("%(key)s must not contain %(found)s", key=key, found=found))
     if len(value) > LIMITS.get(key, 100):
-        raise NotAnEvent(f"{key} is longer than {LIMITS.get(key, 100)} characters")
+        raise NotAnEvent(said("%(key)s is longer than %(value)s characters",
+                              key=key, value=LIMITS.get(key, 100)))
 
 
 def _is_id(value: Any) -> bool:
@@ -91,7 +94,7 @@ def _is_id(value: Any) -> bool:
 def _optional_text(raw: dict[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
-        raise NotAnEvent(f"{key} must be a string")
+        raise NotAnEvent(said("%(key)s must be a string", key=key))
     return value or None
 
 
@@ -100,14 +103,15 @@ def _moment(value: Any, now: datetime) -> datetime:
     if value is None:
         return now
     if not isinstance(value, str):
-        raise NotAnEvent("occurred_at must be an ISO 8601 date and time string")
+        raise NotAnEvent(said("occurred_at must be an ISO 8601 date and time string"))
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise NotAnEvent(f"occurred_at {value!r} is not an ISO 8601 date and time") from None
+        raise NotAnEvent(said("occurred_at %(value)s is not an ISO 8601 date and time",
+                              value=repr(value))) from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment > now + CLOCK_SKEW:
-        raise NotAnEvent("occurred_at is in the future")
+        raise NotAnEvent(said("occurred_at is in the future"))
     return moment
 
 

@@ -24,6 +24,7 @@ from importer.reading import (
     Source,
     inspect_file,
 )
+from importer.said import message_of, said, with_words, words_of
 from importer.settings import AccountInfo, ImportSettings, SettingsError, check_against, parse_settings
 from service import limits as service_limits
 from service import safe_json, scratch
@@ -64,15 +65,17 @@ def parse_settings_text(raw: str | None) -> tuple[ImportSettings, dict[str, Any]
     try:
         data = safe_json.loads(raw) if raw else {}
     except safe_json.UnsafeJson as error:
-        raise InvalidInput(f"settings cannot be read: {error}", code="invalid_settings") from None
+        raise InvalidInput(said("settings cannot be read: %(error)s",
+                                error=error), code="invalid_settings") from None
     except ValueError as error:
-        raise InvalidInput(f"settings is not valid JSON: {error}", code="invalid_settings") from None
+        raise InvalidInput(said("settings is not valid JSON: %(error)s",
+                                error=error), code="invalid_settings") from None
     if not isinstance(data, dict):
-        raise InvalidInput("settings must be a JSON object", code="invalid_settings")
+        raise InvalidInput(said("settings must be a JSON object"), code="invalid_settings")
     try:
         return parse_settings(data), data
     except SettingsError as error:
-        raise InvalidInput(str(error), code="invalid_settings") from None
+        raise InvalidInput(message_of(error), code="invalid_settings") from None
 
 
 def create_job(session: Session, *, account: Account, settings: ImportSettings, raw_settings: dict,
@@ -99,7 +102,7 @@ def create_job(session: Session, *, account: Account, settings: ImportSettings, 
     except FileUnreadable as error:
         raise service_limits.file_refusal(error) from None
     except SettingsError as error:
-        raise InvalidInput(str(error), code="invalid_settings") from None
+        raise InvalidInput(message_of(error), code="invalid_settings") from None
     job = ImportJob(account_id=account.id, filename=filename, settings=raw_settings,
                     dry_run=settings.dry_run, columns=inspection.columns, upload_id=upload_id)
     end_reads(session).add(job)
@@ -186,10 +189,10 @@ def run_job(engine: Engine, job_id: int, *, worker: str, source: Path | None = N
     except FileUnreadable as error:
         _record_failure(engine, job_id, worker, service_limits.failure_message(error), job.upload_id)
     except SettingsError as error:
-        _record_failure(engine, job_id, worker, str(error), job.upload_id)
+        _record_failure(engine, job_id, worker, message_of(error), job.upload_id)
     except Exception:
         log.exception("import %s failed", job_id)
-        _record_failure(engine, job_id, worker, "the import failed unexpectedly; nothing was imported",
+        _record_failure(engine, job_id, worker, said("the import failed unexpectedly; nothing was imported"),
                         job.upload_id)
     finally:
         if work_folder is not None:
@@ -229,7 +232,7 @@ def erasures_now(conn: Connection, account_id: int) -> tuple[frozenset[str], str
 
 def _scratch_copy(engine: Engine, job: ImportJob, folder: Path) -> Path:
     if job.upload_id is None:
-        raise FileUnreadable("the uploaded file is no longer stored")
+        raise FileUnreadable(said("the uploaded file is no longer stored"))
     return uploads.copy_to(engine, job.upload_id, folder / "upload")
 
 
@@ -237,7 +240,8 @@ def _record_success(conn: Connection, job_id: int, worker: str, account_id: int,
                     links: dict, result: ImportResult) -> None:
     """Inside the import's own transaction: the job's report, new fields, the link last used."""
     job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.SUCCEEDED, phase=ImportPhase.DONE,
-                           rows_done=result.report["rows"], report=result.report, warnings=result.warnings)
+                           rows_done=result.report["rows"], report=result.report,
+                           warnings=[with_words(warning) for warning in result.warnings])
     if settings.dry_run:
         return
     now = utcnow()
@@ -253,7 +257,7 @@ def _record_failure(engine: Engine, job_id: int, worker: str, message: str, uplo
     with writing(engine).begin() as conn:
         try:
             job_queue.finish_guard(conn, job_id, worker, status=ImportStatus.FAILED,
-                                   phase=ImportPhase.DONE, error=message)
+                                   phase=ImportPhase.DONE, error=message, error_words=words_of(message))
         except job_queue.LeaseLost as lost:
             log.warning("%s; its failure is not recorded", lost)
         else:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
+from importer.said import said, words_of
 from service.db import is_sqlite, writing
 from service.domain import uploads
 from service.metrics import count_job_retried
@@ -34,7 +35,7 @@ from service.models import ImportJob, ImportPhase, ImportStatus, utcnow
 MAX_ATTEMPTS = 3
 LEASE = timedelta(seconds=30)  # the default; SAFEGUARD_LEASE_SECONDS
 JOBS = ImportJob.__table__  # type: ignore[attr-defined]
-INTERRUPTED = "the import was interrupted before it finished; nothing was imported"
+INTERRUPTED = said("the import was interrupted before it finished; nothing was imported")
 
 
 class LeaseLost(Exception):
@@ -128,9 +129,10 @@ def requeue_lost(engine: Engine) -> int:
                                       JOBS.c.status == ImportStatus.RUNNING)
             if row.upload_id is None or row.attempts >= MAX_ATTEMPTS:
                 error = INTERRUPTED if row.upload_id is None else (
-                    f"the import was interrupted {row.attempts} times (its worker stopped: killed, or "
-                    f"its host lost) and is not tried again; nothing was imported")
+                    said("the import was interrupted %(times)s times (its worker stopped: killed, or its "
+                         "host lost) and is not tried again; nothing was imported", times=row.attempts))
                 conn.execute(same.values(status=ImportStatus.FAILED, phase=ImportPhase.DONE, error=error,
+                                         error_words=words_of(error),
                                          lease_until=None, finished_at=utcnow()))
                 uploads.release_in(conn, row.upload_id)
             else:

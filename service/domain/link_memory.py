@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from importer.aliases import looks_like_id_column, normalise
 from importer.id_patterns import IdPatternError, id_matcher
+from importer.said import said
 from service.errors import InvalidInput
 from service.models import ExternalId, ImportJob, ImportStatus, Link
 
@@ -31,7 +32,8 @@ def own_link(links: Sequence[Link], name: str) -> Link:
     """The account's link of that name; InvalidInput naming it when the account has none."""
     link = next((each for each in links if each.name == name), None)
     if link is None:
-        raise InvalidInput(f"this account has no link named '{name}'", code="unknown_link", part="link")
+        raise InvalidInput(said("this account has no link named '%(name)s'",
+                                name=name), code="unknown_link", part="link")
     return link
 
 

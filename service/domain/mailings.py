@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists
 from sqlmodel import Session, col, select
 
+from importer.said import at, said
 from segments.collapse import Audience
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
@@ -27,7 +28,8 @@ from service.models import Account, CheckRequest, LedgerEntry, Mailing, Segment,
 # What a mailing sends and to whom: the parts a change may make, and a check depends on.
 SETTINGS = ("include", "exclude", "allow_shared_address", "personalized_by", "representative")
 MAX_NAME = 200
-STARTED = "a check has cleared recipients of this mailing: its settings are fixed; copy it to change them"
+STARTED = said("a check has cleared recipients of this mailing: its settings are fixed; copy it to change "
+               "them")
 
 
 def create_mailing(session: Session, *, account: Account, name: str, include: list[int],
@@ -50,7 +52,8 @@ def _lock_its_segments(session: Session, account_id: int, settings: dict[str, An
     missing = set(ids) - lock_segments(session, account_id, ids, share=True)
     if missing:
         session.rollback()
-        raise InvalidInput(f"segment {min(missing)} was deleted meanwhile", part="include")
+        raise InvalidInput(said("segment %(missing)s was deleted meanwhile",
+                                missing=min(missing)), part="include")
 
 
 def checked_settings(session: Session, account: Account, *, include: list[int], exclude: list[int],
@@ -61,7 +64,8 @@ def checked_settings(session: Session, account: Account, *, include: list[int], 
     for where, ids in (("include", include), ("exclude", exclude)):
         for i, segment_id in enumerate(ids):
             if owned(session, Segment, segment_id, account.id) is None:
-                raise InvalidInput(f"{where}[{i}]: no segment {segment_id} in this account",
+                raise InvalidInput(at(f"{where}[{i}]", said("no segment %(segment)s in this account",
+                                                             segment=segment_id)),
                                    part=f"{where}[{i}]")
     with rules_checked():
         personalisation(catalog, allow_shared_address, personalized_by)
@@ -71,7 +75,7 @@ def checked_settings(session: Session, account: Account, *, include: list[int], 
 
 
 def _name_taken(name: str) -> str:
-    return f"this account has a mailing named '{name}' already"
+    return said("this account has a mailing named '%(name)s' already", name=name)
 
 
 def settings_of(mailing: Mailing) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from importer.said import said, word
 from service.db import begin_write
 from service.domain.contacts import as_utc
 from service.errors import TooManyAttempts
@@ -61,7 +62,8 @@ def refuse_if_over(session: Session, keys: dict[str, Limit], what: str, now: dat
     waits = [wait for key, limit in keys.items() if (wait := retry_after(session, key, limit, now))]
     if waits:
         wait = max(waits)
-        raise TooManyAttempts(f"too many {what}; try again in {in_words(wait)}", retry_after=wait)
+        raise TooManyAttempts(said("too many %(what)s; try again in %(wait)s",
+                                   what=word(what), wait=in_words(wait)), retry_after=wait)
 
 
 def record(session: Session, keys: dict[str, Limit], now: datetime | None = None) -> None:
@@ -83,5 +85,5 @@ def record(session: Session, keys: dict[str, Limit], now: datetime | None = None
 def in_words(seconds: int) -> str:
     """A wait as a person reads it."""
     if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return said("%(count)s seconds", count=seconds)
+    return said("%(count)s minutes", count=math.ceil(seconds / 60))

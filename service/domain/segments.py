@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from importer.said import message_of, said
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.representative import parse_representative
@@ -37,7 +38,7 @@ def rules_checked() -> Iterator[None]:
     except RuleLimitExceeded as error:
         raise rule_refusal(error) from None
     except RuleError as error:
-        raise InvalidInput(str(error), part=error.where, expected=error.expected) from None
+        raise InvalidInput(message_of(error), part=error.where, expected=error.expected) from None
 
 
 def catalog_of(session: Session, account_id: int) -> Catalog:
@@ -54,7 +55,7 @@ def create_segment(session: Session, *, account: Account, name: str, rules: Any)
 
 
 def _taken(name: str) -> str:
-    return f"this account has a segment named '{name}' already"
+    return said("this account has a segment named '%(name)s' already", name=name)
 
 
 def mailings_using(session: Session, segment: Segment) -> list[Mailing]:
@@ -64,12 +65,16 @@ def mailings_using(session: Session, segment: Segment) -> list[Mailing]:
     return [m for m in mailings if segment.id in m.include or segment.id in m.exclude]
 
 
-def _refuse_in_use(session: Session, segment: Segment, doing: str) -> None:
+def _refuse_in_use(session: Session, segment: Segment, deleting: bool) -> None:
     using = mailings_using(session, segment)
     if using:
         names = ", ".join(f"'{m.name}'" for m in using)
         session.rollback()  # the write's lock goes at once
-        raise Conflict(f"cannot {doing} segment '{segment.name}': mailing {names} uses it", code="in_use")
+        refusal = (said("cannot delete segment '%(name)s': mailing %(names)s uses it",
+                        name=segment.name, names=names) if deleting else
+                   said("cannot change the rules of segment '%(name)s': mailing %(names)s uses it",
+                        name=segment.name, names=names))
+        raise Conflict(refusal, code="in_use")
 
 
 def lock_segments(session: Session, account_id: int, ids: list[int], *, share: bool) -> set[int]:
@@ -106,7 +111,7 @@ def change_segment(session: Session, *, account: Account, segment_id: int, name:
             parse_rules(rules, catalog_of(session, account.id))
     _locked(session, segment)  # the mailings are read in the write's transaction
     if rules is not None and rules != segment.rules:
-        _refuse_in_use(session, segment, "change the rules of")
+        _refuse_in_use(session, segment, deleting=False)
         segment.rules = rules
     if name is not None:
         segment.name = name
@@ -123,7 +128,7 @@ def remove_segment(session: Session, *, account: Account, segment_id: int) -> No
     """Delete a segment; refused (Conflict `in_use`) while a mailing includes or excludes it."""
     segment = own_segment(session, account.id, segment_id)
     _locked(session, segment)
-    _refuse_in_use(session, segment, "delete")
+    _refuse_in_use(session, segment, deleting=True)
     session.delete(segment)
     session.commit()
 
@@ -167,8 +172,8 @@ def rules_audience(session: Session, account: Account, rules: Any, *,
 def personalisation(catalog: Catalog, allow_shared_address: bool, names: list[str]) -> tuple[str, ...]:
     """The fields that make one copy per combination at an address; only with the opt-in."""
     if names and not allow_shared_address:
-        raise RuleError("personalized_by", "applies only with allow_shared_address: true "
-                                           "(without the opt-in every address gets one copy)")
+        raise RuleError("personalized_by", said("applies only with allow_shared_address: true (without the "
+                                                "opt-in every address gets one copy)"))
     return check_personalized_by(names, catalog)
 
 

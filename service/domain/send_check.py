@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
 
 from importer.collector import collector_paused
+from importer.said import said
 from importer.transactions import ATTEMPTS, retryable
 from importer.vocabulary import ContactStatus
 from segments.batch import batch_query
@@ -153,7 +154,7 @@ def _reserve_key(conn: Connection, mailing_id: int, key: str, fingerprint: str) 
     earlier = conn.execute(select(check_requests.c.body_hash, check_requests.c.response).where(
         check_requests.c.mailing_id == mailing_id, check_requests.c.idempotency_key == key)).one()
     if earlier.body_hash != fingerprint:
-        raise Conflict("this Idempotency-Key was already used for this mailing with a different body",
+        raise Conflict(said("this Idempotency-Key was already used for this mailing with a different body"),
                        code="idempotency_conflict")
     answer: dict[str, Any] | None = earlier.response
     return answer

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from importer.addresses import address_key
+from importer.said import said
 from service.db import begin_write, insert_unique
 from service.domain.user_sessions import end_all_sessions
 from service.errors import InvalidInput, NotFound
@@ -36,16 +37,17 @@ def create_user(session: Session, *, account: Account, email: str, password: str
     """
     email = normalized_email(email)
     if "@" not in email or len(email) > 320:
-        raise InvalidInput(f"'{email}' is not an e-mail address")
+        raise InvalidInput(said("'%(email)s' is not an e-mail address", email=email))
     _check_password(password)
     user = User(account_id=account.id, email=email, password_hash=generate_password_hash(password),
                 is_admin=is_admin)
-    return insert_unique(session, user, f"a user with the address {email} exists already")
+    return insert_unique(session, user, said("a user with the address %(email)s exists already", email=email))
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(said("the password must have at least %(least)s characters",
+                                least=MIN_PASSWORD_LENGTH))
 
 
 def _known_user(session: Session, email: str) -> User:

@@ -13,6 +13,7 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from importer.said import at, message_of
 from importer.values import InvalidValue, parse_value
 from importer.vocabulary import ContactStatus, FieldType
 from service.db import own
@@ -24,7 +25,7 @@ from service.errors import Conflict, DomainError, InvalidInput
 from service.http_errors import in_words
 from service.models import Contact, ContactPublic, Link
 from service.web.pages import page
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, without_part
 
 MAX_NOTE = 1000
 # Conflicts in plain words: what clashes, and what to do about it.
@@ -79,7 +80,7 @@ def _edit_of(form: MultiDict[str, str], current: dict[str, str], field_types: di
         try:
             fields[name] = parse_value(text, type_) if text else None
         except InvalidValue as problem:
-            raise InvalidInput(str(problem), part=f"fields.{name}") from None
+            raise InvalidInput(at(f"fields.{name}", message_of(problem)), part=f"fields.{name}") from None
     external_ids = {link: (text or None) for link in link_names
                     if (text := changed(f"id.{link}")) is not None}
     return contact_changes.ContactEdit(email=email, fields=fields, external_ids=external_ids)
@@ -93,7 +94,7 @@ def _error_of(problem: DomainError) -> tuple[str, str]:
     if isinstance(problem, Conflict) and problem.code == "id_conflict":
         return "ids", f"{in_words(problem.message)} {ID_CONFLICT_WORDS}"
     part = (problem.part if isinstance(problem, InvalidInput) else None) or "form"
-    message = problem.message.removeprefix(f"{part}: ")  # the form shows it next to the part
+    message = without_part(problem.message)  # the form shows it next to the part
     # The domain names the part as the API body does; the form's keys say "field." and "id.".
     for body, form in (("fields.", "field."), ("external_ids.", "id.")):
         if part.startswith(body):

@@ -13,6 +13,7 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
+from importer.said import at, said
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain import dedup_change
@@ -22,7 +23,7 @@ from service.errors import DomainError, InvalidInput
 from service.http_errors import in_words, status_of
 from service.models import Account
 from service.web.pages import page
-from service.words import format_decimal, gettext, lazy_gettext, ngettext
+from service.words import format_decimal, gettext, lazy_gettext, ngettext, say, without_part
 
 REPRESENTATIVES = {
     "most_recently_updated": lazy_gettext("The most recently updated contact"),
@@ -54,8 +55,8 @@ def _representative(choices: dict[str, str]) -> Any:
     rule = choices["representative"] or "most_recently_updated"
     if rule == "prefer_non_empty":
         if not choices["prefer_field"]:
-            raise InvalidInput("representative: choose the field whose value makes a contact survive",
-                               part="representative")
+            survives = said("choose the field whose value makes a contact survive")
+            raise InvalidInput(at("representative", survives), part="representative")
         return {"rule": rule, "field": choices["prefer_field"]}
     return rule
 
@@ -69,7 +70,7 @@ def _preview(account: Account, choices: dict[str, str]) -> dict[str, Any]:
 
 def _message(error: DomainError) -> tuple[str, int]:
     if isinstance(error, InvalidInput) and (error.part or "").startswith("representative"):
-        reason = error.message.removeprefix(f"{error.part}: ")
+        reason = say(without_part(error.message))
         return gettext("The representative rule cannot be used: %(reason)s.", reason=reason), 400
     return in_words(error.message), status_of(error)
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, or_, select
 from sqlmodel import Session, col
 
 from importer.reading import FileUnreadable, Inspection, inspect_file
+from importer.said import message_of, said
 from importer.settings import parse_settings
 from service import background
 from service.db import current_engine, end_reads, owned
@@ -128,7 +129,7 @@ def save_settings(session: Session, draft: ImportDraft, **changes: Any) -> None:
 
 def _stored_file(draft: ImportDraft) -> uploads.StoredFile:
     if draft.upload_id is None:
-        raise FileUnreadable("the uploaded file is no longer kept; upload it again")
+        raise FileUnreadable(said("the uploaded file is no longer kept; upload it again"))
     return uploads.StoredFile(current_engine(), draft.upload_id)
 
 
@@ -143,7 +144,7 @@ def start_job(session: Session, draft: ImportDraft, account: Account, *, dry_run
     try:
         source = _stored_file(draft)
     except FileUnreadable as error:
-        raise InvalidInput(str(error), code="unreadable_file") from None
+        raise InvalidInput(message_of(error), code="unreadable_file") from None
     job = imports.create_job(session, account=account, settings=parse_settings(raw), raw_settings=raw,
                              source=source, filename=draft.filename, upload_id=draft.upload_id,
                              limits=read_limits(current_app.config))

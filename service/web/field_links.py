@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from importer.aliases import suggest
+from importer.said import message_of
 from importer.settings import AccountInfo, SettingsError, check_against, parse_settings
+from service.http_errors import in_words
 from service.words import gettext
 
 NEW_FIELD = "__new__"  # the drop-down's value for "a new field…"
@@ -77,8 +79,7 @@ def problem(choices: list[FieldChoice], settings: Mapping[str, Any], account: Ac
         check_against(parse_settings({**settings, "mapping": mapping, "create_fields": create}),
                       account, columns)
     except SettingsError as error:
-        message = str(error)
-        return message[:1].upper() + message[1:] + "."
+        return in_words(message_of(error))
     return None
 
 

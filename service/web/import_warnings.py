@@ -1,8 +1,9 @@
 """An import's warnings in the page's language.
 
-importer/guards.py writes each warning as an English sentence with its code (the API's words).
-A page reads the sentence's figures and names back by the code's pattern and says them in the
-page's language; a sentence no pattern knows (a new warning) is shown as it is, in English.
+importer/guards.py writes each warning as an English sentence with its code (the API's words),
+and the job stores beside it the sentence's words (importer.said's JSON), which a page says in its
+language. Imports stored before the words have only the sentence: a page reads its figures and
+names back by the code's pattern; a sentence no pattern knows is shown as it is, in English.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from service.words import gettext, lazy_gettext, ngettext
+from service.words import gettext, lazy_gettext, ngettext, say_stored
 
 # code -> (the English sentence as a pattern, the page's sentence with the same names)
 PATTERNS = {
@@ -100,6 +101,9 @@ def _consequence(english: str) -> str:
 
 def warning_words(warning: dict[str, Any]) -> str:
     """The warning's sentence in the page's language (as it is when its pattern does not fit)."""
+    said_again = say_stored(warning.get("message"), warning.get("words"))
+    if said_again is not None and warning.get("words"):
+        return said_again
     message = str(warning.get("message", ""))
     known = PATTERNS.get(str(warning.get("code")))
     found = re.fullmatch(known[0], message) if known else None

@@ -23,7 +23,7 @@ from service.web import drafts, field_links
 from service.web.drafts import DELIMITERS, ENCODINGS, MODES
 from service.web.pages import page, wait_page, wait_words
 from service.web.reports import REASONS, REPORT_LINES, own_job
-from service.words import gettext
+from service.words import gettext, say
 
 
 def _wizard_page(template: str, draft: ImportDraft, step: int, status: int = 200,
@@ -67,7 +67,8 @@ def upload() -> ResponseReturnValue:
     except FileUnreadable as error:
         uploads.release(engine, upload_id)
         return page("imports/upload.html", 413 if isinstance(error, LimitExceeded) else 400, titles=titles,
-                    error=gettext("This file cannot be read: %(problem)s.", problem=failure_message(error)))
+                    error=gettext("This file cannot be read: %(problem)s.",
+                                  problem=say(failure_message(error))))
     drafts.forget_stale(engine)
     stored = uploads.StoredFile(engine, upload_id)
     draft = ImportDraft(account_id=g.account.id, user_id=g.user.id,
@@ -105,7 +106,7 @@ def file_settings(draft_id: int) -> ResponseReturnValue:
         inspection = drafts.inspect(draft)
     except FileUnreadable as problem:
         error = gettext("The file cannot be read with these settings: %(problem)s.",
-                        problem=failure_message(problem))
+                        problem=say(failure_message(problem)))
     fmt = inspection.format if inspection else None
     chosen = {
         "encoding": draft.settings.get("encoding") or (fmt.encoding if fmt else "utf-8"),

@@ -21,7 +21,7 @@ from service.db import session as db_session
 from service.downloads import csv_response
 from service.web.auth import safe_next
 from service.web.field_words import field_label
-from service.words import lazy_gettext
+from service.words import lazy_gettext, say_stored
 
 LANGUAGES = {"en": "English", "nl": "Nederlands"}
 DEFAULT_LANGUAGE = "en"
@@ -69,6 +69,11 @@ def when(value: datetime, seconds: bool = False) -> str:
     return str(format_datetime(value, patterns[current_language()]))
 
 
+def job_error(job: Any) -> str | None:
+    """Why an import (or its dry run) failed, in the page's language."""
+    return say_stored(job.error, job.error_words)
+
+
 def set_language() -> ResponseReturnValue:
     """Keep the signed-in user's choice of language ("" = the browser's), then go back."""
     choice = request.form.get("language", "")
@@ -94,4 +99,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are spaces
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language,
-                                 type_words=FIELD_TYPES, field_label=field_label)
+                                 type_words=FIELD_TYPES, field_label=field_label, job_error=job_error)

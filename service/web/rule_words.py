@@ -11,8 +11,9 @@ from segments.rules import Catalog
 from service.db import session as db_session
 from service.domain.accounts import fields_of, links_of
 from service.errors import InvalidInput
+from service.http_errors import in_words
 from service.web.field_words import field_label
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, say, without_part
 
 BUILTIN_LABELS = {
     "email": lazy_gettext("E-mail address"),
@@ -65,11 +66,14 @@ def field_labels(catalog: Catalog) -> dict[str, str]:
 
 def readable_error(problem: InvalidInput, rules: Any, labels: dict[str, str]) -> str:
     """A rule error as its reader can act on it ("Birth date: give a date as 2026-12-31."), or
-    the engine's own message when it is not about a value."""
+    the engine's own message, in the page's language, named by the field it is about."""
     expected = EXPECTED.get(problem.expected or "")
-    if expected is None:
-        return problem.message
     field = _field_at(rules, problem.part or "")
+    if expected is None:
+        if field is None:
+            return in_words(problem.message)
+        return gettext("%(field)s: %(problem)s.", field=labels.get(field, field),
+                       problem=say(without_part(problem.message)))
     if field is None:
         return gettext("Give %(expected)s.", expected=expected)
     return gettext("%(field)s: give %(expected)s.", field=labels.get(field, field), expected=expected)

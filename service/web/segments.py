@@ -9,6 +9,7 @@ from typing import Any
 from flask import flash, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from importer.said import said
 from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
 from segments.rules import OPERATORS, Catalog
@@ -27,6 +28,7 @@ from service.domain.segments import (
     send_list_rows,
 )
 from service.errors import Conflict, DomainError, InvalidInput, TooLarge
+from service.http_errors import in_words
 from service.models import Segment
 from service.web.charts import shared_chart_svg
 from service.web.contacts import STATUS_WORDS
@@ -41,7 +43,7 @@ from service.web.previews import (
     representative_from,
 )
 from service.web.rule_words import BUILTIN_LABELS, OPERATOR_LABELS, field_labels, readable_error
-from service.words import gettext, lazy_gettext
+from service.words import gettext, lazy_gettext, say
 
 EVERYONE = '{"all": []}'
 MAX_NAME = 200
@@ -140,7 +142,7 @@ def _segment_form(segment: Segment | None) -> ResponseReturnValue:
             except InvalidInput as problem:
                 error = readable_error(problem, rules, field_labels(catalog))
             except DomainError as problem:
-                error, status = problem.message, _refusal_status(problem)
+                error, status = in_words(problem.message), _refusal_status(problem)
             else:
                 return redirect(url_for("web.segment_page", segment_id=saved.id))
     counts = None
@@ -185,7 +187,7 @@ def preview_rules() -> ResponseReturnValue:
     try:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise InvalidInput("expected a JSON object", part="body")
+            raise InvalidInput(said("expected a JSON object"), part="body")
         audience = rules_audience(db_session(), g.account, body.get("rules"),
                                             **_preview_options(body))
     except InvalidInput as problem:
@@ -193,7 +195,7 @@ def preview_rules() -> ResponseReturnValue:
         message = readable_error(problem, body.get("rules") if isinstance(body, dict) else None, labels)
         return jsonify(error={"where": problem.part, "message": message}), 400
     except TooLarge as problem:  # a tree past the rule limits
-        return jsonify(error={"where": None, "code": problem.code, "message": problem.message}), 413
+        return jsonify(error={"where": None, "code": problem.code, "message": say(problem.message)}), 413
     counts = counts_of(audience)
     return jsonify(preview=counts.to_json(), chart=str(shared_chart_svg(counts.shared)))
 
@@ -205,7 +207,7 @@ def _audience_from_query(segment_id: int) -> tuple[Audience, str | None]:
     try:
         return segment_audience(session, g.account, segment, **_preview_options(request.args)), None
     except (InvalidInput, TooLarge) as problem:
-        return segment_audience(session, g.account, segment), problem.message
+        return segment_audience(session, g.account, segment), say(problem.message)
 
 
 def segment_page(segment_id: int) -> ResponseReturnValue:

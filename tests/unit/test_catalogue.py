@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "service" / "templates"
 PO_PATH = ROOT / "service/translations/nl/LC_MESSAGES/messages.po"
 # As babel.cfg and `make messages` extract them.
-METHODS = [("service/**.py", "python"), ("service/templates/**.html", "jinja2")]
+METHODS = [("service/**.py", "python"), ("importer/**.py", "python"), ("segments/**.py", "python"),
+           ("service/templates/**.html", "jinja2")]
 OPTIONS = {"service/templates/**.html": {"trimmed": "true"}}
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+# importer.said marks the messages of importer/, segments/ and the domain (its template is
+# foreign's second argument).
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "said": None, "foreign": (2,)}
 # Text in a template that is no word of a language: symbols, and names shown as they are.
 NOT_WORDS = {"UTC"}
 SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
