@@ -3,16 +3,14 @@
 For each requested contact of the account: does the audience's rules take it in (status aside),
 its address (the one a clearance holds), its status, whether its address bounced, its
 personalisation values, and its rank among the batch's eligible contacts of the same slot by the
-representative rule (1: it would be chosen). A caller may add columns over those facts (the
-pre-send check adds what the send ledger holds for each contact), so that one statement says all.
+representative rule (1: it would be chosen).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.sql import ColumnElement, FromClause
 
 from segments.collapse import Audience
 from segments.compiler import bounced_address
@@ -20,13 +18,9 @@ from segments.representative import ranking
 from segments.tables import contacts
 from segments.values import one_of
 
-Extra = Callable[[FromClause], Sequence[ColumnElement]]
 
-
-def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str, extra: Extra | None = None
-                ) -> Select:
-    """Rows (id, address_key, email, status, in_audience, bounced, p0.., rank, and the `extra`
-    columns made over the facts) for the ids found."""
+def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str) -> Select:
+    """Rows (id, address_key, email, status, in_audience, bounced, p0.., rank) for the ids found."""
     c = contacts.alias("c")
     keys = ranking(audience.representative, audience.compiler, c)
     personal = audience.personalisation(c)
@@ -46,4 +40,4 @@ def batch_query(audience: Audience, contact_ids: Sequence[int], dialect: str, ex
     )
     return select(facts.c.id, facts.c.address_key, facts.c.email, facts.c.status, facts.c.in_audience,
                   facts.c.bounced, *(facts.c[f"p{i}"] for i in range(len(personal))),
-                  rank.label("rank"), *(extra(facts) if extra is not None else ()))
+                  rank.label("rank"))

@@ -27,27 +27,12 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    String,
-    bindparam,
-    cast,
-    exists,
-    literal,
-    literal_column,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import DateTime, Engine, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import ColumnElement, FromClause
 
 from importer.collector import collector_paused
 from importer.transactions import ATTEMPTS, retryable
@@ -196,15 +181,10 @@ def _check(conn: Connection, audience: Audience, mailing_id: int,
 
 def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Decision]:
     storable = [i for i in ids if 0 < i <= MAX_ID]  # others cannot be contacts
-    in_sql = _slot_in_sql(audience)
-    facts = {row["id"]: row for row in _facts(conn, audience, storable, mailing_id if in_sql else None)}
+    facts = {row["id"]: row for row in _facts(conn, audience, storable)}
     verdicts = {i: skip(i, SkipReason.UNKNOWN_CONTACT) for i in ids if i not in facts}
     slots = {i: slot_of(audience, row) for i, row in facts.items()}
-    if in_sql:  # the facts carry the ledger's holder of each slot, and whether the contact holds one
-        holders = {slots[i]: row["holder"] for i, row in facts.items() if row["holder"] is not None}
-        holding = {i for i, row in facts.items() if row["holds"]}
-    else:
-        holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
+    holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
     batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
     claims = []
     for i, row in facts.items():
@@ -235,38 +215,9 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
     return verdicts
 
 
-def _facts(conn: Connection, audience: Audience, ids: Iterable[int], mailing_id: int | None = None
-           ) -> Sequence[RowMapping]:
-    """The batch's facts; with `mailing_id`, also what the mailing's ledger holds (`holder` of the
-    contact's slot, and whether the contact `holds` a clearance), in the same statement."""
+def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> Sequence[RowMapping]:
     ids = sorted(ids)
-    if not ids:
-        return []
-    extra = None if mailing_id is None else partial(_ledger_columns, audience, mailing_id)
-    return conn.execute(batch_query(audience, ids, conn.dialect.name, extra)).mappings().all()
-
-
-def _slot_in_sql(audience: Audience) -> bool:
-    """Whether SQL can name a contact's slot (slot_of): not with a personalisation, whose digest
-    is made in Python."""
-    return not audience.personalized_by
-
-
-def _ledger_columns(audience: Audience, mailing_id: int, facts: FromClause) -> list[ColumnElement]:
-    """The active clearance holding each contact's slot, and whether the contact holds one (even
-    under an address it has since left): one probe of each of the ledger's unique indexes."""
-    if audience.allow_shared_address:
-        slot: ColumnElement = literal("contact:") + cast(facts.c.id, String)
-    else:
-        slot = facts.c.address_key
-    # The states as literals, as in the partial indexes' predicate: a bound parameter would keep
-    # the planners from proving that those indexes apply.
-    active = ledger.c.state.in_([literal_column(f"'{state}'") for state in ACTIVE_STATES])
-    holder = select(ledger.c.contact_id).where(
-        ledger.c.mailing_id == mailing_id, active, ledger.c.slot == slot).correlate(facts)
-    holds = exists().where(ledger.c.mailing_id == mailing_id, active,
-                           ledger.c.contact_id == facts.c.id).correlate(facts)
-    return [holder.scalar_subquery().label("holder"), holds.label("holds")]
+    return conn.execute(batch_query(audience, ids, conn.dialect.name)).mappings().all() if ids else []
 
 
 def _opted_out_since(conn: Connection, ids: list[int]) -> dict[int, str]:
