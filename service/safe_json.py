@@ -92,7 +92,7 @@ def unstorable_string(value: Any) -> str | None:
 def _plainly_storable(text: str) -> bool:
     """Whether no parsed string can hold an unstorable character, told from the text alone: json
     refuses a raw NUL, so one comes only from a `\\u` escape, and a lone surrogate from an escape
-    or the text itself (a 10,000-id batch: walking the parsed document took a third of reading it)."""
+    or the text itself (a 1,000-contact check: walking the parsed document took most of reading it)."""
     return "\\u" not in text and unstorable_character(text) is None
 
 
