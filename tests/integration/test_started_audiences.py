@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from mailing_helpers import EVERYONE, IN_UTRECHT, Account, create_mailing, create_segment, make_account, send
+from sqlmodel import Session
 
 from service import background, create_app
 from service.domain.started_audiences import started_audiences
+from service.models import Account as AccountRow
 
 HOUSEHOLD = [
     ["K1", "anna@example.nl", "Anna", "Utrecht", "", ""],
@@ -98,3 +100,19 @@ def test_a_kept_audience_is_only_the_accounts_own(app: Flask, household: Account
     response = client.post(f"/api/v1/mailings/{mailing}/check", json={"contacts": [stranger["K1"]]},
                            headers=stranger.auth("send"))
     assert response.status_code == 404, response.json
+
+
+def test_a_kept_audience_takes_the_dedup_mode_and_now_of_each_check(
+        app: Flask, household: Account, engine) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    mailing = create_mailing(client, household, [create_segment(client, household, EVERYONE, "all")])
+    assert _check(client, household, mailing, ["K4"])[0]["verdict"] == "send"
+    kept = started_audiences(app)._entries[mailing]
+    with Session(engine) as session:
+        account = session.get(AccountRow, household.id)
+        assert account is not None
+        account.dedup_mode = "email"  # as a dedup change leaves it
+        audience = started_audiences(app).get(account, mailing)
+    assert audience is not None and audience.dedup_mode == "email" != kept.dedup_mode
+    assert audience.compiler.now > kept.compiler.now  # relative dates count from this check
+    assert audience.compiler.catalog == kept.compiler.catalog and audience.include == kept.include
