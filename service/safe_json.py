@@ -89,6 +89,13 @@ def unstorable_string(value: Any) -> str | None:
     return None
 
 
+def _plainly_storable(text: str) -> bool:
+    """Whether no parsed string can hold an unstorable character, told from the text alone: json
+    refuses a raw NUL, so one comes only from a `\\u` escape, and a lone surrogate from an escape
+    or the text itself (a 1,000-contact check: walking the parsed document took most of reading it)."""
+    return "\\u" not in text and unstorable_character(text) is None
+
+
 def loads(data: str | bytes, *, allow_unstorable: bool = False) -> Any:
     """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
     character no text can be stored with (importer/text.py), json.JSONDecodeError (a
@@ -102,7 +109,7 @@ def loads(data: str | bytes, *, allow_unstorable: bool = False) -> Any:
         raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
     value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant,
                        object_pairs_hook=_object)
-    found = None if allow_unstorable else unstorable_string(value)
+    found = None if allow_unstorable or _plainly_storable(text) else unstorable_string(value)
     if found:
         raise UnsafeJson(f"a string holds {found}")
     return value

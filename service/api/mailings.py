@@ -20,6 +20,7 @@ from service.api.send_lists import (
 )
 from service.db import current_engine, session
 from service.domain import ledger, mailings, send_check
+from service.domain.started_audiences import started_audiences
 from service.downloads import csv_response
 from service.errors import InvalidInput
 from service.models import (
@@ -148,17 +149,23 @@ def check(mailing_id: int) -> ResponseReturnValue:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_LENGTH} characters")
+    started = started_audiences(current_app)
     for attempt in range(1, CHECK_ATTEMPTS + 1):
-        mailing = _own(mailing_id)
-        audience = mailings.mailing_audience(session(), g.account, mailing)
-        guard = partial(mailings.settings_still, mailing_id=mailing.id,
-                        expected=mailings.settings_of(mailing))
+        audience = started.get(g.account, mailing_id)
+        guard: send_check.Guard | None = None  # a started mailing's settings are fixed
+        on_started = None
+        if audience is None:
+            mailing = _own(mailing_id)
+            audience = mailings.mailing_audience(session(), g.account, mailing)
+            guard = partial(mailings.settings_still, mailing_id=mailing.id,
+                            expected=mailings.settings_of(mailing))
+            on_started = partial(started.keep, mailing.id, audience)
         session().close()  # the check runs in a transaction of its own; hold no second connection
         try:
             answer = send_check.run_check(
-                current_engine(), audience, mailing.id, contact_ids=body.contacts,
+                current_engine(), audience, mailing_id, contact_ids=body.contacts,
                 addresses=body.addresses, idempotency_key=key, fingerprint=send_check.body_hash(raw),
-                guard=guard)
+                guard=guard, on_started=on_started)
         except send_check.MailingChanged:
             if attempt == CHECK_ATTEMPTS:
                 raise

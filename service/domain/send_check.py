@@ -100,20 +100,22 @@ def body_hash(body: dict[str, Any]) -> str:
 def run_check(engine: Engine, audience: Audience, mailing_id: int, *,
               contact_ids: Sequence[int] | None = None, addresses: Sequence[str] | None = None,
               idempotency_key: str | None = None, fingerprint: str = "",
-              guard: Guard | None = None) -> dict[str, Any]:
+              guard: Guard | None = None, on_started: Callable[[], None] | None = None
+              ) -> dict[str, Any]:
     """Check a batch (contact ids or addresses) and claim what may be sent, in one transaction;
-    `guard`, called in it first, says whether the mailing is still as the audience has it."""
+    `guard`, called in it first, says whether the mailing is still as the audience has it;
+    `on_started` is called once that transaction has committed with the mailing started."""
     # A batch makes tens of thousands of small objects that all live until the answer is sent;
     # the cyclic garbage collector would scan the whole heap several times meanwhile (a quarter
     # of a 10,000-contact check) and find nothing to free.
     with collector_paused():
         return _run_check(engine, audience, mailing_id, contact_ids, addresses, idempotency_key,
-                          fingerprint, guard)
+                          fingerprint, guard, on_started)
 
 
 def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids: Sequence[int] | None,
                addresses: Sequence[str] | None, idempotency_key: str | None, fingerprint: str,
-               guard: Guard | None) -> dict[str, Any]:
+               guard: Guard | None, on_started: Callable[[], None] | None) -> dict[str, Any]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
@@ -129,11 +131,20 @@ def _run_check(engine: Engine, audience: Audience, mailing_id: int, contact_ids:
                     conn.execute(update(check_requests).values(response=answer).where(
                         check_requests.c.mailing_id == mailing_id,
                         check_requests.c.idempotency_key == idempotency_key))
-                return answer
+                started = on_started is not None and _has_entries(conn, mailing_id)
+            if started and on_started is not None:
+                on_started()  # committed: the ledger entry, and with it the start, is for good
+            return answer
         except DBAPIError as error:  # deadlocks between workers claiming overlapping batches
             if not retryable(error) or attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _has_entries(conn: Connection, mailing_id: int) -> bool:
+    """Whether the mailing's ledger has an entry (it has started: its settings are fixed)."""
+    entry = select(ledger.c.id).where(ledger.c.mailing_id == mailing_id).limit(1)
+    return conn.execute(entry).first() is not None
 
 
 def _dialect_insert(conn: Connection, table: Any) -> Any:
