@@ -134,7 +134,8 @@ def test_postgresql_has_the_row_by_row_keys_as_triggers_only(engine):
             pytest.skip("SQLite keeps its foreign keys")
         keys = conn.execute(text(
             "SELECT conrelid::regclass::text || ' -> ' || confrelid::regclass::text FROM pg_constraint "
-            "WHERE contype = 'f' AND conrelid::regclass::text IN ('contacts', 'external_ids')")).scalars().all()
+            "WHERE contype = 'f' AND conrelid::regclass::text IN ('contacts', 'external_ids')")
+        ).scalars().all()
         triggers = set(conn.execute(text(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
             "AND tgrelid::regclass::text IN ('contacts', 'external_ids', 'accounts', 'links')")).scalars())

@@ -42,8 +42,8 @@ FUNCTIONS = {
     "contacts_check_mode": f"""
         PERFORM 1 FROM accounts a WHERE a.id IN (SELECT DISTINCT n.account_id FROM new_contacts n)
             FOR KEY SHARE;
-        IF EXISTS (SELECT 1 FROM (SELECT DISTINCT account_id, dedup_mode FROM new_contacts) n WHERE NOT EXISTS (
-                SELECT 1 FROM accounts a WHERE a.id = n.account_id AND a.dedup_mode = n.dedup_mode)) THEN
+        IF EXISTS (SELECT 1 FROM (SELECT DISTINCT account_id, dedup_mode FROM new_contacts) n
+                WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = n.account_id AND a.dedup_mode = n.dedup_mode)) THEN
             RAISE EXCEPTION 'a contact must carry its account''s dedup_mode' {REFUSED};
         END IF;
         RETURN NULL;""",
@@ -100,8 +100,8 @@ TRIGGERS = [
     # Per row, but the WHEN is evaluated without calling the function, and an import's or an
     # edit's updates never change these columns. (Transition tables take no column list.)
     ("contacts_mode_on_update", "contacts", "AFTER UPDATE OF account_id, dedup_mode ON contacts FOR EACH ROW "
-     "WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id OR OLD.dedup_mode IS DISTINCT FROM NEW.dedup_mode) "
-     "EXECUTE FUNCTION contacts_check_mode_row()"),
+     "WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id "
+     "OR OLD.dedup_mode IS DISTINCT FROM NEW.dedup_mode) EXECUTE FUNCTION contacts_check_mode_row()"),
     ("accounts_mode_to_contacts", "accounts", "AFTER UPDATE OF id, dedup_mode ON accounts FOR EACH ROW "
      "WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.dedup_mode IS DISTINCT FROM NEW.dedup_mode) "
      "EXECUTE FUNCTION accounts_keep_contacts()"),
