@@ -43,7 +43,8 @@ FUNCTIONS = {
         PERFORM 1 FROM accounts a WHERE a.id IN (SELECT DISTINCT n.account_id FROM new_contacts n)
             FOR KEY SHARE;
         IF EXISTS (SELECT 1 FROM (SELECT DISTINCT account_id, dedup_mode FROM new_contacts) n
-                WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = n.account_id AND a.dedup_mode = n.dedup_mode)) THEN
+                WHERE NOT EXISTS (SELECT 1 FROM accounts a
+                    WHERE a.id = n.account_id AND a.dedup_mode = n.dedup_mode)) THEN
             RAISE EXCEPTION 'a contact must carry its account''s dedup_mode' {REFUSED};
         END IF;
         RETURN NULL;""",
