@@ -116,17 +116,19 @@ TRIGGERS = [
      "EXECUTE FUNCTION links_keep_external_ids()"),
 ]
 
-# The keys the triggers replace: (table, constrained columns, referred table, referred columns, options).
-KEYS = [
-    ("contacts", ["account_id", "dedup_mode"], "accounts", ["id", "dedup_mode"], {"onupdate": "CASCADE"}),
-    ("external_ids", ["link_id"], "links", ["id"], {}),
+# The keys the triggers replace: (name as created, table, columns, referred table, referred columns,
+# ON UPDATE); a name None lets PostgreSQL name it, as migration 0001 did.
+KEYS: list[tuple[str | None, str, list[str], str, list[str], str | None]] = [
+    ("fk_contacts_account_mode", "contacts", ["account_id", "dedup_mode"], "accounts", ["id", "dedup_mode"],
+     "CASCADE"),
+    (None, "external_ids", ["link_id"], "links", ["id"], None),
 ]
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite keeps its foreign keys (see above)
-    for table, columns, referred, _referred_columns, _options in KEYS:
+    for _name, table, columns, referred, _referred_columns, _onupdate in KEYS:
         op.drop_constraint(_key_name(table, columns, referred), table, type_="foreignkey")
     for name, body in FUNCTIONS.items():
         op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN{body}\nEND $$")
@@ -141,9 +143,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON {table}")
     for name in FUNCTIONS:
         op.execute(f"DROP FUNCTION {name}()")
-    for table, columns, referred, referred_columns, options in KEYS:
-        name = "fk_contacts_account_mode" if table == "contacts" else None
-        op.create_foreign_key(name, table, referred, columns, referred_columns, **options)
+    for key_name, table, columns, referred, referred_columns, onupdate in KEYS:
+        op.create_foreign_key(key_name, table, referred, columns, referred_columns, onupdate=onupdate)
 
 
 def _key_name(table: str, columns: list[str], referred: str) -> str:
