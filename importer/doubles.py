@@ -64,6 +64,9 @@ def stored_people(dialect: str, fields: set[str], where: str, contacts: str = "c
             f"AND NOT x.merged WHERE c.account_id = :account AND {where}")
 
 
+DOUBTFUL = "import_doubtful_addresses"
+
+
 def doubtful_addresses(plan: str) -> str:
     """SQL: the addresses where the file can bring a double: several of its rows, or a new ID at an
     address the account has (doubles among stored contacts alone are the dedup page's)."""
@@ -71,17 +74,31 @@ def doubtful_addresses(plan: str) -> str:
             "AND (repeated = 1 OR (action = 'create' AND addr_known = 1))")
 
 
-def staged_people(columns: dict[str, str], stage: str, plan: str) -> str | None:
+def collect_doubtful_addresses(conn: Connection, plan: str) -> str:
+    """Keep the doubtful addresses in an indexed temporary table; return SQL that selects them.
+
+    As a subquery the planner could rescan the whole plan for every stored contact it meets (a
+    nested loop, when the contacts' statistics are old): minutes for 100,000 contacts.
+    """
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {DOUBTFUL}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {DOUBTFUL} AS SELECT DISTINCT address_key "
+                         f"FROM ({doubtful_addresses(plan)}) AS doubtful")
+    conn.exec_driver_sql(f"CREATE UNIQUE INDEX {DOUBTFUL}_key ON {DOUBTFUL} (address_key)")
+    conn.exec_driver_sql(f"ANALYZE {DOUBTFUL}")
+    return f"SELECT address_key FROM {DOUBTFUL}"
+
+
+def staged_people(columns: dict[str, str], stage: str, plan: str, doubtful: str | None = None) -> str | None:
     """SQL: the file's rows that the import keeps at a doubtful address, as people (their ID is the
-    matched value); `columns` names the staging column of each mapped field. None without both names
-    in the file."""
+    matched value); `columns` names the staging column of each mapped field, `doubtful` selects the
+    addresses (by default `doubtful_addresses`). None without both names in the file."""
     if FIRST not in columns or LAST not in columns:
         return None
     birth = f"CAST(s.{columns[BIRTH]} AS TEXT)" if BIRTH in columns else "NULL"
     name = f"s.{columns[FIRST]} || ' ' || s.{columns[LAST]}"
     return (f"SELECT s.match_value AS id_value, s.address_key, {folded(name)} AS name, {birth} AS birth "
             f"FROM {stage} s JOIN {plan} p ON p.row_no = s.row_no WHERE p.action <> 'reject' "
-            f"AND s.address_key IN ({doubtful_addresses(plan)})")
+            f"AND s.address_key IN ({doubtful or doubtful_addresses(plan)})")
 
 
 def find_doubles(conn: Connection, people: list[str], parameters: dict) -> Doubles:
