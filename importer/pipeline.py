@@ -231,7 +231,7 @@ def _doubles(conn: Connection, ctx: PlanContext, account: AccountInfo,
     if not {FIRST, LAST} <= {f.name for f in ctx.fields}:
         return None  # the file brings no names: no doubtful addresses to collect
     doubtful = collect_doubtful_addresses(conn, PLAN)
-    staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN, doubtful)
+    staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN, doubtful, conn.dialect.name)
     stored = stored_people(conn.dialect.name, set(account.fields), f"c.address_key IN ({doubtful})",
                            tables.contacts, tables.external_ids)
     if staged is None or stored is None:
