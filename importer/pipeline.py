@@ -20,7 +20,16 @@ from sqlalchemy.exc import DBAPIError
 from importer.apply import PlanCounts, apply_plan, count_plan, rejected_plan_rows
 from importer.checking import CheckJob, checked_batches, data_records
 from importer.collector import collector_paused
-from importer.doubles import Doubles, doubtful_addresses, find_doubles, staged_people, stored_people
+from importer.doubles import (
+    DOUBTFUL,
+    FIRST,
+    LAST,
+    Doubles,
+    collect_doubtful_addresses,
+    find_doubles,
+    staged_people,
+    stored_people,
+)
 from importer.guards import import_warnings
 from importer.late_erasures import ErasuresNow, reject_erased_since_start
 from importer.plan import PLAN, REPEATED, PlanContext, build_plan
@@ -119,7 +128,7 @@ def run_import(
                     raise
                 log.warning("import %s: its apply was rolled back to break a deadlock; applying again",
                             import_id)
-        for table in (STAGE, PLAN, REPEATED, REJECTED):
+        for table in (STAGE, PLAN, REPEATED, REJECTED, DOUBTFUL):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
         conn.commit()
     report_progress(data_rows, ImportPhase.DONE)
@@ -219,10 +228,12 @@ def _doubles(conn: Connection, ctx: PlanContext, account: AccountInfo,
     contacts at their addresses (only an import by ID knows the rows' IDs)."""
     if not ctx.by_external_id:
         return None
-    staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN)
-    at_doubtful = f"c.address_key IN ({doubtful_addresses(PLAN)})"
-    stored = stored_people(conn.dialect.name, set(account.fields), at_doubtful, tables.contacts,
-                           tables.external_ids)
+    if not {FIRST, LAST} <= {f.name for f in ctx.fields}:
+        return None  # the file brings no names: no doubtful addresses to collect
+    doubtful = collect_doubtful_addresses(conn, PLAN)
+    staged = staged_people({f.name: f.column for f in ctx.fields}, STAGE, PLAN, doubtful, conn.dialect.name)
+    stored = stored_people(conn.dialect.name, set(account.fields), f"c.address_key IN ({doubtful})",
+                           tables.contacts, tables.external_ids)
     if staged is None or stored is None:
         return None
     return find_doubles(conn, [staged, stored], {"account": account.id, "link": ctx.link_id})
