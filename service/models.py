@@ -156,7 +156,7 @@ class ContactField(SQLModel, table=True):
 
 # On PostgreSQL, which checks a foreign key row by row (9 s of a million-row import), the keys
 # marked so are triggers that check a statement's rows at once, with the same guarantees (migration
-# 0013_contacts_mode_check). SQLite keeps them as keys: there, one costs an index lookup.
+# 0014_contacts_mode_check). SQLite keeps them as keys: there, one costs an index lookup.
 BY_TRIGGER_ON_POSTGRESQL = {"by_trigger_on_postgresql": True}
 
 

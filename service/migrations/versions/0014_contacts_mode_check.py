@@ -1,6 +1,6 @@
 """PostgreSQL: the contacts' mode and the external IDs' link checked once per statement, not row by row
 
-Revision ID: 0013_contacts_mode_check
+Revision ID: 0014_contacts_mode_check
 Revises: 0012_consent_speed
 Create Date: 2026-12-02 08:30:00
 
@@ -30,8 +30,8 @@ import, and dropping a key there means rebuilding the two largest tables of ever
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013_contacts_mode_check'
-down_revision = '0012_consent_speed'
+revision = '0014_contacts_mode_check'
+down_revision = '0013_job_error_words'
 branch_labels = None
 depends_on = None
 
