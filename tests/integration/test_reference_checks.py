@@ -1,4 +1,4 @@
-"""The references the database keeps: on PostgreSQL checked per statement (migration 0013), on SQLite
+"""The references the database keeps: on PostgreSQL checked per statement (migration 0014), on SQLite
 by foreign keys. Both refuse the same things; on PostgreSQL concurrent writers wait as for a key."""
 
 from __future__ import annotations

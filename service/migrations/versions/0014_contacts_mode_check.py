@@ -1,7 +1,7 @@
 """PostgreSQL: the contacts' mode and the external IDs' link checked once per statement, not row by row
 
 Revision ID: 0014_contacts_mode_check
-Revises: 0012_consent_speed
+Revises: 0013_job_error_words
 Create Date: 2026-12-02 08:30:00
 
 PostgreSQL checks a foreign key with a trigger per inserted row. In a million-row first load the
