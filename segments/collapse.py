@@ -12,7 +12,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause, Subquery
@@ -217,8 +231,10 @@ def recipients_query(audience: Audience, *, after: int = 0, limit: int | None = 
                    *(c.c.attributes[name].as_string().label(name) for name in fields)]
         for i, link_id in enumerate(link_ids):
             own = external_ids.alias(f"link_{i}")
+            # `NOT merged`, as the partial unique index says it: SQLite uses a partial index only
+            # when the query repeats its condition (`merged = 0` walked every ID of the contact).
             source = source.outerjoin(own, and_(own.c.contact_id == c.c.id, own.c.link_id == link_id,
-                                                own.c.merged == false()))
+                                                literal_column(f"NOT {own.name}.merged", Boolean)))
             columns.append(own.c.value.label(f"link_{i}"))
     query = select(*columns).select_from(source).where(
         without_index(c.c.account_id) == audience.account_id, c.c.id > after, audience.eligible(c))

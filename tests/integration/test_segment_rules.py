@@ -625,3 +625,24 @@ def test_segments_need_a_manage_or_admin_key(client, shop):
     admin_made = client.post("/api/v1/segments", json={"name": "by admin", "rules": {"all": []}},
                              headers=shop.tenant.auth("admin"))
     assert admin_made.status_code == 201, admin_made.json
+
+
+def test_text_equality_ignores_case_as_python_lower_does(client, make_tenant, import_rows):
+    """eq/in/ne/not_in on SQLite skip Python's lower() for ASCII values (issue 14): the Kelvin sign
+    (lowers to "k"), letters beyond ASCII and mixed lists must still match exactly as lower() says."""
+    tenant = make_tenant("folding", "external_id", links={"crm": None}, fields={"city": "text"})
+    rows = [["KlantNr", "E-mail", "Plaats"], ["K1", "a@example.nl", "\u212aerkrade"],
+            ["K2", "b@example.nl", "KERKRADE"], ["K3", "c@example.nl", "ŸSTAD"],
+            ["K4", "d@example.nl", "Élodie"], ["K5", "e@example.nl", "Utrecht"],
+            ["K6", "f@example.nl", ""]]
+    import_rows(tenant, rows, {"match": BY_CRM["match"],
+                               "mapping": {"E-mail": "email", "Plaats": "city"}})
+    f = "city"
+    _check(client, tenant, [
+        (_c(f, "eq", "kerkrade"), {"K1", "K2"}),
+        (_c(f, "eq", "ÿstad"), {"K3"}),
+        (_c(f, "in", ["UTRECHT", "élodie", "Kerkrade"]), {"K1", "K2", "K4", "K5"}),
+        (_c(f, "ne", "kerkrade"), {"K3", "K4", "K5", "K6"}),
+        (_c(f, "not_in", ["utrecht", "ÉLODIE"]), {"K1", "K2", "K3", "K6"}),
+        ({"not": _c(f, "in", ["utrecht"])}, {"K1", "K2", "K3", "K4", "K6"}),
+    ], everyone={"K1", "K2", "K3", "K4", "K5", "K6"})
