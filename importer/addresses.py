@@ -14,7 +14,9 @@ from email_validator.rfc_constants import (
     CASE_INSENSITIVE_MAILBOX_NAMES,
     DOMAIN_MAX_LENGTH,
     DOMAIN_NAME_REGEX,
+    DOT_ATOM_TEXT,
     EMAIL_MAX_LENGTH,
+    LOCAL_PART_MAX_LENGTH,
 )
 from email_validator.syntax import (
     validate_email_domain_name,
@@ -98,6 +100,7 @@ class AddressValidator:
             globally_deliverable=ev.GLOBALLY_DELIVERABLE,
         )
         self._domains: dict[str, _DomainResult] = {}
+        self._strict = ev.STRICT
         # The special-use names the library refuses, with the same exception it makes for "test".
         self._special_use = tuple(d for d in ev.SPECIAL_USE_DOMAIN_NAMES
                                   if not (d == "test" and ev.TEST_ENVIRONMENT))
@@ -119,7 +122,10 @@ class AddressValidator:
 
         # The library's order of checks: local part first, then the domain, then the whole length.
         # The local part is ASCII, so its Unicode normalization (NFC) is a no-op and is skipped.
-        local = self._validate_local_part(local)["local_part"]
+        # The library's own first test, without its call: a dot-atom local part comes back as it is.
+        if (not local or (self._strict and len(local) > LOCAL_PART_MAX_LENGTH)
+                or not DOT_ATOM_TEXT.match(local)):
+            local = self._validate_local_part(local)["local_part"]
         if local.lower() in _CASE_INSENSITIVE_MAILBOX_NAMES:
             local = local.lower()
 

@@ -133,7 +133,8 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         while True:
             kind, payload = receive()
             if kind == "batch":
-                yield cast(CheckedBatch, payload)
+                staged, rejected, rows = cast(tuple[list[tuple], list[tuple], int], payload)
+                yield staged, [Rejection(*r) for r in rejected], rows
             elif kind == "records":
                 yield check(cast(list[tuple[int, list[str]]], payload))
             elif kind == "done":
@@ -169,14 +170,16 @@ def serve_checks() -> None:
     setup.close()
     stats = RowStats()
     outbox = FrameWriter(sys.stdout.buffer)
-    send = outbox.send
+    send, send_plain = outbox.send, outbox.send_plain
     try:
         check = _batch_checker(job, stats)
         for index, batch in enumerate(batched(data_records(job.path, job.fmt), split.batch_rows)):
             if split.worker_checks(index):
-                send(("batch", check(batch)))
+                staged, rejected, rows = check(batch)
+                plain = [(r.row, r.reason, r.detail, r.cells) for r in rejected]
+                send_plain(("batch", (staged, plain, rows)))
             else:
-                send(("records", batch))
+                send_plain(("records", batch))
         send(("done", stats))
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)

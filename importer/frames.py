@@ -5,10 +5,14 @@ the two processes ran in step: the checker could not hand a batch over until the
 it all, and sat blocked while the importer staged (6 s of a 16 s reading phase, measured). Here a
 thread on each side moves whole frames through the pipe (its reads and writes release the GIL) and
 a few frames wait in a queue, so each process works while the other is busy.
+
+Batches of rows (tuples and lists of str, int, float, bool and None) go as `marshal` rather than
+pickle: about twice as fast to write, with no memo of every string, and a little faster to read.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import queue
@@ -18,6 +22,8 @@ from typing import IO, Any
 
 QUEUED_FRAMES = 6  # frames waiting on each side at most: memory stays a few batches
 _LENGTH = struct.Struct("<Q")
+_PICKLED, _MARSHALLED = b"p", b"m"  # a frame's first byte: how the rest is encoded
+_MARSHAL_VERSION = 2  # no back-references: the fastest to write
 _END = b""  # what the reader queues at the end of the stream
 
 
@@ -31,7 +37,12 @@ class FrameWriter:
         self._thread.start()
 
     def send(self, item: Any) -> None:
-        self._queue.put(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+        """Send any picklable object."""
+        self._queue.put(_PICKLED + pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_plain(self, item: Any) -> None:
+        """Send an object made of tuples, lists, str, int, float, bool and None only (a batch)."""
+        self._queue.put(_MARSHALLED + marshal.dumps(item, _MARSHAL_VERSION))
 
     def close(self) -> None:
         """Send what is queued, then return."""
@@ -64,7 +75,9 @@ class FrameReader:
         frame = self._queue.get()
         if frame is _END:
             raise EOFError("the stream ended")
-        return pickle.loads(frame)
+        if frame[:1] == _MARSHALLED:
+            return marshal.loads(memoryview(frame)[1:])
+        return pickle.loads(memoryview(frame)[1:])
 
     def close(self) -> None:
         """Stop reading ahead (call once the writer's process is stopped, so the stream ends)."""
