@@ -82,7 +82,8 @@ def main() -> None:
                               - cpu0.children_system, 2),
         "peak_mb_self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "report": result.report,
-    }))
+        "warnings": result.warnings,
+    }, default=str))
 
 
 if __name__ == "__main__":
