@@ -38,7 +38,8 @@ TABLES = {
 def changed_copy(source: Path, target: Path, seed: int = 14) -> Path:
     """A re-export: some cells changed or emptied, statuses changed, rows dropped, new rows."""
     rng = random.Random(seed)
-    with source.open(newline="", encoding="utf-8") as inp, target.open("w", newline="", encoding="utf-8") as out:
+    with (source.open(newline="", encoding="utf-8") as inp,
+          target.open("w", newline="", encoding="utf-8") as out):
         reader, writer = csv.reader(inp, delimiter=";"), csv.writer(out, delimiter=";")
         writer.writerow(next(reader))
         for number, row in enumerate(reader):
@@ -66,7 +67,8 @@ def run(tree: Path, url: str, path: Path, again: bool) -> dict:
 def stored(url: str) -> dict:
     engine = create_engine(url)
     with engine.connect() as conn:
-        found = {name: [list(map(str, row)) for row in conn.execute(text(sql))] for name, sql in TABLES.items()}
+        found = {name: [list(map(str, row)) for row in conn.execute(text(sql))]
+                 for name, sql in TABLES.items()}
     engine.dispose()
     return found
 
@@ -81,7 +83,7 @@ def main() -> None:
     outcomes = {tree: [run(Path(tree), url, path, again) for path, again in steps]
                 for tree, url in ((old, url_old), (new, url_new))}
     same = True
-    for step, (a, b) in enumerate(zip(outcomes[old], outcomes[new]), 1):
+    for step, (a, b) in enumerate(zip(outcomes[old], outcomes[new], strict=True), 1):
         print(f"step {step}: report {'same' if a == b else 'DIFFERENT'}: {b['report']}")
         same &= a == b
     old_rows, new_rows = stored(url_old), stored(url_new)
