@@ -1,7 +1,8 @@
 """Benchmark fixtures: the generated contacts file and fresh databases (SQLite and PostgreSQL).
 
-Sizes: BENCH_ROWS rows (default 1,000,000, the issue's stated size). PostgreSQL comes from
-TEST_DATABASE_URL; each run works in a schema of its own.
+Sizes: BENCH_ROWS rows (default 1,000,000, the issue's stated size). The file's profile:
+BENCH_PROFILE, `current` (default) or `business` (benchmarks/generate.py); the import benchmarks
+run both. PostgreSQL comes from TEST_DATABASE_URL; each run works in a schema of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
-from benchmarks.generate import write
+from benchmarks.generate import PROFILES, Profile, write
 
 DATA = Path(__file__).parent / "data"
 
@@ -26,8 +27,18 @@ def bench_rows() -> int:
 
 
 @pytest.fixture(scope="session")
-def contacts_file(bench_rows: int) -> Path:
-    return write(DATA / f"contacts-{bench_rows}.csv", bench_rows)
+def bench_profile() -> Profile:
+    return PROFILES[os.environ.get("BENCH_PROFILE", "current")]
+
+
+@pytest.fixture(scope="session")
+def contacts_file(bench_rows: int, bench_profile: Profile) -> Path:
+    return write(bench_profile.path(DATA, bench_rows), bench_rows, bench_profile)
+
+
+def _loaded_name(profile: Profile, rows: int) -> str:
+    """The loaded database's name: the current profile's keeps the name it always had."""
+    return f"{rows}" if profile.name == "current" else f"{profile.name}_{rows}"
 
 
 @pytest.fixture
@@ -55,16 +66,16 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def loaded_sqlite(contacts_file: Path, bench_rows: int) -> str:
+def loaded_sqlite(contacts_file: Path, bench_rows: int, bench_profile: Profile) -> str:
     """A SQLite database with the benchmark account loaded (made once, kept in benchmarks/data)."""
     from benchmarks.loaded import load_once
 
-    path = DATA / f"loaded-{bench_rows}.db"
-    return load_once(f"sqlite:///{path}", contacts_file, bench_rows)
+    path = DATA / f"loaded-{_loaded_name(bench_profile, bench_rows)}.db"
+    return load_once(f"sqlite:///{path}", contacts_file, bench_rows, bench_profile)
 
 
 @pytest.fixture(scope="session")
-def loaded_postgres(contacts_file: Path, bench_rows: int) -> str:
+def loaded_postgres(contacts_file: Path, bench_rows: int, bench_profile: Profile) -> str:
     """A PostgreSQL schema with the benchmark account loaded (made once, kept between runs)."""
     from benchmarks.loaded import load_once
 
@@ -72,11 +83,11 @@ def loaded_postgres(contacts_file: Path, bench_rows: int) -> str:
     if not base:
         pytest.skip("PostgreSQL benchmarks need TEST_DATABASE_URL")
     # BENCH_SCHEMA: a schema of one's own, for a branch whose migrations differ from main's.
-    schema = os.environ.get("BENCH_SCHEMA") or f"bench_loaded_{bench_rows}"
+    schema = os.environ.get("BENCH_SCHEMA") or f"bench_loaded_{_loaded_name(bench_profile, bench_rows)}"
     admin = create_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
     admin.dispose()
     separator = "&" if "?" in base else "?"
     return load_once(f"{base}{separator}options={quote(f'-csearch_path={schema}')}", contacts_file,
-                     bench_rows)
+                     bench_rows, bench_profile)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from benchmarks.generate import CURRENT, Profile
 from benchmarks.setup_account import fresh_account, import_settings, new_job
 from importer.pipeline import run_import
 from service.db import make_engine, upgrade_database
@@ -20,7 +21,7 @@ UNSUBSCRIBE_EVERY = 50
 BOUNCE_EVERY = 199
 
 
-def load_once(url: str, contacts_file: Path, rows: int) -> str:
+def load_once(url: str, contacts_file: Path, rows: int, profile: Profile = CURRENT) -> str:
     """Make sure `url` holds the loaded benchmark account; return the URL."""
     upgrade_database(url)
     engine = make_engine(url)
@@ -31,8 +32,8 @@ def load_once(url: str, contacts_file: Path, rows: int) -> str:
                 "WHERE a.name = 'bench'")).scalar_one()
         if loaded < 0.9 * rows:
             engine.dispose()
-            engine, account = fresh_account(url)
-            result = run_import(engine, account, import_settings(), contacts_file,
+            engine, account = fresh_account(url, profile)
+            result = run_import(engine, account, import_settings(profile), contacts_file,
                                 import_id=new_job(engine, account))
             assert result.report["created"] > 0.9 * rows, result.report
             with engine.begin() as conn:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 from importer.addresses import AddressValidator
+from importer.frames import FrameReader, FrameWriter
 from importer.reading import FileFormat, FileUnreadable, LimitExceeded, read_rows
 from importer.rows import Rejection, RowStats, make_row_checker
 from importer.said import message_of
@@ -108,31 +108,34 @@ def _batch_checker(job: CheckJob, stats: RowStats) -> Callable[[list], CheckedBa
 
 def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
     # A fresh interpreter, not a fork: the importing process may have threads (a web server's),
-    # and a fork copies their locks. Batches come back pickled through the worker's stdout; a
-    # full pipe holds the worker back, and a broken one (the importer died) ends it.
+    # and a fork copies their locks. Batches come back in frames through the worker's stdout
+    # (importer/frames.py); full queues hold the worker back, and a broken pipe (the importer
+    # died) ends it.
     worker = subprocess.Popen(
         [sys.executable, "-c", "from importer.checking import serve_checks; serve_checks()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     assert worker.stdin is not None and worker.stdout is not None
-    results = worker.stdout
+    results = FrameReader(worker.stdout)
 
     def receive() -> tuple[str, object]:
         try:
-            return cast(tuple[str, object], pickle.load(results))
+            return cast(tuple[str, object], results.receive())
         except EOFError:
             raise RuntimeError("the row checker stopped without a word") from None
 
     try:
-        pickle.dump((job, Split(BATCH_ROWS, *WORKER_SHARE)), worker.stdin,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+        setup = FrameWriter(worker.stdin)
+        setup.send((job, Split(BATCH_ROWS, *WORKER_SHARE)))
+        setup.close()
         worker.stdin.close()
         check = _batch_checker(job, stats)
         # The batches come in file order: checked by the worker, or as read, to check here.
         while True:
             kind, payload = receive()
             if kind == "batch":
-                yield cast(CheckedBatch, payload)
+                staged, rejected, rows = cast(tuple[list[tuple], list[tuple], int], payload)
+                yield staged, [Rejection(*r) for r in rejected], rows
             elif kind == "records":
                 yield check(cast(list[tuple[int, list[str]]], payload))
             elif kind == "done":
@@ -144,6 +147,7 @@ def _in_worker(job: CheckJob, stats: RowStats) -> Iterator[CheckedBatch]:
         if worker.poll() is None:
             worker.kill()
         worker.wait()
+        results.close()
         worker.stdout.close()
 
 
@@ -159,23 +163,24 @@ def _raise_for(kind: str, payload: object) -> NoReturn:
 def serve_checks() -> None:
     """The worker's side: read a CheckJob and a Split on stdin, write the batches to stdout."""
     # Short-lived tuples only (see pipeline._stage_file). A bare disable, not collector_paused():
-    # this is a process of its own with one thread, which ends when the file is checked.
+    # this is a process of its own (its one other thread writes frames), which ends when the file
+    # is checked.
     gc.disable()
-    out = sys.stdout.buffer
-    job, split = pickle.load(sys.stdin.buffer)
+    setup = FrameReader(sys.stdin.buffer)
+    job, split = setup.receive()
+    setup.close()
     stats = RowStats()
-
-    def send(item: tuple) -> None:
-        pickle.dump(item, out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-
+    outbox = FrameWriter(sys.stdout.buffer)
+    send, send_plain = outbox.send, outbox.send_plain
     try:
         check = _batch_checker(job, stats)
         for index, batch in enumerate(batched(data_records(job.path, job.fmt), split.batch_rows)):
             if split.worker_checks(index):
-                send(("batch", check(batch)))
+                staged, rejected, rows = check(batch)
+                plain = [(r.row, r.reason, r.detail, r.cells) for r in rejected]
+                send_plain(("batch", (staged, plain, rows)))
             else:
-                send(("records", batch))
+                send_plain(("records", batch))
         send(("done", stats))
     except BrokenPipeError:  # the importer is gone: nobody reads any more
         os._exit(1)
@@ -185,3 +190,4 @@ def serve_checks() -> None:
         send(("unreadable", message_of(error)))
     except Exception as error:  # noqa: BLE001 (said to the importer, which fails the job)
         send(("error", repr(error)))
+    outbox.close()

@@ -114,6 +114,7 @@ def make_row_checker(
     field_cols = _field_columns(settings, account, columns, by_field)
     key_at, id_matches, key_label = _match_key(settings, account, columns, position, email_at)
     typo_cache: dict[str, str | None] = {}
+    statuses: dict[str, str] = {}  # a status column holds a handful of spellings
     erased = _erased_check(account)
 
     def check(row: int, cells: list[str]) -> StagedRow | Rejection:
@@ -149,10 +150,15 @@ def make_row_checker(
         if status_at is not None:
             raw_status = cells[status_at].strip()
             if raw_status:
-                try:
-                    status = parse_status(raw_status)
-                except InvalidValue as error:
-                    problems.append(f"{_column_label(columns, status_at)}: {error}")
+                status = statuses.get(raw_status)
+                if status is None:
+                    try:
+                        status = parse_status(raw_status)
+                    except InvalidValue as error:
+                        problems.append(f"{_column_label(columns, status_at)}: {error}")
+                    else:
+                        if len(statuses) < MEMO_LIMIT:
+                            statuses[raw_status] = status
         values: list[Value | None] = []
         append = values.append
         for at, parse, label in field_cols:

@@ -368,3 +368,80 @@ def test_one_edit_apart_agrees_with_the_textbook_distance() -> None:
     disagreements = [(a, b) for a, b in pairs if _one_edit_apart(a, b) != (_reference_distance(a, b) == 1)]
     assert disagreements == []
     assert sum(_one_edit_apart(a, b) for a, b in pairs) > 100  # the pairs do include hits
+
+
+# --- the fast paths of issue 14: plain domains and typos by length --------------------------------
+
+
+def _plain_looking_domains(rng: random.Random, count: int) -> list[str]:
+    """Domains of ASCII letters, digits, hyphens and dots, mostly well formed, some not."""
+    domains = []
+    for _ in range(count):
+        labels = ["".join(rng.choices("abcXYZ019-", k=rng.choice((0, 1, 2, 5, 12, 62, 63, 64))))
+                  for _ in range(rng.randint(1, 4))]
+        labels[-1] = rng.choice((labels[-1], "nl", "COM", "c0", "test", "local", "arpa", "xn--p1ai"))
+        domains.append(".".join(labels))
+    return domains
+
+
+def test_plain_domain_fast_path_gives_the_librarys_verdict_and_normal_form() -> None:
+    from email_validator.syntax import validate_email_domain_name
+
+    rng = random.Random(SEED + 14)
+    domains = VALID_DOMAINS + INVALID_DOMAINS + _plain_looking_domains(rng, 20000)
+    domains += [".".join(["a" * 63] * 3) + "." + "b" * 61, ".".join(["a" * 63] * 3) + "." + "b" * 62]
+    validator = AddressValidator()
+    fast = 0
+    for domain in domains:
+        plain = validator._plain_domain(domain)
+        if plain is None:
+            continue
+        fast += 1
+        assert validate_email_domain_name(domain) == {"ascii_domain": plain, "domain": plain}, domain
+    assert fast > 1000  # the fast path is taken (and declines the rest: checked by the corpus tests)
+    assert validator._plain_domain("Bouw-Groep12.CO.UK") == "bouw-groep12.co.uk"
+    for declined in ("ab--cd.com", "xn--mller-kva.de", "foo.test", "x.local", "a.123", "a" * 64 + ".nl"):
+        assert validator._plain_domain(declined) is None
+
+
+def _typo_of_every_provider(domain: str) -> str | None:
+    """likely_typo_of as it was: every provider compared, none left out by length."""
+    from importer.addresses import _MIN_NAME_FOR_FUZZY_MATCH, _PROVIDER_SET
+
+    if domain in _PROVIDER_SET:
+        return None
+    name, _, top = domain.partition(".")
+    for provider in COMMON_PROVIDERS:
+        provider_name, _, provider_top = provider.partition(".")
+        if name == provider_name:
+            if len(top) == len(provider_top) == 2:
+                continue
+            if _one_edit_apart(top, provider_top):
+                return provider
+        elif len(name) >= _MIN_NAME_FOR_FUZZY_MATCH and _one_edit_apart(domain, provider):
+            return provider
+    return None
+
+
+def test_likely_typo_of_agrees_with_comparing_every_provider() -> None:
+    rng = random.Random(SEED + 15)
+    letters = string.ascii_lowercase + ".-0"
+    domains = []
+    for provider in COMMON_PROVIDERS:
+        for _ in range(40):  # one or two edits of each provider, and a few random domains
+            word = list(provider)
+            for _ in range(rng.randint(1, 2)):
+                at = rng.randrange(len(word))
+                edit = rng.choice(("drop", "add", "swap", "change"))
+                if edit == "drop" and len(word) > 1:
+                    del word[at]
+                elif edit == "add":
+                    word.insert(at, rng.choice(letters))
+                elif edit == "swap" and at + 1 < len(word):
+                    word[at], word[at + 1] = word[at + 1], word[at]
+                else:
+                    word[at] = rng.choice(letters)
+            domains.append("".join(word))
+    domains += ["".join(rng.choices(letters, k=rng.randint(1, 20))) for _ in range(2000)]
+    assert [likely_typo_of(d) for d in domains] == [_typo_of_every_provider(d) for d in domains]
+    assert sum(likely_typo_of(d) is not None for d in domains) > 500
