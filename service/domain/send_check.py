@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, String, bindparam, cast, literal, or_, select, text, update
+from sqlalchemy import DateTime, Engine, Select, String, bindparam, cast, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
@@ -256,7 +256,12 @@ def _facts_and_clearances(conn: Connection, audience: Audience, mailing_id: int,
     ids = sorted(ids)
     if not ids:
         return []
-    batch = batch_query(audience, ids, conn.dialect.name).subquery("batch")
+    return conn.execute(facts_and_clearances(audience, mailing_id, ids, conn.dialect.name)).mappings().all()
+
+
+def facts_and_clearances(audience: Audience, mailing_id: int, ids: Sequence[int], dialect: str) -> Select:
+    """The statement of `_facts_and_clearances` (also for EXPLAIN)."""
+    batch = batch_query(audience, ids, dialect).subquery("batch")
     slot = (literal("contact:") + cast(batch.c.id, String)) if audience.allow_shared_address \
         else batch.c.address_key
     held, holds = ledger.alias("held"), ledger.alias("holds")
@@ -268,8 +273,7 @@ def _facts_and_clearances(conn: Connection, audience: Audience, mailing_id: int,
     # entries once (costed for the 100 rows it guesses a JSON list holds), a pass that grows with the ledger.
     holding = select(holds.c.contact_id).where(
         holds.c.mailing_id == mailing, holds.c.contact_id == batch.c.id, _active(holds)).scalar_subquery()
-    query = select(*batch.c, held_by.label("held_by"), holding.label("holds"))
-    return conn.execute(query).mappings().all()
+    return select(*batch.c, held_by.label("held_by"), holding.label("holds"))
 
 
 def _active(entry: Any) -> Any:
