@@ -5,7 +5,9 @@ with the same Python, e.g. `cd /tmp/old && /work/wt/.venv/bin/python /work/wt/be
 sqlite:///x.db business benchmarks/data/business-1000000.csv`. It imports the file into a fresh
 account (or, with --again, into the account a previous run left) and prints one JSON line: wall time
 of reading and of applying, CPU seconds of this process and of its children (the row checker), the
-peak memory and the report. The profiles come from this file's own tree, the importer from the current
+peak memory of this process and of the row checker, and the report. With --timeline it also prints
+what each process did when, each statement's time and the sampled peak of both processes together
+(benchmarks/timeline.py). The profiles come from this file's own tree, the importer from the current
 directory's.
 """
 
@@ -16,6 +18,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +37,7 @@ def _profiles():  # type: ignore[no-untyped-def]
 def main() -> None:
     url, profile_name, path = sys.argv[1:4]
     again = "--again" in sys.argv[4:]
+    with_timeline = "--timeline" in sys.argv[4:]
     profile = _profiles()[profile_name]
 
     from sqlmodel import Session, select
@@ -61,8 +65,15 @@ def main() -> None:
         job_id = job.id
     settings = parse_settings({"match": {"by": "external_id", "link": "crm", "column": profile.id_column},
                                "mapping": profile.mapping})
+    if with_timeline:
+        sys.path.insert(1, str(Path(__file__).parent))
+        import timeline
+        timeline.install_importer(engine)
+        stop_sampling = threading.Event()
+        memory = timeline.sample_memory(stop_sampling)
     phases: dict[str, float] = {}
     start = time.perf_counter()
+    start_monotonic = time.monotonic()
 
     def progress(rows: int, phase: str) -> None:
         phases.setdefault(str(phase), time.perf_counter() - start)
@@ -72,6 +83,12 @@ def main() -> None:
     wall = time.perf_counter() - start
     cpu = os.times()
     engine.dispose()
+    if with_timeline:
+        stop_sampling.set()
+        print("peak resident memory, sampled every 50 ms (MB):",
+              {k: round(v) for k, v in memory.items()})
+        print(timeline.render(timeline.events(), start_monotonic, start_monotonic + wall,
+                              apply_from=start_monotonic + phases.get("applying", wall)))
     print(json.dumps({
         "load": os.getloadavg()[0],
         "wall": round(wall, 2),
@@ -81,6 +98,8 @@ def main() -> None:
         "cpu_children": round(cpu.children_user + cpu.children_system - cpu0.children_user
                               - cpu0.children_system, 2),
         "peak_mb_self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # The row checker's own peak (the largest child waited for: there is one).
+        "peak_mb_checker": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         "report": result.report,
         "warnings": result.warnings,
     }, default=str))

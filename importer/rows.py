@@ -78,8 +78,9 @@ class RowStats:
 # A staged row: (row, match_value, email, address_key, status, *field values)
 StagedRow = tuple
 RowChecker = Callable[[int, list[str]], "StagedRow | Rejection"]
-# A staged field's column: its position, its parser (None for text: trimming is all) and its label.
-FieldColumn = tuple[int, "Callable[[str], Value] | None", str]
+# A staged field's column: its position, the values its parser gave for cells seen before and its
+# parser (both None for text: trimming is all), and its label.
+FieldColumn = tuple[int, "dict[str, Value] | None", "Callable[[str], Value] | None", str]
 
 
 class MatchKey(NamedTuple):
@@ -161,17 +162,24 @@ def make_row_checker(
                             statuses[raw_status] = status
         values: list[Value | None] = []
         append = values.append
-        for at, parse, label in field_cols:
+        for at, memo, parse, label in field_cols:
             text = cells[at].strip()
             if not text:
                 append(None)
-            elif parse is None:
+            elif memo is None:
                 append(text)
             else:
-                try:
-                    append(parse(text))
-                except InvalidValue as error:
-                    problems.append(f"{label}: {error}")
+                # Most cells repeat a value seen before: one lookup, no call (a value is never None).
+                value = memo.get(text)
+                if value is None:
+                    try:
+                        value = parse(text)  # type: ignore[misc]
+                    except InvalidValue as error:
+                        problems.append(f"{label}: {error}")
+                        continue  # a cell that fails is not remembered: it raises again
+                    if len(memo) < MEMO_LIMIT:
+                        memo[text] = value
+                append(value)
         if problems:
             return Rejection(row, "invalid_value", "; ".join(problems), cells)
         if akey is not None:
@@ -207,11 +215,12 @@ def _erased_check(account: AccountInfo) -> Callable[[str], bool] | None:
 def _field_columns(settings: ImportSettings, account: AccountInfo, columns: list[str],
                    by_field: dict[str, int]) -> list[FieldColumn]:
     """List the staged fields' columns in staging order, each with its parser and its label."""
-    return [
-        (by_field[f.name], _column_parser(f.type, settings.date_format),
-         _column_label(columns, by_field[f.name]))
-        for f in staged_fields(settings, account)
-    ]
+    found: list[FieldColumn] = []
+    for f in staged_fields(settings, account):
+        parse = _plain_parser(f.type, settings.date_format)
+        found.append((by_field[f.name], None if parse is None else {}, parse,
+                      _column_label(columns, by_field[f.name])))
+    return found
 
 
 def _match_key(settings: ImportSettings, account: AccountInfo, columns: list[str],
@@ -246,11 +255,9 @@ def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], 
 
     Columns repeat their values (dates, flags, amounts), so most cells are a dictionary lookup.
     """
-    if field_type == "text":
+    parse = _plain_parser(field_type, date_format)
+    if parse is None:
         return None
-    parse = value_parser(field_type, date_format=date_format)
-    if field_type == "number":
-        parse = _storable(parse)
     memo: dict[str, Value] = {}
 
     def parse_remembered(text: str) -> Value:
@@ -263,6 +270,16 @@ def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], 
             return value
 
     return parse_remembered
+
+
+def _plain_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:
+    """The parser of one column's cells, without a memory of them (None for text)."""
+    if field_type == "text":
+        return None
+    parse = value_parser(field_type, date_format=date_format)
+    if field_type == "number":
+        parse = _storable(parse)
+    return parse
 
 
 def _storable(parse: Callable[[str], Value]) -> Callable[[str], Value]:
