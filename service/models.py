@@ -155,8 +155,9 @@ class ContactField(SQLModel, table=True):
 
 
 # On PostgreSQL, which checks a foreign key row by row (9 s of a million-row import), the keys
-# marked so are triggers that check a statement's rows at once, with the same guarantees (migration
-# 0014_contacts_mode_check). SQLite keeps them as keys: there, one costs an index lookup.
+# marked so are triggers that check a statement's rows at once, with the same guarantees (migrations
+# 0014_contacts_mode_check and 0015_external_ids_contact_check). SQLite keeps them as keys: there, one
+# costs an index lookup.
 BY_TRIGGER_ON_POSTGRESQL = {"by_trigger_on_postgresql": True}
 
 
@@ -220,6 +221,7 @@ class ExternalId(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("link_id", "value", name="uq_external_ids_link_value"),
         ForeignKeyConstraint(["link_id"], ["links.id"], info=BY_TRIGGER_ON_POSTGRESQL),
+        ForeignKeyConstraint(["contact_id"], ["contacts.id"], info=BY_TRIGGER_ON_POSTGRESQL),
         # One own ID per link and contact; IDs inherited from merged contacts come on top.
         Index(
             "uq_external_ids_contact_link",
@@ -236,8 +238,9 @@ class ExternalId(SQLModel, table=True):
     # key is checked row by row (a million imported IDs paid for the same check three times).
     account_id: int = Field(nullable=False)
     link_id: int = Field(nullable=False)
-    # Checked row by row: a check per statement must still lock each contact, which cost more.
-    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    # On PostgreSQL checked per statement, locking only the contacts that the inserting transaction
+    # did not write itself (migration 0015): a first load's IDs name its own new contacts.
+    contact_id: int = Field(nullable=False, index=True)
     value: str = Field(sa_column=Column(String(200), nullable=False))
     merged: bool = Field(default=False, nullable=False)
 

@@ -169,3 +169,97 @@ def test_a_link_delete_waits_for_an_uncommitted_external_id_and_is_refused(engin
     inserting.conn.close()
     assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
     assert _scalar(engine, "SELECT count(*) FROM external_ids WHERE link_id = :l", l=link) == 1
+
+
+def test_an_external_id_needs_its_contact_and_a_contact_with_ids_stays(engine, make_tenant):
+    tenant = make_tenant("family", "external_id", links={"crm": None})
+    link = _link(engine, tenant.id)
+    with engine.begin() as conn:
+        contact = _contact(conn, tenant.id, "external_id", "a@x.nl")
+        other = _contact(conn, tenant.id, "external_id", "b@x.nl")
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # one row of two names no contact
+        conn.execute(INSERT_ID, [{"a": tenant.id, "l": link, "c": contact, "v": "K1"},
+                                 {"a": tenant.id, "l": link, "c": other + 1000, "v": "K2"}])
+    assert _scalar(engine, "SELECT count(*) FROM external_ids WHERE account_id = :a", a=tenant.id) == 0
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # a contact of this transaction, gone again
+        gone = _contact(conn, tenant.id, "external_id", "c@x.nl")
+        conn.execute(text("DELETE FROM contacts WHERE id = :c"), {"c": gone})
+        conn.execute(INSERT_ID, {"a": tenant.id, "l": link, "c": gone, "v": "K3"})
+    with engine.begin() as conn:  # its own new contact and a stored one, in one statement
+        fresh = _contact(conn, tenant.id, "external_id", "d@x.nl")
+        conn.execute(INSERT_ID, [{"a": tenant.id, "l": link, "c": contact, "v": "K1"},
+                                 {"a": tenant.id, "l": link, "c": fresh, "v": "K4"}])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE external_ids SET contact_id = :c WHERE value = 'K1'"), {"c": other + 1000})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("DELETE FROM contacts WHERE id = :c"), {"c": contact})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE contacts SET id = :n WHERE id = :c"), {"n": other + 1000, "c": fresh})
+    with engine.begin() as conn:  # an ID moved to another contact, then its old contact deleted
+        conn.execute(text("UPDATE external_ids SET contact_id = :o, merged = TRUE WHERE value = 'K1'"),
+                     {"o": other})
+        conn.execute(text("DELETE FROM contacts WHERE id = :c"), {"c": contact})
+    assert _scalar(engine, "SELECT contact_id FROM external_ids WHERE value = 'K1' AND account_id = :a",
+                   a=tenant.id) == other
+    assert _scalar(engine, "SELECT count(*) FROM contacts WHERE id IN (:c, :f)", c=contact, f=fresh) == 1
+
+
+def _holding(engine, statements):  # type: ignore[no-untyped-def]
+    """A transaction that ran `statements(conn)` and is left open."""
+    holder = Holder(engine)
+    holder.transaction = holder.conn.begin()
+    statements(holder.conn)
+    return holder
+
+
+def _finish(holder: Holder, worker: threading.Thread) -> None:
+    holder.release()
+    worker.join(BLOCKED_WITHIN)
+    holder.conn.close()
+
+
+@pytest.mark.parametrize("also_updated", [False, True], ids=["stored", "updated-by-the-inserter"])
+def test_a_contact_delete_waits_for_an_uncommitted_external_id_and_is_refused(engine, make_tenant,
+                                                                               also_updated):
+    _postgresql_only(engine)
+    tenant = make_tenant("family", "external_id", links={"crm": None})
+    link = _link(engine, tenant.id)
+    with engine.begin() as conn:
+        contact = _contact(conn, tenant.id, "external_id", "a@x.nl")
+
+    def attach(conn) -> None:  # type: ignore[no-untyped-def]
+        if also_updated:  # the inserter's own row version then: its row lock holds the contact
+            conn.execute(text("UPDATE contacts SET status = 'active' WHERE id = :c"), {"c": contact})
+        conn.execute(INSERT_ID, {"a": tenant.id, "l": link, "c": contact, "v": "K1"})
+
+    inserting = _holding(engine, attach)
+
+    def delete_contact() -> str:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM contacts WHERE id = :c"), {"c": contact})
+        return "deleted"
+
+    worker, outcome = _wait_for(inserting, delete_contact)
+    _finish(inserting, worker)
+    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
+    assert _scalar(engine, "SELECT count(*) FROM external_ids WHERE contact_id = :c", c=contact) == 1
+
+
+def test_an_external_id_waits_for_an_uncommitted_contact_delete_and_is_refused(engine, make_tenant):
+    _postgresql_only(engine)
+    tenant = make_tenant("family", "external_id", links={"crm": None})
+    link = _link(engine, tenant.id)
+    with engine.begin() as conn:
+        contact = _contact(conn, tenant.id, "external_id", "a@x.nl")
+    deleting = _holding(engine, lambda conn: conn.execute(text("DELETE FROM contacts WHERE id = :c"),
+                                                          {"c": contact}))
+
+    def attach() -> str:
+        with engine.begin() as conn:
+            conn.execute(INSERT_ID, {"a": tenant.id, "l": link, "c": contact, "v": "K1"})
+        return "attached"
+
+    worker, outcome = _wait_for(deleting, attach)
+    _finish(deleting, worker)
+    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
+    assert _scalar(engine, "SELECT count(*) FROM external_ids WHERE account_id = :a", a=tenant.id) == 0

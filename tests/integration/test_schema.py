@@ -139,8 +139,9 @@ def test_postgresql_has_the_row_by_row_keys_as_triggers_only(engine):
         triggers = set(conn.execute(text(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
             "AND tgrelid::regclass::text IN ('contacts', 'external_ids', 'accounts', 'links')")).scalars())
-    assert keys == ["external_ids -> contacts"]
-    assert {"contacts_mode_on_insert", "external_ids_link_on_insert"} <= triggers
+    assert keys == []
+    assert {"contacts_mode_on_insert", "external_ids_link_on_insert", "external_ids_contact_on_insert",
+            "contacts_keep_external_ids"} <= triggers
 
 
 def test_the_database_is_at_the_newest_revision(engine, database_url):
