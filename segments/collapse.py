@@ -133,6 +133,16 @@ class Preview:
 
 def preview(conn: Connection, audience: Audience) -> Preview:
     """Count contacts, excluded, addresses, recipients and shared addresses in one statement."""
+    if conn.dialect.name == "postgresql":
+        # One aggregate over a million rows: compiling it (JIT, 30-60 ms) costs more than it saves.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        if audience.reads_documents and not audience.status_ruled:
+            # The matching contacts are hashed by address (read in table order, as they must be for
+            # their documents): in memory, not spilled to disk in batches. Not for index-only
+            # rules: more memory makes the planner hash them too, instead of walking the address
+            # index in order (three times slower). Not for rules on the status either (no bounce
+            # join): status + boolean on 1M took 1.30-1.61 s with it, 0.93-1.37 s without.
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     row = conn.execute(_preview_query(audience)).one()
     contacts_, excluded, addresses, two, three, more, slots = (int(v or 0) for v in row)
     if not audience.collapses:
@@ -145,7 +155,8 @@ def preview(conn: Connection, audience: Audience) -> Preview:
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
+    # `count(*) FILTER`, not `sum(CASE ...)`: on SQLite a third fewer steps per row.
+    return func.count().filter(condition)
 
 
 class without_index(FunctionElement):  # noqa: N801  (named like the SQL it stands for)
@@ -172,6 +183,9 @@ def _without_index_postgresql(element: without_index, compiler: SQLCompiler, **k
 
 
 def _preview_query(audience: Audience) -> Select:
+    if not audience.status_ruled and not audience.personalized_by and not any(
+            fields_in(rule) for rule in audience.include + audience.exclude):
+        return _preview_of_everyone(audience)
     c = contacts.alias("c")
     account = without_index(c.c.account_id) if audience.reads_documents else c.c.account_id
     active = true() if audience.status_ruled else c.c.status == "active"
@@ -198,10 +212,7 @@ def _preview_query(audience: Audience) -> Select:
     source: FromClause = addresses
     if not audience.status_ruled:
         # A bounce belongs to the address, even when the contact that bounced does not match.
-        b = contacts.alias("b")
-        bounced = (select(b.c.address_key).distinct()
-                   .where(b.c.account_id == audience.account_id, b.c.status == "bounced")
-                   ).subquery("bounced")
+        bounced = _bounced_addresses(audience.account_id)
         source = addresses.outerjoin(bounced, bounced.c.address_key == addresses.c.address_key)
         n = case((bounced.c.address_key.is_not(None), 0), else_=n)
         slots = case((bounced.c.address_key.is_not(None), 0), else_=slots)
@@ -209,6 +220,43 @@ def _preview_query(audience: Audience) -> Select:
         func.sum(n), func.sum(m) - func.sum(n), _count(n > 0),
         _count(n == 2), _count(n == 3), _count(n >= 4), func.sum(slots),
     ).select_from(source)
+
+
+def _bounced_addresses(account_id: int) -> Subquery:
+    """The account's addresses where a contact bounced, read from the small partial index of them.
+
+    On SQLite the index's condition is written out (a partial index serves only a query that
+    states it), and the account is not looked up by index: SQLite would then read the whole
+    account's address index (0.2 s a million contacts) instead of the few bounced entries.
+    """
+    b = contacts.alias("b")
+    return (select(b.c.address_key).distinct()
+            .where(without_index(b.c.account_id) == account_id, b.c.status == literal_column("'bounced'"))
+            ).subquery("bounced")
+
+
+def _preview_of_everyone(audience: Audience) -> Select:
+    """The preview of rules that test nothing (everyone, or no one): one pass over the account's
+    address index, which holds the status too, so no table row is read.
+
+    Every contact of the account is grouped by address, so each group sees its address's bounces
+    itself and no second lookup is needed. (For rules that test a field this would group every
+    contact instead of the matching ones: slower unless nearly all match.)
+    """
+    c = contacts.alias("c")
+    hit = audience.matches(c)
+    bounced = _count(c.c.status == "bounced") > 0
+    per_address = (
+        select(case((bounced, 0), else_=_count(and_(hit, c.c.status == "active"))).label("n"),
+               _count(hit).label("m"))
+        .where(c.c.account_id == audience.account_id)
+        .group_by(c.c.address_key)
+    ).subquery("per_address")
+    n, m = per_address.c.n, per_address.c.m
+    return select(
+        func.sum(n), func.sum(m) - func.sum(n), _count(n > 0),
+        _count(n == 2), _count(n == 3), _count(n >= 4), _count(n > 0),
+    )
 
 
 def recipients_query(audience: Audience, *, after: int = 0, limit: int | None = None,

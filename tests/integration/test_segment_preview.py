@@ -234,6 +234,9 @@ RULES = [
              {"field": "score", "op": "lt", "value": 60}]},
     {"all": [{"field": "email_domain", "op": "eq", "value": "example.nl"},
              {"not": {"field": "city", "op": "starts_with", "value": "amster"}}]},
+    # Rules that test no field are counted from the address index alone (segments/collapse.py).
+    {"any": []},
+    {"not": {"any": []}},
 ]
 OPTIONS: list[dict[str, Any]] = [
     {},
@@ -483,6 +486,24 @@ def test_a_bounce_takes_the_whole_address_out(client, household, engine):
     only_p1 = new_segment(client, tenant, {"field": "external_id.crm", "op": "eq", "value": "P1"})
     assert preview(client, tenant, only_p1)["contacts"] == 0
     assert preview(client, tenant, only_p1)["excluded"] == 1
+
+
+def test_a_bounce_in_another_account_leaves_the_address_in(client, household, make_tenant, import_rows,
+                                                          contacts_of, engine):
+    tenant, ids = household
+    other = make_tenant("neighbour", "external_id", links={"crm": None}, fields=FIELDS)
+    import_rows(other, [["KlantNr", "E-mail", "Voornaam", "Stad", "Score", "Lid", "Sinds", "Status"],
+                        ["X1", "home@example.nl", "", "Utrecht", "", "", "", "bounced"],
+                        ["X2", "q@example.nl", "", "", "", "", "", "bounced"]], BY_CRM)
+    assert {c["status"] for c in contacts_of(other.id)} == {"bounced"}
+    everyone = new_segment(client, tenant, {"all": []})
+    assert preview(client, tenant, everyone) == {"contacts": 3, "excluded": 1, "addresses": 2,
+                                                 "recipients": 2, "collapsed": 1,
+                                                 "shared": {"2": 1, "3": 0, "4+": 0}}
+    in_utrecht = new_segment(client, tenant, {"field": "city", "op": "eq", "value": "utrecht"})
+    assert preview(client, tenant, in_utrecht)["contacts"] == 1  # P1 (P3 unsubscribed)
+    # And the other account's own preview sees its bounces.
+    assert preview(client, other, new_segment(client, other, {"all": []}))["excluded"] == 2
 
 
 # --- parameters --------------------------------------------------------------------------------------
