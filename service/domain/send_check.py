@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Select, String, bindparam, cast, literal, or_, select, text, update
+from sqlalchemy import DateTime, Engine, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import DBAPIError
@@ -193,16 +193,10 @@ def _check(conn: Connection, audience: Audience, mailing_id: int,
 
 def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[int]) -> dict[int, Decision]:
     storable = [i for i in ids if 0 < i <= MAX_ID]  # others cannot be contacts
-    if audience.personalized_by:  # the slot is a digest made in Python: the ledger is read after
-        facts = {row["id"]: row for row in _facts(conn, audience, storable)}
-        slots = {i: slot_of(audience, row) for i, row in facts.items()}
-        holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
-    else:
-        facts = {row["id"]: row for row in _facts_and_clearances(conn, audience, mailing_id, storable)}
-        slots = {i: slot_of(audience, row) for i, row in facts.items()}
-        holders = {slots[i]: row["held_by"] for i, row in facts.items() if row["held_by"] is not None}
-        holding = {i for i, row in facts.items() if row["holds"] is not None}
+    facts = {row["id"]: row for row in _facts(conn, audience, storable)}
     verdicts = {i: skip(i, SkipReason.UNKNOWN_CONTACT) for i in ids if i not in facts}
+    slots = {i: slot_of(audience, row) for i, row in facts.items()}
+    holders, holding = _clearances(conn, mailing_id, slots.values(), facts)
     batch_winner = {slots[i]: i for i, row in facts.items() if _eligible(row) and row["rank"] == 1}
     claims = []
     for i, row in facts.items():
@@ -236,50 +230,6 @@ def _verdicts(conn: Connection, audience: Audience, mailing_id: int, ids: set[in
 def _facts(conn: Connection, audience: Audience, ids: Iterable[int]) -> Sequence[RowMapping]:
     ids = sorted(ids)
     return conn.execute(batch_query(audience, ids, conn.dialect.name)).mappings().all() if ids else []
-
-
-def _facts_and_clearances(conn: Connection, audience: Audience, mailing_id: int, ids: Iterable[int]
-                          ) -> Sequence[RowMapping]:
-    """The batch's facts and, per contact, the ledger's holder of its slot (`held_by`) and whether
-    it holds a clearance itself (`holds`), in one statement (a mailing not personalised: its
-    slots are known in SQL).
-
-    The ledger is probed once per contact of the batch, each probe an equality on every column
-    of a partial unique index (the states as literals, so that the index's predicate applies),
-    which PostgreSQL costs at one row whatever its statistics say. The mailing id is given as a
-    subquery's value: as a constant, a fresh mailing (not yet in the statistics; this server runs
-    no autovacuum) is estimated at one entry, and then an index on `mailing_id` and another column
-    ties with the right one and may be walked through every entry of the mailing for each contact
-    (7 s for 1,000 contacts at 10,000 entries). Unseen, the mailing counts as an average one,
-    which only a ledger averaging under two entries a mailing (small, so cheap to walk) lets tie.
-    """
-    ids = sorted(ids)
-    if not ids:
-        return []
-    return conn.execute(facts_and_clearances(audience, mailing_id, ids, conn.dialect.name)).mappings().all()
-
-
-def facts_and_clearances(audience: Audience, mailing_id: int, ids: Sequence[int], dialect: str) -> Select:
-    """The statement of `_facts_and_clearances` (also for EXPLAIN)."""
-    batch = batch_query(audience, ids, dialect).subquery("batch")
-    slot = (literal("contact:") + cast(batch.c.id, String)) if audience.allow_shared_address \
-        else batch.c.address_key
-    held, holds = ledger.alias("held"), ledger.alias("holds")
-    # The mailing as a subquery's value, which the planner cannot look up in the statistics.
-    mailing = select(literal(mailing_id)).scalar_subquery()
-    held_by = select(held.c.contact_id).where(
-        held.c.mailing_id == mailing, held.c.slot == slot, _active(held)).scalar_subquery()
-    # A scalar subquery, not EXISTS: PostgreSQL may answer an EXISTS by hashing all the mailing's
-    # entries once (costed for the 100 rows it guesses a JSON list holds), a pass that grows with the ledger.
-    holding = select(holds.c.contact_id).where(
-        holds.c.mailing_id == mailing, holds.c.contact_id == batch.c.id, _active(holds)).scalar_subquery()
-    return select(*batch.c, held_by.label("held_by"), holding.label("holds"))
-
-
-def _active(entry: Any) -> Any:
-    """An active clearance, with the states written out as the ledger's partial indexes have them."""
-    states = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
-    return text(f"{entry.name}.state IN ({states})")
 
 
 def _opted_out_since(conn: Connection, ids: list[int]) -> dict[int, str]:
