@@ -217,7 +217,7 @@ def _field_columns(settings: ImportSettings, account: AccountInfo, columns: list
     """List the staged fields' columns in staging order, each with its parser and its label."""
     found: list[FieldColumn] = []
     for f in staged_fields(settings, account):
-        parse = _plain_parser(f.type, settings.date_format)
+        parse = _column_parser(f.type, settings.date_format)
         found.append((by_field[f.name], None if parse is None else {}, parse,
                       _column_label(columns, by_field[f.name])))
     return found
@@ -251,29 +251,8 @@ def _nul_rejection(row: int, cells: list[str]) -> Rejection:
 
 
 def _column_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:
-    """The parser of one column's cells, remembering what it parsed (None for text).
-
-    Columns repeat their values (dates, flags, amounts), so most cells are a dictionary lookup.
-    """
-    parse = _plain_parser(field_type, date_format)
-    if parse is None:
-        return None
-    memo: dict[str, Value] = {}
-
-    def parse_remembered(text: str) -> Value:
-        try:
-            return memo[text]
-        except KeyError:
-            value = parse(text)  # a cell that fails is not remembered: it raises again
-            if len(memo) < MEMO_LIMIT:
-                memo[text] = value
-            return value
-
-    return parse_remembered
-
-
-def _plain_parser(field_type: str, date_format: str | None) -> Callable[[str], Value] | None:
-    """The parser of one column's cells, without a memory of them (None for text)."""
+    """The parser of one column's cells (None for text: trimming is all). The row checker
+    remembers what it gave per column (columns repeat their values: dates, flags, amounts)."""
     if field_type == "text":
         return None
     parse = value_parser(field_type, date_format=date_format)
