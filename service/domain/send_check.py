@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import TextClause
 
 from importer.collector import collector_paused
 from importer.said import said
@@ -301,24 +302,43 @@ def _claim(conn: Connection, mailing_id: int, claims: list[tuple[int, str, str, 
     One statement whatever the batch size: the claims travel as one JSON document, not as a
     parameter per value. They go in slot order, so two workers
     claiming overlapping batches take the index's entries in the same order and do not deadlock.
+
+    On PostgreSQL the claims go in with a plain INSERT first: nearly always nobody took these
+    slots since the ledger was read, and ON CONFLICT costs a speculative insertion per row (the
+    statement took twice as long at 1,000 claims). When another worker did take one, the insert
+    fails on a unique index and is undone to its savepoint; ON CONFLICT DO NOTHING then tells the
+    claims won from those lost. (SQLite: this transaction holds the write lock, ON CONFLICT costs
+    nothing more there.)
     """
     if not claims:
         return set()
     params = {"mailing": mailing_id, "now": utcnow(), "claims": json.dumps(claims)}
     if conn.dialect.name == "postgresql":
+        try:
+            with conn.begin_nested():
+                conn.execute(_claims_insert(conn.dialect.name, on_conflict=False), params)
+            return {contact_id for contact_id, *_ in claims}
+        except IntegrityError:
+            pass  # a race lost: the savepoint undid the insert, the transaction goes on
+    return set(conn.execute(_claims_insert(conn.dialect.name, on_conflict=True), params).scalars())
+
+
+def _claims_insert(dialect: str, *, on_conflict: bool) -> TextClause:
+    """INSERT ... SELECT of the claims document; with `on_conflict`, skipping and returning."""
+    if dialect == "postgresql":
         source = ("(SELECT CAST(e->>0 AS integer) AS contact_id, e->>1 AS address_key, e->>2 AS slot, "
                   "e->>3 AS address FROM json_array_elements(CAST(:claims AS json)) AS e) AS c")
     else:
         source = ("(SELECT json_extract(value, '$[0]') AS contact_id, json_extract(value, '$[1]') "
                   "AS address_key, json_extract(value, '$[2]') AS slot, json_extract(value, '$[3]') "
                   "AS address FROM json_each(:claims)) AS c")
-    statement = text(
+    statement = (
         "INSERT INTO send_ledger (mailing_id, contact_id, address_key, address, slot, state, claimed_at) "
         f"SELECT :mailing, c.contact_id, c.address_key, c.address, c.slot, 'claimed', :now FROM {source} "
         # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT, to tell it from a join's ON.
-        "WHERE true ORDER BY c.slot ON CONFLICT DO NOTHING RETURNING contact_id"
-    ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
-    return set(conn.execute(statement, params).scalars().all())
+        "WHERE true ORDER BY c.slot"
+        + (" ON CONFLICT DO NOTHING RETURNING contact_id" if on_conflict else ""))
+    return text(statement).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
 
 def _representatives_at(conn: Connection, audience: Audience, addresses: Sequence[str]) -> list[int | None]:

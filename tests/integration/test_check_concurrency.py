@@ -178,11 +178,13 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
     """Deterministic form of a race between two workers (PostgreSQL, where checks run side by side):
     a check of [A, C] reads the ledger and picks A (the representative); before it writes A's claim,
     another worker's claim for B at the same inbox commits. A then loses the race, and C, which the
-    check skipped in favour of A, must be told the contact that really holds the inbox: B."""
+    check skipped in favour of A, must be told the contact that really holds the inbox: B. D, at an
+    inbox nobody else claimed, keeps its claim although the batch's first insert failed on A's."""
     account = make_account(make_tenant, import_rows, engine, [
         ["A", "inbox@example.nl", "", "Utrecht", "", ""],
         ["B", "inbox@example.nl", "", "Utrecht", "", ""],
         ["C", "inbox@example.nl", "", "Utrecht", "", ""],
+        ["D", "alone@example.nl", "", "Utrecht", "", ""],
     ], name="race")
     for name, day in (("A", 3), ("B", 2), ("C", 1)):
         pin_times(engine, account[name], updated=day)  # A is the representative
@@ -195,7 +197,7 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
         blocker.execute(text("LOCK TABLE send_ledger IN SHARE MODE"))
         blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
         worker = threading.Thread(target=lambda: answers.append(client.post(
-            f"/api/v1/mailings/{mailing}/check", json={"contacts": [account["A"], account["C"]]},
+            f"/api/v1/mailings/{mailing}/check", json={"contacts": [account["A"], account["C"], account["D"]]},
             headers=account.auth("send"))))
         worker.start()
         deadline = time.monotonic() + 20
@@ -214,10 +216,11 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
         worker.join(timeout=30)
     [response] = answers
     assert response.status_code == 200, response.json
-    a_verdict, c_verdict = response.json["results"]
+    a_verdict, c_verdict, d_verdict = response.json["results"]
     assert a_verdict == skip(account["A"], "duplicate_address", account["B"])  # A lost the race to B
-    assert [(row["contact_id"], row["state"]) for row in ledger_table(engine, mailing)] == [
-        (account["B"], "claimed")]
+    assert d_verdict["verdict"] == "send" and d_verdict["contact"] == account["D"]
+    assert sorted((row["contact_id"], row["state"]) for row in ledger_table(engine, mailing)) == sorted([
+        (account["B"], "claimed"), (account["D"], "claimed")])
     assert c_verdict == skip(account["C"], "duplicate_address", account["B"]), (
         "C is told that A holds the inbox, but A lost the race: B holds it")
 
