@@ -16,8 +16,9 @@ from importer.vocabulary import ContactStatus, StatusSource
 TIMESTAMP = DateTime(timezone=True)
 
 
-def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
-    """Write the plan's creates, updates and ID attachments (inside the import's transaction)."""
+def apply_plan(conn: Connection, ctx: PlanContext, now: datetime, *, updates: bool) -> None:
+    """Write the plan's creates, updates and ID attachments (inside the import's transaction);
+    `updates` False: the plan counted no update, and the UPDATE of the contacts is not run."""
     dialect = conn.dialect.name
     c, e = ctx.contacts, ctx.external_ids
     params = {**ctx.parameters(), "now": now}
@@ -33,20 +34,10 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
     )
     if ctx.status_mapped:
         _record_status_changes(conn, ctx, params)
-    # A status the plan keeps (an import never re-subscribes) stays as it is.
-    status = (f"CASE WHEN p.status_kept = 1 THEN {c}.status ELSE coalesce(s.status, {c}.status) END"
-              if ctx.status_mapped else f"coalesce(s.status, {c}.status)")
-    conn.execute(
-        text(
-            f"UPDATE {c} SET email = coalesce(s.email, {c}.email), "
-            f"address_key = coalesce(s.address_key, {c}.address_key), "
-            f"status = {status}, "
-            f"attributes = {merged_attributes(ctx, dialect, f'{c}.attributes')}, updated_at = :now "
-            f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
-            f"WHERE p.action = 'update' AND {c}.id = p.target_id"
-        ).bindparams(stamp),
-        params,
-    )
+    if updates:
+        # Not run when it would find nothing (a first load): with nothing to find, PostgreSQL was
+        # once seen joining a newly filled contacts table for minutes.
+        _update_contacts(conn, ctx, params)
     if ctx.by_external_id:
         conn.execute(
             text(
@@ -56,6 +47,25 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime) -> None:
             ),
             params,
         )
+
+
+def _update_contacts(conn: Connection, ctx: PlanContext, params: dict) -> None:
+    """Update the stored contacts the plan changes: new values over old, documents merged."""
+    c = ctx.contacts
+    # A status the plan keeps (an import never re-subscribes) stays as it is.
+    status = (f"CASE WHEN p.status_kept = 1 THEN {c}.status ELSE coalesce(s.status, {c}.status) END"
+              if ctx.status_mapped else f"coalesce(s.status, {c}.status)")
+    conn.execute(
+        text(
+            f"UPDATE {c} SET email = coalesce(s.email, {c}.email), "
+            f"address_key = coalesce(s.address_key, {c}.address_key), "
+            f"status = {status}, "
+            f"attributes = {merged_attributes(ctx, conn.dialect.name, f'{c}.attributes')}, updated_at = :now "
+            f"FROM {PLAN} p JOIN {STAGE} s ON s.row_no = p.row_no "
+            f"WHERE p.action = 'update' AND {c}.id = p.target_id"
+        ).bindparams(bindparam("now", type_=TIMESTAMP)),
+        params,
+    )
 
 
 def _record_status_changes(conn: Connection, ctx: PlanContext, params: dict) -> None:

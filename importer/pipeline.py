@@ -116,7 +116,7 @@ def run_import(
                     _lock_account(conn, tables, account.id)
                     report, warnings = _plan_and_report(conn, ctx, job, stats, data_rows, tables,
                                                               erasures_now)
-                    _apply(conn, ctx, settings, tables, import_id)
+                    _apply(conn, ctx, settings, tables, import_id, updates=report["updated"] > 0)
                     result = ImportResult(report, warnings, fmt, columns)
                     if finish is not None:
                         finish(conn, result)
@@ -240,10 +240,11 @@ def _doubles(conn: Connection, ctx: PlanContext, account: AccountInfo,
 
 
 def _apply(conn: Connection, ctx: PlanContext, settings: ImportSettings, tables: ImportTables,
-           import_id: int) -> None:
-    """Apply the plan (unless this is a dry run) and keep the rejected rows with the import."""
+           import_id: int, *, updates: bool) -> None:
+    """Apply the plan (unless this is a dry run) and keep the rejected rows with the import;
+    `updates`: whether the plan counted any contact to update."""
     if not settings.dry_run:
-        apply_plan(conn, ctx, datetime.now(UTC))
+        apply_plan(conn, ctx, datetime.now(UTC), updates=updates)
     conn.execute(
         text(f"INSERT INTO {tables.rejections} (import_id, row, reason, detail, cells) "
              f"SELECT :import_id, row_no, reason, detail, {_json_cast(conn, 'cells')} "
