@@ -27,6 +27,10 @@ MAX_NUMBER_TEXT = 100  # a float written longer than this is not a measurement
 # A JSON string, so that brackets inside strings are not counted (possessive: no backtracking).
 STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
 BRACKET = re.compile(r"[\[\]{}]")
+# Every digit a 9, every other byte a space: a run of more digits than an integer may have shows as
+# a substring (a table lookup per byte; a regular expression took ten times as long).
+DIGITS_ONLY = bytes(57 if byte in b"0123456789" else 32 for byte in range(256))
+TOO_MANY_DIGITS = b"9" * (MAX_DIGITS + 1)
 
 
 class UnsafeJson(ValueError):
@@ -96,6 +100,11 @@ def _plainly_storable(text: str) -> bool:
     return "\\u" not in text and unstorable_character(text) is None
 
 
+def _long_digit_run(text: str) -> bool:
+    """Whether the text has a run of more than MAX_DIGITS digits (in a number or a string)."""
+    return TOO_MANY_DIGITS in text.encode("utf-8", "surrogatepass").translate(DIGITS_ONLY)
+
+
 def loads(data: str | bytes, *, allow_unstorable: bool = False) -> Any:
     """Parse JSON text: UnsafeJson when it nests too deep, holds numbers beyond any field or a
     character no text can be stored with (importer/text.py), json.JSONDecodeError (a
@@ -105,9 +114,13 @@ def loads(data: str | bytes, *, allow_unstorable: bool = False) -> Any:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as error:
         raise UnsafeJson(f"it is not UTF-8 text (byte {error.start + 1} is not)") from None
-    if nesting_depth(text) > MAX_DEPTH:
+    # Fewer opening brackets than the limit cannot nest past it (a check's body has two), and a
+    # text without a run of more digits than any integer may have needs no look at each integer
+    # (a 1,000-contact check: both took a tenth of reading the body).
+    if text.count("[") + text.count("{") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
         raise UnsafeJson(f"it nests more than {MAX_DEPTH} levels deep")
-    value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant,
+    integer = _integer if _long_digit_run(text) else int
+    value = json.loads(text, parse_int=integer, parse_float=_float, parse_constant=_constant,
                        object_pairs_hook=_object)
     found = None if allow_unstorable or _plainly_storable(text) else unstorable_string(value)
     if found:

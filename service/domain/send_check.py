@@ -78,10 +78,9 @@ class Decision:
 
     def to_json(self, asked: str | None = None) -> dict[str, Any]:
         """The answer; `asked` is the address a check by address named (a send names its own)."""
-        answer: dict[str, Any] = {"contact": self.contact, "verdict": self.verdict}
         address = self.address if self.verdict == Verdict.SEND else asked
-        if address is not None:
-            answer = {"address": address, **answer}
+        answer: dict[str, Any] = ({"contact": self.contact, "verdict": self.verdict} if address is None
+                                  else {"address": address, "contact": self.contact, "verdict": self.verdict})
         if self.reason is not None:
             answer["reason"] = self.reason
         if self.duplicate_of is not None:

@@ -40,3 +40,21 @@ def test_a_batch_may_take_unstorable_text_for_its_items_to_answer() -> None:
 def test_not_json_is_a_plain_value_error() -> None:
     with pytest.raises(json.JSONDecodeError):
         loads("{oops")
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ('{"n": ' + "9" * 40 + "}", {"n": int("9" * 40)}),  # the longest integer read
+    ('{"n": ' + "1." + "0" * 60 + "}", {"n": 1.0}),  # a long run of digits in a float is no integer
+    ('{"s": "' + "9" * 60 + '", "n": -7}', {"s": "9" * 60, "n": -7}),  # nor one in a string
+    ("[" * 100 + "]" * 100, json.loads("[" * 100 + "]" * 100)),  # at the limit
+    ('[["]]]]' + "[" * 200 + '"]]', [["]]]]" + "[" * 200]]),  # brackets in strings do not nest
+])
+def test_what_the_short_cuts_still_read(text: str, value: object) -> None:
+    assert loads(text) == value
+
+
+def test_a_long_integer_next_to_short_text_is_still_refused() -> None:
+    with pytest.raises(UnsafeJson, match="more than 40 digits"):
+        loads('{"contacts": [1, 2, ' + "1" * 41 + "]}")
+    with pytest.raises(UnsafeJson, match="nests more than"):
+        loads("[" * 101 + "]" * 101)
