@@ -196,9 +196,9 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
         # Hold back every write to the ledger (reads go on): the check will wait at its claim.
         blocker.execute(text("LOCK TABLE send_ledger IN SHARE MODE"))
         blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        batch = {"contacts": [account["A"], account["C"], account["D"]]}
         worker = threading.Thread(target=lambda: answers.append(client.post(
-            f"/api/v1/mailings/{mailing}/check", json={"contacts": [account["A"], account["C"], account["D"]]},
-            headers=account.auth("send"))))
+            f"/api/v1/mailings/{mailing}/check", json=batch, headers=account.auth("send"))))
         worker.start()
         deadline = time.monotonic() + 20
         while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity "
