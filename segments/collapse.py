@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Integer,
     Select,
     and_,
     case,
@@ -28,13 +27,10 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause, Subquery
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from importer.said import said
-from segments.compiler import RuleCompiler, mailable
+from segments.compiler import RuleCompiler, mailable, without_index
 from segments.representative import DEFAULT, RepresentativeRule, outranks
 from segments.rules import INDEXED_FIELDS, Catalog, Rule, RuleError, fields_in
 from segments.tables import contacts, external_ids
@@ -60,9 +56,13 @@ class Audience:
     personalized_by: tuple[str, ...] = ()
     representative: RepresentativeRule = DEFAULT
 
-    def matches(self, c: FromClause) -> ColumnElement[bool]:
-        """Matches an include rule and no exclude rule (status aside, unless a rule tests it)."""
-        taken = or_(false(), *(self.compiler(rule, c) for rule in self.include))
+    def matches(self, c: FromClause, *, where: bool = False) -> ColumnElement[bool]:
+        """Matches an include rule and no exclude rule (status aside, unless a rule tests it).
+
+        `where`: the test is only used as a WHERE or FILTER condition, so it may be NULL where it
+        would be false (see `RuleCompiler.__call__`); exclude rules stay two-valued (negated).
+        """
+        taken = or_(false(), *(self.compiler(rule, c, where=where) for rule in self.include))
         if not self.exclude:
             return taken
         return and_(taken, ~or_(false(), *(self.compiler(rule, c) for rule in self.exclude)))
@@ -80,11 +80,11 @@ class Audience:
             return False  # in email mode an address is one contact already
         return not self.allow_shared_address or bool(self.personalized_by)
 
-    def eligible(self, c: FromClause) -> ColumnElement[bool]:
-        """Matches and may be sent to."""
+    def eligible(self, c: FromClause, *, where: bool = False) -> ColumnElement[bool]:
+        """Matches and may be sent to (`where`: as for `matches`)."""
         if self.status_ruled:
-            return self.matches(c)
-        return and_(self.matches(c), mailable(c))
+            return self.matches(c, where=where)
+        return and_(self.matches(c, where=where), mailable(c))
 
     def personalisation(self, c: FromClause) -> list[ColumnElement[Any]]:
         """The values whose combination gets its own copy at a shared address."""
@@ -159,29 +159,6 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-class without_index(FunctionElement):  # noqa: N801  (named like the SQL it stands for)
-    """A column that SQLite must not look up through an index (rendered `+column` there).
-
-    Grouping matching contacts by address, SQLite would rather walk the address index to save a
-    sort, and then fetch every contact's row in address order: a random read per contact. When
-    the rule reads the contacts' field documents anyway, scanning the table in storage order and
-    sorting only the matching rows is several times faster. PostgreSQL chooses well by itself.
-    """
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(without_index)
-def _without_index_sqlite(element: without_index, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
-
-
-@compiles(without_index, "postgresql")
-def _without_index_postgresql(element: without_index, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
 def _preview_query(audience: Audience) -> Select:
     if not audience.status_ruled and not audience.personalized_by and not any(
             fields_in(rule) for rule in audience.include + audience.exclude):
@@ -193,7 +170,7 @@ def _preview_query(audience: Audience) -> Select:
     # one contact, so this is the whole work. Bounces are looked up per address afterwards.
     per_slot = (
         select(c.c.address_key, _count(active).label("n"), func.count().label("m"))
-        .where(account == audience.account_id, audience.matches(c))
+        .where(account == audience.account_id, audience.matches(c, where=True))
         .group_by(c.c.address_key, *audience.personalisation(c))
     ).subquery("per_slot")
     if audience.personalized_by:
@@ -285,14 +262,15 @@ def recipients_query(audience: Audience, *, after: int = 0, limit: int | None = 
                                                 literal_column(f"NOT {own.name}.merged", Boolean)))
             columns.append(own.c.value.label(f"link_{i}"))
     query = select(*columns).select_from(source).where(
-        without_index(c.c.account_id) == audience.account_id, c.c.id > after, audience.eligible(c))
+        without_index(c.c.account_id) == audience.account_id, c.c.id > after,
+        audience.eligible(c, where=True))
     if audience.collapses:
         o = contacts.alias("o")
         query = query.where(~exists(select(literal(1)).select_from(o).where(
             audience.same_slot(o, c),
             o.c.id != c.c.id,
             outranks(audience.representative, audience.compiler, o, c),
-            audience.eligible(o),
+            audience.eligible(o, where=True),
         )))
     query = query.order_by(c.c.id)
     return query if limit is None else query.limit(limit)

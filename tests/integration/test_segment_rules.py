@@ -646,3 +646,28 @@ def test_text_equality_ignores_case_as_python_lower_does(client, make_tenant, im
         (_c(f, "not_in", ["utrecht", "ÉLODIE"]), {"K1", "K2", "K3", "K6"}),
         ({"not": _c(f, "in", ["utrecht"])}, {"K1", "K2", "K3", "K4", "K6"}),
     ], everyone={"K1", "K2", "K3", "K4", "K5", "K6"})
+
+
+def test_missing_values_count_alike_in_previews_and_lists_under_any_negation(client, shop):
+    """A contact without a value matches no test on it but ne/not_in/is_empty, and its negation
+    matches: whether the test stands alone (where the preview may leave it NULL for an index to
+    serve), sits in all/any, or below one or two `not`s. The preview counts as the list does."""
+    # K7 has no city, orders, birthday, vip or last order; K4 has no city or birthday.
+    tests = [_c("city", "eq", "den haag"), _c("city", "in", ["den haag", "rotterdam"]),
+             _c("city", "ne", "den haag"), _c("city", "contains", "a"), _c("orders", "between", [-5, 50]),
+             _c("orders", "gte", 0), _c("birthday", "lt", "1995-01-01"), _c("vip", "eq", False),
+             _c("last_order", "within_last_days", 30), _c("last_order", "more_than_days_ago", 1),
+             _c("birthday", "more_than_years_ago", 1), _c("birthday", "within_last_years", 100)]
+    for test in tests:
+        shapes = [test, {"not": test}, {"not": {"not": test}}, {"any": [test, {"not": test}]},
+                  {"all": [{"all": []}, {"not": {"any": [test]}}]}]
+        for rules in shapes:
+            segment = new_segment(client, shop.tenant, rules)
+            listed = recipients(client, shop.tenant, segment, allow_shared_address=True)
+            counted = preview(client, shop.tenant, segment, allow_shared_address=True)
+            assert counted["contacts"] == len(listed), (rules, counted, len(listed))
+        alone = len(_matching(client, shop.tenant, test))
+        negated = len(_matching(client, shop.tenant, {"not": test}))
+        assert alone + negated == len(EVERYONE), test
+    assert _matching(client, shop.tenant, _c("city", "ne", "den haag")) == EVERYONE - {"K6"}
+    assert _matching(client, shop.tenant, {"not": _c("orders", "gte", 0)}) == {"K4", "K7"}
