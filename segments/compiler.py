@@ -110,10 +110,11 @@ class RuleCompiler:
             return _compare(effective_status(c), rule.op, rule.value, nullable=False)
         if rule.kind == "timestamp":
             return self._timestamp(rule, c)
-        if rule.kind == "text" and rule.op in _EQUALITY and rule.field not in ("email", "email_domain"):
+        in_document = rule.field not in ("email", "email_domain")  # those two are the address key's
+        if rule.kind == "text" and rule.op in _EQUALITY and in_document:
             return self._text_equality(rule, c, known)
         column, value = self._value(rule, c)
-        if where and rule.op in _OPEN_RANGES and rule.field not in ("email", "email_domain"):
+        if where and rule.op in _OPEN_RANGES and in_document:
             # An open range usually holds much of an account. SQLite, without statistics on a
             # field's values, would read it through an index on the field (a random read per
             # match: "born over 40 years ago", 68% of the 1M account, 3.5 s instead of 2.5 s
@@ -234,7 +235,6 @@ def _without_index_sqlite(element: without_index, compiler: SQLCompiler, **kw: A
 @compiles(without_index, "postgresql")
 def _without_index_postgresql(element: without_index, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
-
 
 
 # A field name that can be written into the statement as it is (service.models.FIELD_NAME_PATTERN).

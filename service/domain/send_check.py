@@ -79,8 +79,9 @@ class Decision:
     def to_json(self, asked: str | None = None) -> dict[str, Any]:
         """The answer; `asked` is the address a check by address named (a send names its own)."""
         address = self.address if self.verdict == Verdict.SEND else asked
-        answer: dict[str, Any] = ({"contact": self.contact, "verdict": self.verdict} if address is None
-                                  else {"address": address, "contact": self.contact, "verdict": self.verdict})
+        answer: dict[str, Any] = {} if address is None else {"address": address}  # the keys' order
+        answer["contact"] = self.contact
+        answer["verdict"] = self.verdict
         if self.reason is not None:
             answer["reason"] = self.reason
         if self.duplicate_of is not None:
