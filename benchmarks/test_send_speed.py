@@ -11,6 +11,7 @@ twice. Run with `make bench`.
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -18,14 +19,18 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from segments.field_indexes import drop
 from service import background, create_app
 from service.domain.api_keys import create_key
+from service.domain.field_indexes import changing_indexes, present, reconcile
 from service.models import Account
 
 # One segment per kind of rule, each planned differently (see benchmarks/README.md).
 SEGMENTS = {
     "everyone": {"all": []},
     "text_eq": {"all": [{"field": "city", "op": "eq", "value": "Utrecht"}]},
+    "text_in_five": {"all": [{"field": "city", "op": "in",
+                              "value": ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven"]}]},
     "number_between": {"all": [{"field": "points", "op": "between", "value": [100, 500]}]},
     "date_relative": {"all": [{"field": "birth_date", "op": "more_than_days_ago", "value": 40 * 365}]},
     "email_domain": {"all": [{"field": "email_domain", "op": "in", "value": ["gmail.com", "ziggo.nl"]}]},
@@ -40,6 +45,9 @@ class Api:
 
     def __init__(self, url: str) -> None:
         self.app = create_app({"DATABASE_URL": url, "TESTING": True})
+        self.segments: list[int] = []
+        # BENCH_FIELD_INDEXES=0: previews without them (to compare).
+        self.field_indexes = os.environ.get("BENCH_FIELD_INDEXES", "1") != "0"
         self.client = self.app.test_client()
         engine = self.app.extensions["safeguard.engine"]
         with Session(engine, expire_on_commit=False) as session:
@@ -58,15 +66,29 @@ class Api:
         return response.json
 
     def segment(self, rules: dict) -> int:
+        """Save a segment, and index its fields as the workers would (segments/field_indexes.py)."""
         # The loaded database is kept between runs, so names are made unique.
-        return self.post("/api/v1/segments", {"name": f"bench-{uuid.uuid4().hex[:8]}", "rules": rules},
-                         self.manage)["id"]
+        segment_id = self.post("/api/v1/segments", {"name": f"bench-{uuid.uuid4().hex[:8]}", "rules": rules},
+                               self.manage)["id"]
+        self.segments.append(segment_id)
+        if self.field_indexes:
+            reconcile(self.app.extensions["safeguard.engine"])
+        return segment_id
 
     def mailing(self, segment_id: int) -> int:
         return self.post("/api/v1/mailings", {"name": f"bench-{uuid.uuid4().hex[:8]}",
                                               "include": [segment_id]}, self.manage)["id"]
 
     def close(self) -> None:
+        """Remove the segments saved here (not those a mailing uses) and every field index: the
+        loaded database is shared with other runs, older code's too (and the segments of those,
+        never removed, would keep indexes that the older code's runs then read)."""
+        for segment_id in self.segments:
+            self.client.delete(f"/api/v1/segments/{segment_id}", headers=self.manage)
+        engine = self.app.extensions["safeguard.engine"]
+        with changing_indexes(engine) as conn:
+            for name in present(conn):
+                conn.exec_driver_sql(drop(name, engine.dialect.name))
         background.shutdown(self.app)
         self.app.extensions["safeguard.engine"].dispose()
 

@@ -265,6 +265,24 @@ def _field_path_sqlite(element: field_path, compiler: SQLCompiler, **kw: Any) ->
     return f"""'$."{element.name}"'"""
 
 
+def indexed_form(c: FromClause, name: str, kind: str, dialect: str) -> ColumnElement[Any]:
+    """A field's value in the form that the bare tests of `RuleCompiler.condition` compare it (text
+    as SQLite's NOCASE compares it, lower-cased elsewhere; other kinds as `_value` reads them): the
+    expression an index on the field must hold to serve them (segments/field_indexes.py)."""
+    document = field_of(c, name)
+    value: ColumnElement[Any]
+    if kind == "text":
+        stored = document.as_string()
+        value = stored.collate("NOCASE") if dialect == "sqlite" else func.lower(stored)
+    elif kind == "number":
+        value = document.as_float()
+    elif kind == "boolean":
+        value = document.as_boolean()
+    else:
+        value = document.as_string()
+    return value
+
+
 def field_of(c: FromClause, name: str) -> Any:
     """The field's entry in c's document (`.as_string()` and so on give its value), its path written
     out when the name allows (every name the service accepts does), else a bound parameter."""
@@ -297,6 +315,17 @@ def _per_dialect_sqlite(element: per_dialect, compiler: SQLCompiler, **kw: Any) 
 
 # The only character outside ASCII that Python's lower() makes ASCII ("K", Kelvin, becomes "k").
 _KELVIN = "\u212a"
+_MOST_SPELLED_KS = 3  # a value with more k's is matched through lower() (2 ** 3 spellings at most)
+
+
+def _kelvin_spellings(value: str) -> list[str]:
+    """`value` with each of its k's either kept or a Kelvin sign, when it has at most a few."""
+    if value.count("k") > _MOST_SPELLED_KS:
+        return [value]
+    spellings = [""]
+    for char in value:
+        spellings = [s + c for s in spellings for c in ((char, _KELVIN) if char == "k" else (char,))]
+    return spellings
 
 
 def _caseless_in(stored: ColumnElement[Any], lowered: list[str]) -> ColumnElement[bool]:
@@ -304,17 +333,21 @@ def _caseless_in(stored: ColumnElement[Any], lowered: list[str]) -> ColumnElemen
     1.5 µs a row) only for the few stored values that need it.
 
     SQLite's NOCASE folds ASCII letters alone, in C. A stored value lowers to an ASCII value only
-    when it is ASCII itself (then NOCASE decides) or holds a Kelvin sign; it lowers to a value
-    outside ASCII only when it is outside ASCII itself (more characters than bytes). Neither
-    NOCASE match can be wrong: a value equal to a lowered one up to ASCII case lowers to it.
+    when it is ASCII itself (then NOCASE decides) or holds Kelvin signs where the value has k's
+    (NOCASE decides against each spelling with them); it lowers to a value outside ASCII only
+    when it is outside ASCII itself (more characters than bytes). No NOCASE match can be wrong:
+    a value equal to a spelling up to ASCII case lowers to the rule's value.
     """
     plain = [v for v in lowered if v.isascii()]
     other = [v for v in lowered if not v.isascii()]
     tests: list[ColumnElement[bool]] = []
     if plain:
-        tests.append(stored.collate("NOCASE").in_(plain))
-        if any("k" in v for v in plain):
-            tests.append(and_(func.instr(stored, _KELVIN) > 0, func.lower(stored).in_(plain)))
+        # A value with a few k's is also looked for with Kelvin signs in their places: one IN list,
+        # which an index on the field serves (an `instr(...)` test beside it would make it a scan).
+        tests.append(stored.collate("NOCASE").in_([s for v in plain for s in _kelvin_spellings(v)]))
+        many = [v for v in plain if v.count("k") > _MOST_SPELLED_KS]
+        if many:
+            tests.append(and_(func.instr(stored, _KELVIN) > 0, func.lower(stored).in_(many)))
     if other:
         tests.append(and_(func.length(stored) != func.length(cast(stored, LargeBinary)),
                           func.lower(stored).in_(other)))

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     worker = Worker(app.extensions["safeguard.engine"], concurrency=app.config["IMPORT_WORKERS"],
                     lease=timedelta(seconds=app.config["LEASE_SECONDS"]),
                     poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"],
-                    limits=read_limits(app.config))
+                    limits=read_limits(app.config), field_indexes=app.config["FIELD_INDEXES"])
     app.extensions[EXTENSION] = worker
     if app.config["RUN_WORKER"]:
         worker.start()
@@ -31,6 +31,11 @@ def worker_of(app: Flask | None = None) -> Worker:
 def queued() -> None:
     """A job was queued by this request: this process's worker, if it runs, looks at once."""
     worker_of().wake()
+
+
+def segments_changed() -> None:
+    """A segment was saved, changed or removed by this request: the field indexes follow soon."""
+    worker_of().segments_changed()
 
 
 def shutdown(app: Flask) -> None:

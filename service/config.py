@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         30, alias="SAFEGUARD_LEASE_SECONDS", gt=0,
         description="How long a worker's hold on a running job lasts unless renewed; a job whose lease "
                     "ran out is taken again by another worker.")
+    field_indexes: bool = Field(
+        True, alias="SAFEGUARD_FIELD_INDEXES",
+        description="Workers index the fields that saved segments test (one index per account and field), "
+                    "so that previews and send lists on a field read only the matching contacts; each index "
+                    "makes imports into its account a little slower.")
     poll_seconds: float = Field(
         1, alias="SAFEGUARD_POLL_SECONDS", gt=0,
         description="How often an idle worker looks for queued jobs.")
@@ -167,6 +172,7 @@ def from_environment() -> dict[str, Any]:
         "RUN_WORKER": False,  # `safeguard serve` turns it on (unless --no-worker)
         "LEASE_SECONDS": settings.lease_seconds,
         "POLL_SECONDS": settings.poll_seconds,
+        "FIELD_INDEXES": settings.field_indexes,
         "GRACE_SECONDS": settings.grace_seconds,
         # None, not a random key: service/web/secret.py then shares one key through the database.
         "SECRET_KEY": settings.secret_key or None,

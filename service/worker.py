@@ -21,10 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from importer.reading import DEFAULT_LIMITS, ReadLimits
 from service import scratch
-from service.domain import imports, job_queue, uploads
+from service.domain import field_indexes, imports, job_queue, uploads
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 60.0  # seconds between sweeps for what dead processes left
+KEEP_EVERY = 60.0  # seconds between looks at the field indexes (segments changed on other hosts)
+SETTLE_SECONDS = 1.0  # after a segment changed here, before the field indexes are looked at
+STOP_WAIT_SECONDS = 5.0  # how long stopping waits for a field index being built
+RETRY_FAILED_AFTER = 3600.0  # seconds before a field index whose build failed is tried again
 
 
 class Heartbeat:
@@ -65,13 +69,58 @@ class Heartbeat:
                 log.warning("lease renewal failed: %s", error)
 
 
+class IndexKeeper:
+    """A thread that keeps the field indexes in step with the saved segments
+    (service/domain/field_indexes.py): soon after `wake` (a segment changed here), and every
+    KEEP_EVERY seconds for changes made elsewhere."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stopped, self._wake = threading.Event(), threading.Event()
+        self._failed: dict[str, float] = {}  # index name -> when its build failed
+        self._thread = threading.Thread(target=self._run, name="field-indexes", daemon=True)
+
+    def start(self) -> IndexKeeper:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        # A build under way is not waited for past a moment: a half-built index is removed and
+        # made again by the next round, wherever it runs.
+        if self._thread.is_alive():
+            self._thread.join(STOP_WAIT_SECONDS)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            avoid = frozenset(name for name, at in self._failed.items() if now - at < RETRY_FAILED_AFTER)
+            try:
+                done = field_indexes.reconcile(self._engine, avoid=avoid)
+            except SQLAlchemyError as error:  # the database busy or away: the next round tries again
+                log.warning("could not keep the field indexes: %s", error)
+            else:
+                self._failed.update(dict.fromkeys(done.failed, now))
+                if done.built or done.dropped:
+                    log.info("field indexes built %s, dropped %s", done.built, done.dropped)
+            self._wake.wait(KEEP_EVERY)
+            # A burst of segment changes is one round; and the request that woke us commits first.
+            if self._wake.is_set() and not self._stopped.wait(SETTLE_SECONDS):
+                self._wake.clear()
+
+
 class Worker:
     """Runs queued imports in `concurrency` threads, each taking the next job when it is free."""
 
     def __init__(self, engine: Engine, *, concurrency: int = 1, lease: timedelta = job_queue.LEASE,
                  poll_seconds: float = 1.0, scratch_dir: str | Path | None = None,
-                 limits: ReadLimits = DEFAULT_LIMITS) -> None:
+                 limits: ReadLimits = DEFAULT_LIMITS, field_indexes: bool = False) -> None:
         self.engine, self.concurrency, self.lease = engine, max(concurrency, 1), lease
+        self._index_keeper = IndexKeeper(engine) if field_indexes else None
         self.limits = limits  # how much of a file its imports read
         self.poll_seconds = poll_seconds
         self.scratch_dir = Path(scratch_dir) if scratch_dir else None
@@ -97,6 +146,8 @@ class Worker:
             job_queue.requeue_lost(self.engine)
         except SQLAlchemyError as error:
             log.warning("could not look for lost jobs: %s", error)
+        if self._index_keeper is not None:
+            self._index_keeper.start()
         self._threads = [threading.Thread(target=self._loop, name=f"import-worker-{n}", daemon=True)
                          for n in range(self.concurrency)]
         for thread in self._threads:
@@ -129,6 +180,11 @@ class Worker:
         """Look for a job now (this process just queued one)."""
         self._wake.set()
 
+    def segments_changed(self) -> None:
+        """A segment was saved, changed or removed here: see to the field indexes soon."""
+        if self._index_keeper is not None:
+            self._index_keeper.wake()
+
     def request_stop(self, grace_seconds: float) -> None:
         """Take no more jobs, and tell the running ones to let go; safe in a signal handler."""
         if self._stop_by is None:
@@ -145,6 +201,8 @@ class Worker:
             thread.join(max(deadline - time.monotonic(), 0))
         if self._heartbeat is not None:
             self._heartbeat.stop()
+        if self._index_keeper is not None:
+            self._index_keeper.stop()
         if any(thread.is_alive() for thread in self._threads):
             try:
                 handed = job_queue.let_go(self.engine, self.name)

@@ -112,8 +112,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    # The field indexes' keeper builds indexes in the background (CONCURRENTLY on PostgreSQL), in
+    # the schema every test shares: only the tests of it turn it on (test_field_indexes.py).
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "RUN_WORKER": True,
-                      "UPLOAD_DIR": str(tmp_path / "uploads")})
+                      "UPLOAD_DIR": str(tmp_path / "uploads"), "FIELD_INDEXES": False})
     yield app
     background.shutdown(app)
     app.extensions["safeguard.engine"].dispose()

@@ -6,7 +6,7 @@ from flask import g, request
 from flask.typing import ResponseReturnValue
 
 from segments.collapse import Audience
-from service import limits
+from service import background, limits
 from service.api.routing import api, endpoint, json_body, query_flag
 from service.api.send_lists import (
     RECIPIENTS_CHOICES,
@@ -52,6 +52,7 @@ def _public(segment: Segment) -> dict:
 def post_segment() -> ResponseReturnValue:
     body = json_body(SegmentCreate)
     segment = create_segment(session(), account=g.account, name=body.name, rules=body.rules)
+    background.segments_changed()
     return _public(segment), 201
 
 
@@ -75,6 +76,7 @@ def patch_segment(segment_id: int) -> ResponseReturnValue:
     body = json_body(SegmentChange)
     segment = change_segment(session(), account=g.account, segment_id=segment_id, name=body.name,
                              rules=body.rules)
+    background.segments_changed()
     return _public(segment)
 
 
@@ -83,6 +85,7 @@ def patch_segment(segment_id: int) -> ResponseReturnValue:
           scope=Scope.MANAGE, status=204, conflicts=("in_use",))
 def delete_segment(segment_id: int) -> ResponseReturnValue:
     remove_segment(session(), account=g.account, segment_id=segment_id)
+    background.segments_changed()
     return "", 204
 
 

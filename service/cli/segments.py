@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from segments.collapse import Audience, preview
 from service import safe_json
 from service.cli.context import Context, CountedRows, account_named, pass_context
+from service.domain import field_indexes
 from service.domain.segments import create_segment, segment_audience, send_list_rows
 from service.downloads import csv_lines
 from service.models import Account, Segment
@@ -98,3 +99,21 @@ def segments_export(ctx: Context, segment: str, account_name: str, allow_shared_
     count = rows.count - 1  # the header is not a recipient
     if output.name != "<stdout>":
         click.echo(f"{count} recipients written to {output.name}", err=True)
+
+
+@segments_group.command("indexes")
+@pass_context
+def segments_indexes(ctx: Context) -> None:
+    """Index now the fields that saved segments test, and drop the indexes none wants (the workers
+    do this in the background too)."""
+    done = field_indexes.reconcile(ctx.engine)
+    if done.skipped:
+        raise click.ClickException("another process is building field indexes; try again shortly")
+    for name in done.built:
+        click.echo(f"built {name}")
+    for name in done.dropped:
+        click.echo(f"dropped {name}")
+    for name, reason in done.failed.items():
+        click.echo(f"could not build {name}: {reason}", err=True)
+    if not (done.built or done.dropped or done.failed):
+        click.echo("the field indexes are up to date")

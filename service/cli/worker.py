@@ -28,7 +28,7 @@ def worker(ctx: Context, concurrency: int) -> None:
     grace = app.config["GRACE_SECONDS"]
     jobs = Worker(ctx.engine, concurrency=concurrency, lease=timedelta(seconds=app.config["LEASE_SECONDS"]),
                   poll_seconds=app.config["POLL_SECONDS"], scratch_dir=app.config["UPLOAD_DIR"],
-                  limits=read_limits(app.config))
+                  limits=read_limits(app.config), field_indexes=app.config["FIELD_INDEXES"])
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -13,7 +13,7 @@ from importer.said import said
 from importer.vocabulary import ContactStatus
 from segments.collapse import Audience
 from segments.rules import OPERATORS, Catalog
-from service import safe_json
+from service import background, safe_json
 from service.db import current_engine
 from service.db import session as db_session
 from service.domain.segments import (
@@ -144,6 +144,7 @@ def _segment_form(segment: Segment | None) -> ResponseReturnValue:
             except DomainError as problem:
                 error, status = in_words(problem.message), _refusal_status(problem)
             else:
+                background.segments_changed()
                 return redirect(url_for("web.segment_page", segment_id=saved.id))
     counts = None
     try:
@@ -171,6 +172,7 @@ def delete_segment(segment_id: int) -> ResponseReturnValue:
             except Conflict:
                 error, status = gettext("A mailing uses this segment, so it cannot be deleted."), 409
             else:
+                background.segments_changed()
                 flash(gettext("Segment “%(name)s” is deleted.", name=segment.name))
                 return redirect(url_for("web.segment_list"))
     return page("segments/delete.html", status if error else 200, segment=segment, error=error,

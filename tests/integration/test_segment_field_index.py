@@ -16,23 +16,16 @@ from sqlalchemy import text
 
 from segments.collapse import Audience, _preview_query
 from segments.compiler import RuleCompiler
+from segments.field_indexes import FieldIndex, drop
 from segments.rules import Catalog, parse_rules
+from service.domain.field_indexes import changing_indexes
 
 FIELDS = {"city": "text", "points": "number", "birth_date": "date"}
-# The index on each field's value, as a deployment would make it (SQLite: the value first, so that
-# it never stands in for a lookup by account alone; PostgreSQL: one account's contacts).
-INDEXES = {
-    "sqlite": {
-        "city": """(CAST(JSON_EXTRACT(attributes, '$."city"') AS VARCHAR) COLLATE NOCASE, account_id)""",
-        "points": """(CAST(JSON_EXTRACT(attributes, '$."points"') AS FLOAT), account_id)""",
-        "birth_date": """(CAST(JSON_EXTRACT(attributes, '$."birth_date"') AS VARCHAR), account_id)""",
-    },
-    "postgresql": {
-        "city": "((lower(CAST(attributes ->> 'city' AS VARCHAR))))",
-        "points": "((CAST(attributes ->> 'points' AS FLOAT)))",
-        "birth_date": "((CAST(attributes ->> 'birth_date' AS VARCHAR)))",
-    },
-}
+
+
+def _index(account_id: int, name: str, dialect: str) -> str:
+    """The name of the index the service makes on the field (segments/field_indexes.py)."""
+    return FieldIndex.of(account_id, name, FIELDS[name], dialect).name
 
 
 def _plan(conn, account_id: int, rules: dict, index: str | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -63,14 +56,15 @@ def indexed(engine, make_tenant):  # type: ignore[no-untyped-def]
                 "'c' || i || '@example.org', 'active', jsonb_build_object('city', 'City ' || i, "
                 "'points', i, 'birth_date', '2000-01-01'), now(), now() FROM generate_series(1, 5000) i"),
                 {"a": tenant.id})
-        for name, expression in INDEXES[dialect].items():
-            where = f" WHERE account_id = {int(tenant.id)}" if dialect == "postgresql" else ""
-            conn.execute(text(f"CREATE INDEX ix_test_field_{name} ON contacts {expression}{where}"))
-        conn.execute(text("ANALYZE contacts" if dialect == "postgresql" else "SELECT 1"))
+    with changing_indexes(engine) as conn:
+        for name, kind in FIELDS.items():
+            conn.exec_driver_sql(FieldIndex.of(tenant.id, name, kind, dialect).create(dialect))
+        conn.exec_driver_sql("ANALYZE contacts" if dialect == "postgresql" else "SELECT 1")
+    engine.dispose()  # SQLite: a pooled connection would EXPLAIN with the schema it read before
     yield tenant
-    with engine.begin() as conn:
-        for name in INDEXES[dialect]:
-            conn.execute(text(f"DROP INDEX ix_test_field_{name}"))
+    with changing_indexes(engine) as conn:
+        for name in FIELDS:
+            conn.exec_driver_sql(drop(_index(tenant.id, name, dialect), dialect))
 
 
 def test_rules_on_fields_can_use_an_index_on_the_value(engine, indexed):  # type: ignore[no-untyped-def]
@@ -84,15 +78,16 @@ def test_rules_on_fields_can_use_an_index_on_the_value(engine, indexed):  # type
     ]
     with engine.connect() as conn:
         for rules, name in served:
-            plan = _plan(conn, indexed.id, rules, f"ix_test_field_{name}")
-            assert _searched(plan, name), (rules, plan)
+            index = _index(indexed.id, name, engine.dialect.name)
+            plan = _plan(conn, indexed.id, rules, index)
+            assert _searched(plan, index), (rules, plan)
 
 
-def _searched(plan: str, name: str) -> bool:
+def _searched(plan: str, index: str) -> bool:
     """The plan looks contacts up in the field's index by value (not merely walks all of it)."""
     if "SEARCH c USING INDEX" in plan:  # SQLite
-        return f"SEARCH c USING INDEX ix_test_field_{name} (<expr>" in plan
-    return f"ix_test_field_{name}" in plan and "Index Cond" in plan
+        return f"SEARCH c USING INDEX {index} (<expr>" in plan
+    return index in plan and "Index Cond" in plan
 
 
 def test_a_test_below_not_stays_two_valued(engine, indexed):  # type: ignore[no-untyped-def]
@@ -100,9 +95,9 @@ def test_a_test_below_not_stays_two_valued(engine, indexed):  # type: ignore[no-
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite says so for certain (INDEXED BY)")
     with engine.connect() as conn:
-        plan = _plan(conn, indexed.id, {"not": {"field": "city", "op": "eq", "value": "City 7"}},
-                     "ix_test_field_city")
-    assert not _searched(plan, "city"), plan
+        index = _index(indexed.id, "city", "sqlite")
+        plan = _plan(conn, indexed.id, {"not": {"field": "city", "op": "eq", "value": "City 7"}}, index)
+    assert not _searched(plan, index), plan
 
 
 def test_sqlite_reads_an_open_range_by_scanning(engine, indexed):  # type: ignore[no-untyped-def]
@@ -113,4 +108,4 @@ def test_sqlite_reads_an_open_range_by_scanning(engine, indexed):  # type: ignor
         for rules in ({"field": "birth_date", "op": "more_than_days_ago", "value": 40 * 365},
                       {"field": "points", "op": "gt", "value": 10}):
             plan = _plan(conn, indexed.id, rules)
-            assert "ix_test_field_" not in plan and "SCAN c\n" in plan, (rules, plan)
+            assert "ix_field_" not in plan and "SCAN c\n" in plan, (rules, plan)
