@@ -52,8 +52,10 @@ def apply_plan(conn: Connection, ctx: PlanContext, now: datetime, *, updates: bo
 def _update_contacts(conn: Connection, ctx: PlanContext, params: dict) -> None:
     """Update the stored contacts the plan changes: new values over old, documents merged."""
     c = ctx.contacts
-    # A status the plan keeps (an import never re-subscribes) stays as it is.
-    status = (f"CASE WHEN p.status_kept = 1 THEN {c}.status ELSE coalesce(s.status, {c}.status) END"
+    # An import never re-subscribes, judged on the row as this UPDATE finds it, not on the plan's
+    # reading: an event may have opted the contact out since (PostgreSQL: the UPDATE waits for the
+    # event's row lock, then sees its status; the plan's status_kept would write `active` over it).
+    status = (f"CASE WHEN {ctx.keeps_status('s', c)} THEN {c}.status ELSE coalesce(s.status, {c}.status) END"
               if ctx.status_mapped else f"coalesce(s.status, {c}.status)")
     conn.execute(
         text(

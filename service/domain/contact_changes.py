@@ -81,8 +81,14 @@ def _contact_to_change(session: Session, account: Account, contact_id: int, *,
     """
     conn = begin_write(session)
     wait_for_change(conn, account.id)
-    if after_imports and conn.dialect.name == "postgresql":
-        conn.execute(select(col(Account.id)).where(col(Account.id) == account.id).with_for_update(read=True))
+    if conn.dialect.name == "postgresql":
+        if after_imports:
+            conn.execute(select(col(Account.id)).where(col(Account.id) == account.id)
+                         .with_for_update(read=True))
+        # The contact's row lock before reading it, as events take it: an opt-out committing
+        # meanwhile is read, not overwritten by a status decided on the row as it was.
+        conn.execute(select(col(Contact.id)).where(
+            col(Contact.id) == contact_id, col(Contact.account_id) == account.id).with_for_update())
     return own(session, Contact, contact_id, account.id, "contact")
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import random
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lock_helpers import wait_until_blocked_by
 from mailing_helpers import (
     IN_UTRECHT,
     check_worker,
@@ -191,22 +191,15 @@ def test_a_lost_race_is_answered_with_the_contact_that_won(client, make_tenant, 
     mailing = create_mailing(client, account, [create_segment(client, account, IN_UTRECHT)])
 
     answers: list = []
-    with engine.connect() as blocker, engine.connect() as watcher:
+    with engine.connect() as blocker:
         transaction = blocker.begin()
         # Hold back every write to the ledger (reads go on): the check will wait at its claim.
         blocker.execute(text("LOCK TABLE send_ledger IN SHARE MODE"))
-        blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
         batch = {"contacts": [account["A"], account["C"], account["D"]]}
         worker = threading.Thread(target=lambda: answers.append(client.post(
             f"/api/v1/mailings/{mailing}/check", json=batch, headers=account.auth("send"))))
         worker.start()
-        deadline = time.monotonic() + 20
-        while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity "
-                                       "WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                                  {"pid": blocker_pid}).scalar_one():
-            assert time.monotonic() < deadline, "the check never reached its claim"
-            time.sleep(0.02)
-            watcher.rollback()
+        wait_until_blocked_by(engine, blocker, "the check (at its claim)", within=20)
         # Meanwhile another worker cleared B: its claim (slot = the address key) commits first.
         blocker.execute(text(
             "INSERT INTO send_ledger (mailing_id, contact_id, address_key, slot, state, claimed_at) "

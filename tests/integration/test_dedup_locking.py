@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from sqlalchemy import text
+from lock_helpers import wait_until_blocked_by
 
 from service.domain.dedup_change import hold_account_for_change
 
@@ -33,19 +32,8 @@ class Holder:
         if self.conn.dialect.name == "sqlite":
             worker.join(timeout=SQLITE_GRACE)
             return
-        holder = self.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        deadline = time.monotonic() + BLOCKED_WITHIN
-        with self.engine.connect() as watcher:
-            while time.monotonic() < deadline:
-                blocked = watcher.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
-                    {"holder": holder}).scalar_one()
-                if blocked:
-                    return
-                if not worker.is_alive():
-                    return  # it finished without waiting: the caller's assertion says so
-                time.sleep(0.05)
-        raise AssertionError("nobody waited for the account's hold")
+        wait_until_blocked_by(self.engine, self.conn, "a request (for the account's hold)",
+                              within=BLOCKED_WITHIN, worker=worker)
 
     def release(self) -> None:
         self.transaction.commit()

@@ -10,9 +10,9 @@ so that PostgreSQL breaks the cycle on the import's side."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from lock_helpers import wait_until_blocked_by
 from mailing_helpers import BY_CRM, HEADER, make_account
 from sqlalchemy import text
 
@@ -23,23 +23,16 @@ def test_an_import_chosen_as_a_deadlock_victim_applies_again(client, make_tenant
     account = make_account(make_tenant, import_rows, engine, [
         ["A", "a@example.nl", "Anna", "Utrecht", "", ""], ["B", "b@example.nl", "Bert", "Utrecht", "", ""]])
     answers: list = []
-    with engine.connect() as blocker, engine.connect() as watcher:
+    with engine.connect() as blocker:
         transaction = blocker.begin()
         blocker.execute(text("SET LOCAL deadlock_timeout = '30s'"))
         blocker.execute(text("SELECT id FROM contacts WHERE id = :a FOR SHARE"), {"a": account["A"]})
-        blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
         rows = [HEADER, ["A", "a@example.nl", "Annie", "Utrecht", "", ""],
                 ["B", "b@example.nl", "Berta", "Utrecht", "", ""]]
         importing = threading.Thread(target=lambda: answers.append(post_import(
             account.tenant, rows, {"has_header": True, "delimiter": ",", **BY_CRM}).json))
         importing.start()
-        deadline = time.monotonic() + 60
-        while not watcher.execute(text("SELECT count(*) FROM pg_stat_activity "
-                                       "WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                                  {"pid": blocker_pid}).scalar_one():
-            assert time.monotonic() < deadline, "the import never waited for the contact"
-            time.sleep(0.02)
-            watcher.rollback()
+        wait_until_blocked_by(engine, blocker, "the import (for the contact)")
         # The cycle: this waits for the import, which waits for this. PostgreSQL rolls the import back.
         blocker.execute(text("SELECT id FROM accounts WHERE id = :a FOR UPDATE"), {"a": account.id})
         transaction.commit()
