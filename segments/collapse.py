@@ -9,7 +9,7 @@ its recipients from one statement: eligible contacts that no better contact at t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -27,13 +27,17 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import ColumnElement, FromClause, Subquery
+from sqlalchemy.sql.expression import ColumnClause, Exists, ScalarSelect
+from sqlalchemy.sql.visitors import iterate
 
 from importer.said import said
 from segments.compiler import RuleCompiler, mailable, without_index
+from segments.field_indexes import index_holding
 from segments.representative import DEFAULT, RepresentativeRule, outranks
 from segments.rules import INDEXED_FIELDS, Catalog, Rule, RuleError, fields_in
-from segments.tables import contacts, external_ids
+from segments.tables import ADDRESS_INDEX, contacts, external_ids
 
 RECIPIENT_COLUMNS = ("id", "email", "address_key", "status", "attributes", "created_at", "updated_at")
 
@@ -55,6 +59,14 @@ class Audience:
     allow_shared_address: bool = False
     personalized_by: tuple[str, ...] = ()
     representative: RepresentativeRule = DEFAULT
+
+    def without_field_indexes(self) -> Audience:
+        """The same audience, compiled without counting on the field indexes (SQLite's columns)."""
+        return replace(self, compiler=replace(self.compiler, columns={}))
+
+    def knowing_bounces(self, address_bounced: ColumnElement[bool]) -> Audience:
+        """The same audience, for a statement that knows whether each contact's address bounced."""
+        return replace(self, compiler=replace(self.compiler, address_bounced=address_bounced))
 
     def matches(self, c: FromClause, *, where: bool = False) -> ColumnElement[bool]:
         """Matches an include rule and no exclude rule (status aside, unless a rule tests it).
@@ -143,7 +155,14 @@ def preview(conn: Connection, audience: Audience) -> Preview:
             # index in order (three times slower). Not for rules on the status either (no bounce
             # join): status + boolean on 1M took 1.30-1.61 s with it, 0.93-1.37 s without.
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-    row = conn.execute(_preview_query(audience)).one()
+    try:
+        row = conn.execute(_preview_query(audience, conn.dialect.name)).one()
+    except OperationalError as error:
+        if not audience.compiler.columns or "no such index" not in str(error.orig):
+            raise
+        # SQLite: the field index named (INDEXED BY) was dropped since the columns were read (the
+        # workers drop those no segment wants). Its column stays: the same count without the hint.
+        row = conn.execute(_preview_query(audience.without_field_indexes(), conn.dialect.name)).one()
     contacts_, excluded, addresses, two, three, more, slots = (int(v or 0) for v in row)
     if not audience.collapses:
         recipients = contacts_
@@ -159,10 +178,18 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
-def _preview_query(audience: Audience) -> Select:
-    if not audience.status_ruled and not audience.personalized_by and not any(
-            fields_in(rule) for rule in audience.include + audience.exclude):
+def _preview_query(audience: Audience, dialect: str) -> Select:
+    tested = any(fields_in(rule) for rule in audience.include + audience.exclude)
+    if not audience.personalized_by and not audience.status_ruled and not tested:
         return _preview_of_everyone(audience)
+    # SQLite: the index in address order that holds what the rules read, if one does. (Told that
+    # no address bounced, a status test looks nothing up, as in the walk.) Rules on the address
+    # alone are grouped as below, which walks the address index too, without the bounces'
+    # count for every contact: 0.15 s a million instead of 0.52 s.
+    index = (_one_index(audience.knowing_bounces(false()))
+             if dialect == "sqlite" and not audience.personalized_by else None)
+    if index is not None and (audience.status_ruled or index != ADDRESS_INDEX):
+        return _preview_of_everyone(audience, index)
     c = contacts.alias("c")
     account = without_index(c.c.account_id) if audience.reads_documents else c.c.account_id
     active = true() if audience.status_ruled else c.c.status == "active"
@@ -212,23 +239,67 @@ def _bounced_addresses(account_id: int) -> Subquery:
             ).subquery("bounced")
 
 
-def _preview_of_everyone(audience: Audience) -> Select:
-    """The preview of rules that test nothing (everyone, or no one): one pass over the account's
-    address index, which holds the status too, so no table row is read.
+def _one_index(audience: Audience) -> str | None:
+    """The index in address order that holds all that the test of who matches reads (the address,
+    the status, and at most one generated field column: SQLite, segments/field_indexes.py), if any."""
+    c = contacts.alias("c")
+    read: set[str] = set()
+    for element in iterate(audience.matches(c, where=True)):
+        if isinstance(element, (Exists, Select, ScalarSelect)):
+            return None  # another table (external IDs, an address's bounces)
+        if isinstance(element, ColumnClause) and not element.is_literal:
+            if element.table is not c:
+                return None
+            read.add(element.name)
+    fields = read - {"account_id", "address_key", "status"}
+    if not fields:
+        return ADDRESS_INDEX
+    if len(fields) == 1 and fields <= set(audience.compiler.columns.values()):
+        return index_holding(fields.pop())
+    return None
 
-    Every contact of the account is grouped by address, so each group sees its address's bounces
-    itself and no second lookup is needed. (For rules that test a field this would group every
-    contact instead of the matching ones: slower unless nearly all match.)
+
+def _preview_of_everyone(audience: Audience, index: str | None = None) -> Select:
+    """The preview in one pass over an index in address order, which holds the status too, so no
+    table row is read: the account's address index for rules that test nothing (everyone, or no
+    one); on SQLite the `index` that holds all the rules read (a field's, or the address index
+    for rules on the status and the address).
+
+    The contacts are grouped by address as the index gives them (no sort): those that match, and
+    with them those that bounced, so that each group sees its address's bounces itself and no
+    second lookup is needed. (Where the test reads a contact's document, walking the index would
+    read every contact's row in address order, a random read each: several times slower.)
     """
     c = contacts.alias("c")
-    hit = audience.matches(c)
     bounced = _count(c.c.status == "bounced") > 0
+    n: ColumnElement[Any]
+    m: ColumnElement[Any]
+    where: ColumnElement[bool] = true()
+    if audience.status_ruled:
+        # The rules decide who is in, by the status that counts (bounced at a bounced address):
+        # tested both ways, each group takes the count for what its address is.
+        at_bounced, elsewhere = (audience.knowing_bounces(known).matches(c, where=True)
+                                 for known in (true(), false()))
+        n = m = case((bounced, _count(at_bounced)), else_=_count(elsewhere))
+        where = or_(at_bounced, elsewhere, c.c.status == "bounced")
+    else:
+        hit = audience.matches(c, where=True)  # counted in FILTER, where NULL is not counted
+        n = case((bounced, 0), else_=_count(and_(hit, c.c.status == "active")))
+        m = _count(hit)
+        if index is not None:  # a rule on a field: only matching and bounced contacts are grouped
+            where = or_(hit, c.c.status == "bounced")
     per_address = (
-        select(case((bounced, 0), else_=_count(and_(hit, c.c.status == "active"))).label("n"),
-               _count(hit).label("m"))
-        .where(c.c.account_id == audience.account_id)
+        select(n.label("n"), m.label("m"))
+        .where(c.c.account_id == audience.account_id, where)
         .group_by(c.c.address_key)
-    ).subquery("per_address")
+    )
+    if index is not None:
+        per_address = per_address.with_hint(c, f"INDEXED BY {index}", "sqlite")
+    return _preview_counts(per_address.subquery("per_address"))
+
+
+def _preview_counts(per_address: Subquery) -> Select:
+    """The preview's counts from the active (n) and matching (m) contacts of each address."""
     n, m = per_address.c.n, per_address.c.m
     return select(
         func.sum(n), func.sum(m) - func.sum(n), _count(n > 0),

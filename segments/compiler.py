@@ -8,8 +8,8 @@ Values always travel as bound parameters: no text from the user ever becomes SQL
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, LargeBinary, String, and_, case, cast, exists, f
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnClause
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -64,11 +65,13 @@ def bounced_address(c: FromClause) -> ColumnElement[bool]:
     ))
 
 
-def effective_status(c: FromClause) -> ColumnElement[str]:
-    """The status that decides mailing: a contact at a bounced address counts as bounced."""
+def effective_status(c: FromClause, address_bounced: ColumnElement[bool] | None = None) -> ColumnElement[str]:
+    """The status that decides mailing: a contact at a bounced address counts as bounced (looked up,
+    unless `address_bounced` says it)."""
     return case(
         (c.c.status == "unsubscribed", "unsubscribed"),
-        (or_(c.c.status == "bounced", bounced_address(c)), "bounced"),
+        (or_(c.c.status == "bounced", bounced_address(c) if address_bounced is None else address_bounced),
+         "bounced"),
         else_="active",
     )
 
@@ -80,10 +83,19 @@ def mailable(c: FromClause) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class RuleCompiler:
-    """Compiles rules of one account; `now` fixes "today" for relative dates."""
+    """Compiles rules of one account; `now` fixes "today" for relative dates.
+
+    `columns`: fields whose value the contacts also hold in a column of their own (SQLite's
+    generated field columns, segments/field_indexes.py), by field name: tests read that column,
+    which its index holds, instead of the contact's document.
+    """
 
     catalog: Catalog
     now: datetime
+    columns: Mapping[str, str] = field(default_factory=dict)
+    # Whether c's address bounced, where the statement knows it (a walk of the contacts grouped by
+    # address), so that a test of the status need not look it up.
+    address_bounced: ColumnElement[bool] | None = None
 
     def __call__(self, rule: Rule, c: FromClause, *, where: bool = False) -> ColumnElement[bool]:
         """The rule as a two-valued test; `where`: only ever used as a WHERE (or FILTER) condition.
@@ -107,19 +119,13 @@ class RuleCompiler:
         if rule.kind == "external_id":
             return self._external_id(rule, c)
         if rule.kind == "status":
-            return _compare(effective_status(c), rule.op, rule.value, nullable=False)
+            return _compare(effective_status(c, self.address_bounced), rule.op, rule.value, nullable=False)
         if rule.kind == "timestamp":
             return self._timestamp(rule, c)
         in_document = rule.field not in ("email", "email_domain")  # those two are the address key's
         if rule.kind == "text" and rule.op in _EQUALITY and in_document:
             return self._text_equality(rule, c, known)
         column, value = self._value(rule, c)
-        if where and rule.op in _OPEN_RANGES and in_document:
-            # An open range usually holds much of an account. SQLite, without statistics on a
-            # field's values, would read it through an index on the field (a random read per
-            # match: "born over 40 years ago", 68% of the 1M account, 3.5 s instead of 2.5 s
-            # scanning); equality and two-sided ranges keep the index. PostgreSQL weighs it itself.
-            column = without_index(column)
         today = self.now.date().isoformat()
         # Each test reads the value once (coalesce, not an IS NOT NULL guard): on SQLite every
         # read of a field parses the contact's document again.
@@ -151,18 +157,24 @@ class RuleCompiler:
             return c.c.address_key, _keyed(rule.value)
         if rule.field == "email_domain":
             return address_domain(c.c.address_key), _keyed(rule.value)
-        document = field_of(c, rule.field)
+        value = self._typed(c, rule.field, rule.kind)
         if rule.kind == "text":
-            return func.lower(document.as_string()), _lower(rule.value)
-        if rule.kind == "number":
-            return document.as_float(), rule.value
-        if rule.kind == "boolean":
-            return document.as_boolean(), rule.value
-        return document.as_string(), _iso(rule.value)  # dates are stored as YYYY-MM-DD
+            return func.lower(value), _lower(rule.value)
+        if rule.kind in ("number", "boolean"):
+            return value, rule.value
+        return value, _iso(rule.value)  # dates are stored as YYYY-MM-DD
+
+    def _typed(self, c: FromClause, name: str, kind: str) -> ColumnElement[Any]:
+        """The field's value as its kind reads it: from its own column where it has one."""
+        value = document_value(c, name, kind)
+        held_in = self.columns.get(name)
+        if held_in is None:
+            return value
+        return ColumnClause(held_in, type_=value.type, _selectable=c)
 
     def _text_equality(self, rule: Condition, c: FromClause, known: Known) -> ColumnElement[bool]:
         """eq, ne, in, not_in on a text field, ignoring case; on SQLite mostly without `lower()`."""
-        stored = field_of(c, rule.field).as_string()
+        stored = self._typed(c, rule.field, rule.kind)
         values = [v.lower() for v in (rule.value if isinstance(rule.value, tuple) else (rule.value,))]
         matched = per_dialect(func.lower(stored).in_(values), sqlite=_caseless_in(stored, values))
         if rule.op in ("eq", "in"):
@@ -205,8 +217,6 @@ class RuleCompiler:
 
 
 _EQUALITY = ("eq", "ne", "in", "not_in")
-# Ranges open at one end: `before 1986`, `over 100`.
-_OPEN_RANGES = ("gt", "gte", "lt", "lte", "more_than_days_ago", "more_than_years_ago")
 
 
 class without_index(FunctionElement):  # noqa: N801  (named like the SQL it stands for)
@@ -217,7 +227,6 @@ class without_index(FunctionElement):  # noqa: N801  (named like the SQL it stan
     sort, and then fetch every contact's row in address order: a random read per contact. When
     the rule reads the contacts' field documents anyway, scanning the table in storage order and
     sorting only the matching rows is several times faster. PostgreSQL chooses well by itself.
-    An open range on a field's value, see `RuleCompiler.condition`.
     """
 
     inherit_cache = True
@@ -269,17 +278,17 @@ def indexed_form(c: FromClause, name: str, kind: str, dialect: str) -> ColumnEle
     """A field's value in the form that the bare tests of `RuleCompiler.condition` compare it (text
     as SQLite's NOCASE compares it, lower-cased elsewhere; other kinds as `_value` reads them): the
     expression an index on the field must hold to serve them (segments/field_indexes.py)."""
-    document = field_of(c, name)
-    value: ColumnElement[Any]
+    value = document_value(c, name, kind)
     if kind == "text":
-        stored = document.as_string()
-        value = stored.collate("NOCASE") if dialect == "sqlite" else func.lower(stored)
-    elif kind == "number":
-        value = document.as_float()
-    elif kind == "boolean":
-        value = document.as_boolean()
-    else:
-        value = document.as_string()
+        return value.collate("NOCASE") if dialect == "sqlite" else func.lower(value)
+    return value
+
+
+def document_value(c: FromClause, name: str, kind: str) -> ColumnElement[Any]:
+    """A field's value read from c's document as its kind reads it (text and dates as text)."""
+    document = field_of(c, name)
+    value: ColumnElement[Any] = (document.as_float() if kind == "number" else
+                                 document.as_boolean() if kind == "boolean" else document.as_string())
     return value
 
 

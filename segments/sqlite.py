@@ -3,7 +3,7 @@
 Rules compare text ignoring case and IDs exactly, on both databases. SQLite's `lower()` only
 changes A-Z, it has no `translate()` (which folds accents away: importer/doubles.py), and its
 LIKE ignores the case of A-Z, so the service prepares every SQLite
-connection with `prepare_connection`.
+connection with `prepare_connection`, and its engine's dialect with `prepare_dialect`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ from __future__ import annotations
 import functools
 import sqlite3
 from typing import Any
+
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import FromClause
 
 
 def _lower(value: Any) -> Any:
@@ -38,3 +42,18 @@ def prepare_connection(dbapi_connection: sqlite3.Connection) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     dbapi_connection.create_function("translate", 3, _translate, deterministic=True)
     dbapi_connection.execute("PRAGMA case_sensitive_like = ON")
+
+
+class HintingCompiler(SQLiteCompiler):
+    """SQLite's statement compiler, writing a table's hint after it: SQLAlchemy's drops them all.
+
+    The one hint SQLite has is `INDEXED BY name` (segments/collapse.py names the field index to
+    walk: SQLite 3.40 cannot tell which of the field indexes holds the value a rule reads)."""
+
+    def get_from_hint_text(self, table: FromClause, text: str | None) -> str | None:
+        return text
+
+
+def prepare_dialect(dialect: Dialect) -> None:
+    """Let the engine's SQLite dialect write table hints (`HintingCompiler`)."""
+    dialect.statement_compiler = HintingCompiler

@@ -22,6 +22,9 @@ contacts = table(
     column("updated_at", DateTime(timezone=True)),
 )
 
+# The contacts' index on (account_id, address_key, status), as the service's models name it.
+ADDRESS_INDEX = "ix_contacts_account_address_status"
+
 external_ids = table(
     "external_ids",
     column("id", Integer),

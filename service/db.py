@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from segments.sqlite import prepare_connection as prepare_for_segments
+from segments.sqlite import prepare_dialect
 from service.errors import Conflict, NotFound
 from service.models import MAX_ID
 
@@ -36,6 +37,7 @@ def make_engine(database_url: str) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    prepare_dialect(engine.dialect)
     _configure_sqlite(engine)
     return engine
 

@@ -12,7 +12,7 @@ contacts are analysed, so that the planner knows how common each value is; one p
 schema does the work at a time (an advisory lock; the others skip their turn). A build that fails
 (a value that is not a number in a number field, say) leaves an invalid index, which is removed.
 On SQLite an index is built under the write lock, which imports also take: at most a few seconds
-per million contacts.
+per million contacts; first the field gets its generated column (a change of the schema only).
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from segments.field_indexes import NAMED, FieldIndex, drop, searched_fields
+from segments.field_indexes import COLUMN_NAMED, NAMED, FieldIndex, drop, searched_fields
 from segments.rules import Catalog, RuleError, parse_rules
 from service.db import is_sqlite, writing
 from service.domain.segments import catalog_of
 from service.models import Segment
 
 log = logging.getLogger(__name__)
+
+# SQLite allows 2,000 columns a table; generated field columns are never dropped (see
+# segments/field_indexes.py), so their number is kept well below that.
+MAX_FIELD_COLUMNS = 500
 
 
 @dataclass
@@ -108,12 +112,21 @@ def _reconcile_sqlite(engine: Engine, want: dict[str, FieldIndex], avoid: frozen
     with changing_indexes(engine) as conn:
         have = present(conn)
         for name in sorted(set(have) - set(want)):
-            conn.exec_driver_sql(drop(name, "sqlite"))
+            conn.exec_driver_sql(drop(name, "sqlite"))  # its generated column stays (see there)
             done.dropped.append(name)
+        columns = set(conn.execute(text("SELECT name FROM pragma_table_xinfo('contacts')")).scalars())
         for name, index in sorted(want.items()):
-            if name not in have and name not in avoid:
-                conn.exec_driver_sql(index.create("sqlite"))
-                done.built.append(name)
+            if name in have or name in avoid:
+                continue
+            if index.column not in columns:
+                if sum(1 for c in columns if COLUMN_NAMED.fullmatch(c)) >= MAX_FIELD_COLUMNS:
+                    done.failed[name] = f"the contacts hold {MAX_FIELD_COLUMNS} field columns already"
+                    log.warning("field index %s (%s) not built: %s", name, index.field, done.failed[name])
+                    continue
+                conn.exec_driver_sql(index.add_column())
+                columns.add(index.column)
+            conn.exec_driver_sql(index.create("sqlite"))
+            done.built.append(name)
     return done
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from importer.said import message_of, said
 from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
+from segments.field_indexes import indexed_columns
 from segments.representative import parse_representative
 from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
 from service.db import MAX_ID, all_of, begin_write, insert_unique, own
@@ -160,7 +161,7 @@ def rules_audience(session: Session, account: Account, rules: Any, *,
         return Audience(
             account_id=account.id,
             dedup_mode=account.dedup_mode,
-            compiler=RuleCompiler(catalog, utcnow()),
+            compiler=RuleCompiler(catalog, utcnow(), indexed_columns(session.connection(), catalog.fields)),
             include=(rule,),
             status_ruled=mentions_status(rule),
             allow_shared_address=allow_shared_address,

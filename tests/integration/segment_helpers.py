@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text, update
 
+from segments.field_indexes import drop
 from segments.tables import contacts as contacts_table
 
 _names = itertools.count(1)
@@ -125,3 +126,13 @@ def as_utc(value: Any) -> datetime:
         value = datetime.fromisoformat(value)
     assert isinstance(value, datetime), value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def drop_field_indexes(engine) -> None:  # type: ignore[no-untyped-def]
+    """Remove every field index (segments/field_indexes.py): the PostgreSQL schema is shared by the
+    tests, and emptying its tables leaves indexes (with the account ids the next test's take)."""
+    from service.domain.field_indexes import changing_indexes, present
+
+    with changing_indexes(engine) as conn:
+        for name in present(conn):
+            conn.exec_driver_sql(drop(name, engine.dialect.name))

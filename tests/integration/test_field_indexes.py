@@ -15,13 +15,14 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from segments.collapse import _preview_query
-from segments.field_indexes import FieldIndex, drop
+from segments.collapse import preview as preview_counts
+from segments.field_indexes import FieldIndex
 from service import background, create_app
-from service.domain.field_indexes import Reconciled, changing_indexes, present, reconcile
+from service.domain.field_indexes import Reconciled, present, reconcile
 from service.domain.segments import segment_audience
 from service.models import Account, Segment
 from service.worker import KEEP_EVERY
-from tests.integration.segment_helpers import new_segment, preview, recipients
+from tests.integration.segment_helpers import drop_field_indexes, new_segment, preview, recipients
 
 FIELDS = {"city": "text", "points": "number", "born": "date", "vip": "boolean", "note": "text"}
 MAPPING = {"mapping": {"E-mail": "email", "Stad": "city", "Punten": "points", "Geboren": "born",
@@ -37,24 +38,27 @@ ROWS = [
     ["g@example.nl", "Zwolle", "7", "1970-01-01", "ja", ""],
 ]
 
-# Each rule, and the indexes (field, kind) that a segment of it wants on each database.
+# Each rule, and the indexes (field, kind) that a segment of it wants on each database: on
+# PostgreSQL where an index can look the values up, on SQLite wherever a field is tested (a pass
+# over the field's index in address order answers any test of it).
 RULES: list[tuple[dict, dict[str, set[tuple[str, str]]]]] = [
     ({"field": "city", "op": "eq", "value": "kampen"}, {"both": {("city", "text")}}),
     ({"field": "city", "op": "in", "value": ["Utrecht", "Zwolle"]}, {"both": {("city", "text")}}),
     ({"field": "points", "op": "between", "value": [0, 12]}, {"both": {("points", "number")}}),
-    ({"field": "points", "op": "gt", "value": 5}, {"postgresql": {("points", "number")}}),
-    ({"field": "born", "op": "more_than_years_ago", "value": 30}, {"postgresql": {("born", "date")}}),
+    ({"field": "points", "op": "gt", "value": 5}, {"both": {("points", "number")}}),
+    ({"field": "born", "op": "more_than_years_ago", "value": 30}, {"both": {("born", "date")}}),
     ({"field": "born", "op": "eq", "value": "1990-05-17"}, {"both": {("born", "date")}}),
     ({"field": "vip", "op": "eq", "value": True}, {"both": {("vip", "boolean")}}),
-    ({"not": {"field": "city", "op": "eq", "value": "Kampen"}}, {}),
-    ({"field": "city", "op": "ne", "value": "Kampen"}, {}),
-    ({"field": "note", "op": "contains", "value": "x"}, {}),
+    ({"not": {"field": "city", "op": "eq", "value": "Kampen"}}, {"sqlite": {("city", "text")}}),
+    ({"field": "city", "op": "ne", "value": "Kampen"}, {"sqlite": {("city", "text")}}),
+    ({"field": "note", "op": "contains", "value": "x"}, {"sqlite": {("note", "text")}}),
+    ({"field": "born", "op": "is_empty"}, {"sqlite": {("born", "date")}}),
     ({"any": [{"field": "city", "op": "eq", "value": "Utrecht"},
               {"field": "note", "op": "eq", "value": "x"}]},
      {"both": {("city", "text"), ("note", "text")}}),
     ({"all": [{"field": "vip", "op": "eq", "value": False},
               {"not": {"field": "note", "op": "eq", "value": "x"}}]},
-     {"both": {("vip", "boolean")}}),
+     {"both": {("vip", "boolean")}, "sqlite": {("note", "text")}}),
 ]
 
 
@@ -64,16 +68,10 @@ def _wanted(dialect: str, wants: dict[str, set[tuple[str, str]]]) -> set[tuple[s
 
 @pytest.fixture(autouse=True)
 def no_field_indexes(engine):  # type: ignore[no-untyped-def]
-    """None before and after: the PostgreSQL schema is shared by the tests, and emptying its tables
-    leaves indexes (with the account ids that the next test's accounts take again)."""
-    def drop_all() -> None:
-        with changing_indexes(engine) as conn:
-            for name in present(conn):
-                conn.exec_driver_sql(drop(name, engine.dialect.name))
-
-    drop_all()
+    """None before and after (segment_helpers.drop_field_indexes)."""
+    drop_field_indexes(engine)
     yield
-    drop_all()
+    drop_field_indexes(engine)
 
 
 @pytest.fixture
@@ -131,7 +129,8 @@ def test_a_preview_reads_the_index(client, engine, shop):  # type: ignore[no-unt
     (name,) = reconcile(engine).built
     with Session(engine) as session:
         audience = segment_audience(session, session.get(Account, shop.id), session.get(Segment, segment_id))
-    compiled = _preview_query(audience).compile(engine, compile_kwargs={"render_postcompile": True})
+    compiled = _preview_query(audience, engine.dialect.name).compile(
+        engine, compile_kwargs={"render_postcompile": True})
     # A SQLite connection opened before the index was made plans an EXPLAIN with the schema it read
     # then (a statement that runs reads the new schema first).
     engine.dispose()
@@ -200,3 +199,39 @@ def test_the_command_builds_and_reports(cli, client, engine, shop):  # type: ign
     assert result.output == f"built {FieldIndex.of(shop.id, 'vip', 'boolean', engine.dialect.name).name}\n"
     again = cli("segments", "indexes")
     assert again.output == "the field indexes are up to date\n"
+
+
+def test_sqlite_keeps_a_field_column_when_its_index_goes(client, engine, shop):  # type: ignore[no-untyped-def]
+    """A preview compiled to walk the field's index still counts after the index is dropped under
+    it (the workers drop it once no segment wants it): without the index, from the column."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL indexes the value's expression: no column")
+    segment_id = new_segment(client, shop, {"field": "city", "op": "eq", "value": "Kampen"})
+    (name,) = reconcile(engine).built
+    with Session(engine) as session:
+        audience = segment_audience(session, session.get(Account, shop.id), session.get(Segment, segment_id))
+    assert audience.compiler.columns == {"city": FieldIndex(None, "city", "text").column}
+    with engine.connect() as conn:
+        counted = preview_counts(conn, audience)
+    assert counted.contacts == 3  # Kampen, KAMPEN and the Kelvin sign's
+    assert client.delete(f"/api/v1/segments/{segment_id}", headers=shop.auth()).status_code == 204
+    assert reconcile(engine).dropped == [name]
+    with engine.connect() as conn:
+        assert preview_counts(conn, audience) == counted
+    assert new_segment(client, shop, {"field": "city", "op": "in", "value": ["Zwolle"]})
+    assert reconcile(engine).built == [name], "the column is there: only the index is made again"
+
+
+def test_sqlite_makes_no_field_column_past_the_limit(client, engine, shop, monkeypatch):  # type: ignore[no-untyped-def]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    from service.domain import field_indexes
+
+    new_segment(client, shop, {"field": "city", "op": "eq", "value": "Kampen"})
+    assert len(reconcile(engine).built) == 1
+    monkeypatch.setattr(field_indexes, "MAX_FIELD_COLUMNS", 1)
+    new_segment(client, shop, {"field": "points", "op": "eq", "value": 12})
+    done = reconcile(engine)
+    name = FieldIndex(None, "points", "number").name
+    assert (done.built, list(done.failed)) == ([], [name]), done
+    assert "1 field columns" in done.failed[name]
