@@ -10,6 +10,7 @@ measured in the same minutes; both must give the same counts.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,10 @@ from sqlalchemy.sql import ColumnElement
 from benchmarks.test_send_speed import SEGMENTS
 from segments.collapse import Audience, Preview, preview
 from segments.compiler import RuleCompiler
+from segments.field_indexes import FieldIndex, drop, indexed_columns, searched_fields
 from segments.rules import Catalog, mentions_status, parse_rules
 from service.db import make_engine
+from service.domain.field_indexes import changing_indexes
 
 # "Today" for the relative date rule, fixed so that both sides count the same contacts.
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -64,6 +67,7 @@ def _bounced_here(f: Any) -> ColumnElement[bool]:
 CONDITIONS: dict[str, Any] = {
     "everyone": lambda f: true(),
     "text_eq": lambda f: f.c.city == "utrecht",
+    "text_in_five": lambda f: f.c.city.in_(["amsterdam", "rotterdam", "utrecht", "den haag", "eindhoven"]),
     "number_between": lambda f: f.c.points.between(100, 500),
     "date_relative": lambda f: f.c.birth_date < (NOW.date() - timedelta(days=40 * 365)).isoformat(),
     "status_and_boolean": lambda f: and_(f.c.status == "active", ~_bounced_here(f), f.c.newsletter == true()),
@@ -115,9 +119,35 @@ class Loaded:
     catalog: Catalog
 
     def audience(self, kind: str) -> Audience:
+        """The segment's audience, compiled as the service compiles it: with the field columns
+        that have their index (SQLite)."""
         rule = parse_rules(SEGMENTS[kind], self.catalog)
-        return Audience(self.account_id, self.dedup_mode, RuleCompiler(self.catalog, NOW), (rule,),
+        with self.engine.connect() as conn:
+            columns = indexed_columns(conn, self.catalog.fields)
+        return Audience(self.account_id, self.dedup_mode, RuleCompiler(self.catalog, NOW, columns), (rule,),
                         status_ruled=mentions_status(rule))
+
+    def field_indexes(self) -> list[FieldIndex]:
+        """The field indexes that saved segments of these conditions would have the workers build."""
+        dialect = self.engine.dialect.name
+        wanted = {FieldIndex.of(self.account_id, name, kind, dialect)
+                  for segment in CONDITIONS
+                  for name, kind in searched_fields(parse_rules(SEGMENTS[segment], self.catalog),
+                                                    self.catalog.fields, dialect)}
+        return sorted(wanted, key=lambda index: index.name)
+
+
+def _build(loaded: Loaded, indexes: list[FieldIndex]) -> None:
+    dialect = loaded.engine.dialect.name
+    with changing_indexes(loaded.engine) as conn:
+        columns = set(conn.execute(text("SELECT name FROM pragma_table_xinfo('contacts')")).scalars()
+                      ) if dialect == "sqlite" else set()
+        for index in indexes:
+            if dialect == "sqlite" and index.column not in columns:
+                conn.exec_driver_sql(index.add_column())
+            conn.exec_driver_sql(index.create(dialect))
+        if dialect == "postgresql":
+            conn.exec_driver_sql("ANALYZE contacts")
 
 
 def _copy_once(engine: Engine, account_id: int) -> None:
@@ -168,7 +198,15 @@ def loaded(request: pytest.FixtureRequest) -> Iterator[Loaded]:
         links = {name: link_id for name, link_id in conn.execute(
             text("SELECT name, id FROM links WHERE account_id = :a"), {"a": account_id})}
     _copy_once(engine, account_id)
-    yield Loaded(engine, account_id, dedup_mode, Catalog(fields, links))
+    loaded = Loaded(engine, account_id, dedup_mode, Catalog(fields, links))
+    # BENCH_FIELD_INDEXES=0: the engine's previews without them (to compare).
+    indexes = loaded.field_indexes() if os.environ.get("BENCH_FIELD_INDEXES", "1") != "0" else []
+    _build(loaded, indexes)
+    engine.dispose()  # SQLite: pooled connections would plan with the schema they read before
+    yield loaded
+    with changing_indexes(engine) as conn:  # the loaded database is shared with other runs
+        for index in indexes:
+            conn.exec_driver_sql(drop(index.name, engine.dialect.name))
     engine.dispose()
 
 
