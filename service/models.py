@@ -167,6 +167,11 @@ def by_trigger_on_postgresql(constraint: object) -> bool:
 
 
 class Contact(SQLModel, table=True):
+    """A person in one account. On SQLite the workers also give the table generated columns
+    (`f_<digest>`, VIRTUAL) with their indexes, for the fields that saved segments test
+    (segments/field_indexes.py): no model names them, and a migration that rebuilds the table must
+    leave them out (the workers add them again)."""
+
     __tablename__ = "contacts"
     __table_args__ = (
         ForeignKeyConstraint(

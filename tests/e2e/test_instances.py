@@ -25,7 +25,9 @@ import pytest
 from served import HttpClient, free_port, multipart, safeguard_command, started, wait_until_answering
 from sqlalchemy import text
 
-ROWS = 150_000
+# Enough that reading the file takes a few progress writes (every 0.5 s): the tests stop a worker
+# once it has reported rows read. (150,000 got read between two writes and the stop never came.)
+ROWS = 500_000
 GRACE = 10  # seconds a worker has to let go after SIGTERM
 LEASE = 3  # seconds: a stopped worker's job is free again soon
 

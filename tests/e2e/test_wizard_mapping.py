@@ -118,3 +118,6 @@ def _check_and_import(page: Page) -> None:
     page.get_by_role("button", name="Volgende: import controleren").click()
     page.get_by_role("button", name="2 rijen importeren").click()
     expect(page.locator("#import-status")).to_have_text("geslaagd")
+    # The progress box says so before the page reloads itself as the ended import's: wait for that
+    # page (no progress box), so that the next goto does not cut the reload short.
+    expect(page.locator("[data-progress-url]")).to_have_count(0)
