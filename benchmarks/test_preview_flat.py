@@ -40,7 +40,7 @@ from segments.compiler import RuleCompiler
 from segments.field_indexes import FieldIndex, drop, indexed_columns, searched_fields
 from segments.rules import Catalog, mentions_status, parse_rules
 from service.db import make_engine
-from service.domain.field_indexes import changing_indexes
+from service.domain.field_indexes import build, changing_indexes, field_columns
 
 # "Today" for the relative date rule, fixed so that both sides count the same contacts.
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -138,15 +138,11 @@ class Loaded:
 
 
 def _build(loaded: Loaded, indexes: list[FieldIndex]) -> None:
-    dialect = loaded.engine.dialect.name
     with changing_indexes(loaded.engine) as conn:
-        columns = set(conn.execute(text("SELECT name FROM pragma_table_xinfo('contacts')")).scalars()
-                      ) if dialect == "sqlite" else set()
+        columns = field_columns(conn)
         for index in indexes:
-            if dialect == "sqlite" and index.column not in columns:
-                conn.exec_driver_sql(index.add_column())
-            conn.exec_driver_sql(index.create(dialect))
-        if dialect == "postgresql":
+            build(conn, index, columns)
+        if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("ANALYZE contacts")
 
 

@@ -96,9 +96,10 @@ class FieldIndex:
             # The address index's columns, then the value: read in the order a preview groups them.
             return (f"CREATE INDEX IF NOT EXISTS {self.name} "
                     f"ON contacts (account_id, address_key, status, {self.column})")
+        assert self.account_id is not None, "PostgreSQL's field indexes are per account"
         form = _literal(indexed_form(contacts, self.field, self.kind, dialect), dialect)
         return (f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {self.name} ON contacts (({form})) "
-                f"WHERE account_id = {int(self.account_id or 0)}")
+                f"WHERE account_id = {int(self.account_id)}")
 
 
 def _literal(expression: ColumnElement[Any], dialect: str) -> str:

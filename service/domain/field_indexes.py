@@ -114,20 +114,34 @@ def _reconcile_sqlite(engine: Engine, want: dict[str, FieldIndex], avoid: frozen
         for name in sorted(set(have) - set(want)):
             conn.exec_driver_sql(drop(name, "sqlite"))  # its generated column stays (see there)
             done.dropped.append(name)
-        columns = set(conn.execute(text("SELECT name FROM pragma_table_xinfo('contacts')")).scalars())
+        columns = field_columns(conn)
         for name, index in sorted(want.items()):
             if name in have or name in avoid:
                 continue
-            if index.column not in columns:
-                if sum(1 for c in columns if COLUMN_NAMED.fullmatch(c)) >= MAX_FIELD_COLUMNS:
-                    done.failed[name] = f"the contacts hold {MAX_FIELD_COLUMNS} field columns already"
-                    log.warning("field index %s (%s) not built: %s", name, index.field, done.failed[name])
-                    continue
-                conn.exec_driver_sql(index.add_column())
-                columns.add(index.column)
-            conn.exec_driver_sql(index.create("sqlite"))
+            if index.column not in columns and len(columns) >= MAX_FIELD_COLUMNS:
+                done.failed[name] = f"the contacts hold {MAX_FIELD_COLUMNS} field columns already"
+                log.warning("field index %s (%s) not built: %s", name, index.field, done.failed[name])
+                continue
+            build(conn, index, columns)
             done.built.append(name)
     return done
+
+
+def field_columns(conn: Connection) -> set[str]:
+    """SQLite: the generated field columns the contacts hold (none elsewhere)."""
+    if conn.dialect.name != "sqlite":
+        return set()
+    names = conn.execute(text("SELECT name FROM pragma_table_xinfo('contacts')")).scalars()
+    return {name for name in names if COLUMN_NAMED.fullmatch(name)}
+
+
+def build(conn: Connection, index: FieldIndex, columns: set[str]) -> None:
+    """Make `index` on a `changing_indexes` connection; on SQLite first its generated column,
+    unless `columns` (`field_columns`, kept up to date here) holds it already."""
+    if conn.dialect.name == "sqlite" and index.column not in columns:
+        conn.exec_driver_sql(index.add_column())
+        columns.add(index.column)
+    conn.exec_driver_sql(index.create(conn.dialect.name))
 
 
 def _reconcile_postgresql(engine: Engine, want: dict[str, FieldIndex], avoid: frozenset[str]) -> Reconciled:

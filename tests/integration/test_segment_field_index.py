@@ -22,7 +22,7 @@ from segments.collapse import Audience, _preview_query
 from segments.compiler import RuleCompiler
 from segments.field_indexes import FieldIndex, drop, indexed_columns
 from segments.rules import Catalog, mentions_status, parse_rules
-from service.domain.field_indexes import changing_indexes
+from service.domain.field_indexes import build, changing_indexes, field_columns
 
 FIELDS = {"city": "text", "points": "number", "birth_date": "date"}
 
@@ -60,11 +60,9 @@ def indexed(engine, make_tenant):  # type: ignore[no-untyped-def]
                 "'points', i, 'birth_date', '2000-01-01'), now(), now() FROM generate_series(1, 5000) i"),
                 {"a": tenant.id})
     with changing_indexes(engine) as conn:
+        columns = field_columns(conn)
         for name, kind in FIELDS.items():
-            index = FieldIndex.of(tenant.id, name, kind, dialect)
-            if dialect == "sqlite":
-                conn.exec_driver_sql(index.add_column())
-            conn.exec_driver_sql(index.create(dialect))
+            build(conn, FieldIndex.of(tenant.id, name, kind, dialect), columns)
         conn.exec_driver_sql("ANALYZE contacts" if dialect == "postgresql" else "SELECT 1")
     engine.dispose()  # SQLite: a pooled connection would EXPLAIN with the schema it read before
     yield tenant
