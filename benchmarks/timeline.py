@@ -46,9 +46,9 @@ def _timed(process: str, activity: str, function: Callable) -> Callable:
 
 
 def _timed_batches(process: str) -> Callable[[Iterable, int], Iterator[list]]:
-    from importer import stage
+    from importer import checking
 
-    plain = stage.batched
+    plain = checking.batched
 
     def batched(rows: Iterable, size: int) -> Iterator[list]:
         batches = iter(plain(rows, size))

@@ -12,7 +12,7 @@ import gc
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
@@ -22,7 +22,6 @@ from importer.reading import FileFormat, FileUnreadable, LimitExceeded, read_row
 from importer.rows import Rejection, RowStats, make_row_checker
 from importer.said import message_of
 from importer.settings import AccountInfo, ImportSettings
-from importer.stage import batched
 
 BATCH_ROWS = 10_000
 WORKER_MIN_BYTES = 8 * 1024 * 1024  # smaller files are checked faster than a process starts
@@ -39,12 +38,16 @@ class Split:
     """How the worker and the importer share a file's batches."""
 
     batch_rows: int
-    worker_batches: int  # of every `cycle` batches, the first `worker_batches` are the worker's
+    worker_batches: int  # of every `cycle` batches, the last `worker_batches` are the worker's
     cycle: int
 
     def worker_checks(self, index: int) -> bool:
-        """Tell whether the worker checks the batch with this index (the importer the rest)."""
-        return index % self.cycle < self.worker_batches
+        """Tell whether the worker checks the batch with this index (the importer the rest).
+
+        The importer's batches come first in each cycle: it starts checking as soon as the
+        worker has parsed one batch, instead of waiting for the worker to check its share.
+        """
+        return index % self.cycle >= self.cycle - self.worker_batches
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,18 @@ class CheckJob:
     settings: ImportSettings
     account: AccountInfo
     columns: list[str]
+
+
+def batched(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    """Yield lists of up to `size` rows."""
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def data_records(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[int, list[str]]]:

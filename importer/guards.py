@@ -193,8 +193,10 @@ def possible_typo_domain(facts: ImportFacts) -> dict | None:
     typo_domains = facts.typo_domains
     if not typo_domains:
         return None
-    domains = and_more(", ".join(f"{typo} ({n})" for typo, n in typo_domains.most_common(TYPOS_LISTED)),
-                       len(typo_domains) - TYPOS_LISTED)
+    # The most frequent first, ties by name: not by which process (importer or row checker) saw
+    # a domain first, which depends on how the two share the file's batches.
+    listed = sorted(typo_domains.items(), key=lambda item: (-item[1], item[0]))[:TYPOS_LISTED]
+    domains = and_more(", ".join(f"{typo} ({n})" for typo, n in listed), len(typo_domains) - TYPOS_LISTED)
     count = sum(typo_domains.values())
     rows = facts.stats.typo_rows if facts.stats is not None else []
     if not rows:

@@ -8,7 +8,7 @@ appears once when the rows are classified.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -143,15 +143,3 @@ def _merge_group(group: list[Sequence], value_columns: list[str]) -> dict:
     merged["merged_row_nos"] = json.dumps(sorted(absorbed))
     merged["value_rows"] = json.dumps(sources)
     return merged
-
-
-def batched(rows: Iterable[tuple], size: int) -> Iterable[list[tuple]]:
-    """Yield lists of up to `size` rows."""
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -251,6 +251,24 @@ def test_possible_typo_domain_lists_the_most_common_ten(domains, more):
     assert warning["count"] == sum(100 - n for n in range(domains))
 
 
+def test_equally_common_typo_domains_are_listed_by_name_whichever_checker_saw_them_first():
+    # The importer and the row checker each count the batches they check, then merge: which of
+    # them saw a domain first depends on how they share the file, and must not change the list.
+    found = ["hotmial.com -> hotmail.com", "gamil.com -> gmail.com", "gmial.com -> gmail.com"]
+    messages = set()
+    for first in (found, found[::-1]):
+        one, two = RowStats(), RowStats()
+        for row, typo in enumerate(first, start=2):
+            one.note_typo(row, typo)
+        two.note_typo(50, "hotmial.com -> hotmail.com")
+        one.merge(two)
+        messages.add(warnings(BY_EMAIL, account("email"), PlanCounts(), typos=one.typo_domains)
+                     ["possible_typo_domain"]["message"])
+    assert messages == {"Some domains look like misspelt providers: hotmial.com -> hotmail.com (2), "
+                        "gamil.com -> gmail.com (1), gmial.com -> gmail.com (1). These rows are imported "
+                        "as they are."}
+
+
 # --- the order ------------------------------------------------------------------------------------
 
 
