@@ -7,6 +7,9 @@ each tree with the same Python, e.g. `cd /tmp/old && /work/wt/.venv/bin/python
 loaded (benchmarks/data/loaded-1000000.db, or the BENCH_SCHEMA's search_path on PostgreSQL).
 
     check_once.py URL time SIZE ROUNDS        median/min/max of ROUNDS checks of SIZE fresh contacts
+    ... time SIZE ROUNDS --cleared=N          the same after N other contacts were cleared for the
+                                              mailing (checks of 10,000; PostgreSQL: then ANALYZE
+                                              send_ledger, as autovacuum would)
     check_once.py URL statements SIZE ROUNDS  the same, with each statement's time (cursor events)
     check_once.py URL profile SIZE ROUNDS     the same under cProfile (the top functions)
     check_once.py URL replay OUT              a fixed sequence of requests; every answer to OUT
@@ -62,9 +65,17 @@ class Client:
                              self.manage).json["id"])
 
 
-def timed(client: Client, size: int, rounds: int, around: Any = None) -> list[float]:
+def timed(client: Client, size: int, rounds: int, around: Any = None, cleared: int = 0) -> list[float]:
     mailing = client.mailing({"all": []})
-    batches = [client.ids[i * size:(i + 1) * size] for i in range(rounds + 3)]
+    for start in range(0, cleared, 10_000):  # a mailing well under way
+        batch = client.ids[start:min(start + 10_000, cleared)]
+        client.post(f"/api/v1/mailings/{mailing}/check", {"contacts": batch})
+    if cleared and client.engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with client.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE send_ledger"))
+    batches = [client.ids[cleared + i * size:cleared + (i + 1) * size] for i in range(rounds + 3)]
     for batch in batches[:3]:  # warm-up: the kept audience, the plans, the connections
         client.post(f"/api/v1/mailings/{mailing}/check", {"contacts": batch})
     times = []
@@ -167,8 +178,10 @@ def main() -> None:
         replay(client, sys.argv[3])
         return
     size, rounds = int(sys.argv[3]), int(sys.argv[4])
+    cleared = next((int(arg.split("=", 1)[1]) for arg in sys.argv[5:] if arg.startswith("--cleared=")), 0)
     if mode == "time":
-        print(json.dumps({"size": size, **summary(timed(client, size, rounds))}))
+        times = timed(client, size, rounds, cleared=cleared)
+        print(json.dumps({"size": size, "cleared": cleared, **summary(times)}))
     elif mode == "statements":
         statements(client, size, rounds)
     else:
