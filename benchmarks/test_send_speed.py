@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from segments.field_indexes import drop
+from segments.field_indexes import drop, present
 from service import background, create_app
 from service.domain.api_keys import create_key
-from service.domain.field_indexes import changing_indexes, present, reconcile
+from service.domain.field_indexes import changing_indexes, reconcile
 from service.models import Account
 
 # One segment per kind of rule, each planned differently (see benchmarks/README.md).

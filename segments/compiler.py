@@ -119,7 +119,7 @@ class RuleCompiler:
         if rule.kind == "external_id":
             return self._external_id(rule, c)
         if rule.kind == "status":
-            return _compare(effective_status(c, self.address_bounced), rule.op, rule.value, nullable=False)
+            return _compare(effective_status(c, self.address_bounced), rule.op, rule.value)
         if rule.kind == "timestamp":
             return self._timestamp(rule, c)
         in_document = rule.field not in ("email", "email_domain")  # those two are the address key's
@@ -143,7 +143,7 @@ class RuleCompiler:
         if rule.op in ("is_empty", "is_not_empty"):
             empty = column.is_(None) if rule.kind != "text" else or_(column.is_(None), column == "")
             return empty if rule.op == "is_empty" else ~empty
-        return _compare(column, rule.op, value, nullable=True, where=where)
+        return _compare(column, rule.op, value, known)
 
     def value_of(self, name: str, c: FromClause) -> ColumnElement[Any]:
         """A field's value in comparable form (text lower-cased), e.g. to tell combinations apart."""
@@ -211,7 +211,7 @@ class RuleCompiler:
             found = exists(select(1).select_from(ids).where(*held))
             return ~found if rule.op == "is_empty" else found
         negated = {"ne": "eq", "not_in": "in"}.get(rule.op)
-        test = _compare(ids.c.value, negated or rule.op, rule.value, nullable=False)
+        test = _compare(ids.c.value, negated or rule.op, rule.value)
         found = exists(select(1).select_from(ids).where(*held, test))
         return ~found if negated else found
 
@@ -377,13 +377,14 @@ def _as_is(test: ColumnElement[bool]) -> ColumnElement[bool]:
     return test
 
 
-def _compare(column: ColumnElement[Any], op: str, value: Any, *, nullable: bool,
-             where: bool = False) -> ColumnElement[bool]:
-    """`column op value`, two-valued: an empty value matches only ne and not_in. `where`: see
-    `RuleCompiler.__call__` (an empty value may make eq ... NULL instead of false, not ne)."""
+def _compare(column: ColumnElement[Any], op: str, value: Any,
+             known: Known | None = None) -> ColumnElement[bool]:
+    """`column op value`, two-valued: an empty value matches only ne and not_in. `known` makes the
+    other tests of a value that may be missing (NULL) two-valued: `_false_if_null`, or `_as_is`
+    where NULL selects nothing anyway (see `RuleCompiler.__call__`); None for a column never NULL."""
     if op in ("ne", "not_in"):
         test = column != value if op == "ne" else column.not_in(list(value))
-        return func.coalesce(test, true()) if nullable else test
+        return func.coalesce(test, true()) if known is not None else test
     if op == "eq":
         test = column == value
     elif op == "in":
@@ -399,7 +400,7 @@ def _compare(column: ColumnElement[Any], op: str, value: Any, *, nullable: bool,
     else:
         test = {"gt": column > value, "gte": column >= value, "lt": column < value,
                 "lte": column <= value}[op]
-    return _false_if_null(test) if nullable and not where else test
+    return known(test) if known is not None else test
 
 
 def _lower(value: Any) -> Any:

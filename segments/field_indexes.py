@@ -114,13 +114,25 @@ def index_holding(column: str) -> str:
     return f"{PREFIX}all_{column.removeprefix(COLUMN_PREFIX)}"
 
 
+def present(conn: Connection) -> dict[str, bool]:
+    """The field indexes that exist on the contacts, by name: whether each is usable (on
+    PostgreSQL a build that failed leaves an invalid one)."""
+    if conn.dialect.name == "sqlite":
+        names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                  "AND tbl_name = 'contacts'")).scalars()
+        return {name: True for name in names if NAMED.fullmatch(name)}
+    rows = conn.execute(text(
+        "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = to_regclass('contacts')"))
+    return {name: valid for name, valid in rows if NAMED.fullmatch(name)}
+
+
 def indexed_columns(conn: Connection, fields: Mapping[str, str]) -> dict[str, str]:
     """SQLite: the account's `fields` (name: kind) whose generated column has its index, by name
     (for `RuleCompiler.columns`); nothing elsewhere."""
     if conn.dialect.name != "sqlite":
         return {}
-    names = set(conn.execute(text(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts'")).scalars())
+    names = present(conn)
     found = {}
     for name, kind in fields.items():
         index = FieldIndex(None, name, kind)

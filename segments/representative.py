@@ -15,7 +15,15 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from importer.said import said
 from segments.compiler import RuleCompiler
-from segments.rules import Catalog, Rule, RuleError, RuleLimitExceeded, parse_condition, parse_rules
+from segments.rules import (
+    Catalog,
+    Rule,
+    RuleError,
+    RuleLimitExceeded,
+    RuleLimits,
+    parse_condition,
+    parse_rules,
+)
 
 RULES = ("most_recently_updated", "oldest", "prefer", "prefer_non_empty")
 
@@ -39,8 +47,10 @@ class RepresentativeRule:
 DEFAULT = RepresentativeRule()
 
 
-def parse_representative(data: Any, catalog: Catalog, where: str = "representative") -> RepresentativeRule:
-    """Parse a rule given as its name, as JSON text (a query parameter) or as an object."""
+def parse_representative(data: Any, catalog: Catalog, where: str = "representative",
+                         limits: RuleLimits | None = None) -> RepresentativeRule:
+    """Parse a rule given as its name, as JSON text (a query parameter) or as an object; `limits`
+    as for parse_rules."""
     if data is None or data == "":
         return DEFAULT
     if isinstance(data, str) and data.lstrip().startswith("{"):
@@ -59,7 +69,7 @@ def parse_representative(data: Any, catalog: Catalog, where: str = "representati
     if rule == "prefer":
         if "when" not in data:
             raise RuleError(where, said('prefer needs "when": the condition that makes a contact win'))
-        return RepresentativeRule(rule, when=parse_rules(data["when"], catalog, f"{where}.when"),
+        return RepresentativeRule(rule, when=parse_rules(data["when"], catalog, f"{where}.when", limits),
                                   source=data)
     if rule == "prefer_non_empty":
         condition = parse_condition({"field": data.get("field"), "op": "is_not_empty"}, catalog,

@@ -93,9 +93,17 @@ class RuleLimits:
     max_conditions: int = 500
 
 
-# The limits `parse_rules` applies when it is given none: the service sets them for its app.
+# The limits `parse_rules` applies to a rule tree that comes in (a request's) when it is given
+# none: the service sets them for each app context from its settings.
 DEFAULT_RULE_LIMITS = RuleLimits()
 RULE_LIMITS: ContextVar[RuleLimits] = ContextVar("rule_limits")
+# The deepest any setting lets a tree be: JSON's own nesting limit leaves room for it, and the
+# parser recurses once per level.
+DEEPEST = 40
+# A tree the service stored was held to the limits of its day when it came in; read again, it is
+# held only to what any setting allows. So lowering a limit never breaks a saved segment or a
+# mailing under way, and work outside any request (the field indexes' keeper) reads them whole.
+STORED_RULE_LIMITS = RuleLimits(max_depth=DEEPEST, max_conditions=2**63)
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,8 @@ EVERYONE = AllOf(())
 
 
 def parse_rules(data: Any, catalog: Catalog, where: str = "rules", limits: RuleLimits | None = None) -> Rule:
-    """Parse and check a rule tree; raise RuleError naming the first part that is wrong."""
+    """Parse and check a rule tree; raise RuleError naming the first part that is wrong. `limits`:
+    STORED_RULE_LIMITS for a stored tree; by default the limits set for the context (RULE_LIMITS)."""
     return _parse(data, catalog, where, 0, [0], limits or RULE_LIMITS.get(DEFAULT_RULE_LIMITS))
 
 

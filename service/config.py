@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from segments.rules import DEEPEST
+
 DEFAULT_DATABASE = Path("var") / "safeguard.db"
 
 
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
         description="The longest line (or row with line breaks in quoted cells) of a contact file, in "
                     "KiB of characters.")
     max_rule_depth: int = Field(
-        20, alias="SAFEGUARD_MAX_RULE_DEPTH", ge=1, le=40,
+        20, alias="SAFEGUARD_MAX_RULE_DEPTH", ge=1, le=DEEPEST,
         description="How deep a rule tree (segments, previews, a representative's `when`) may nest; at "
                     "most 40, which JSON's own nesting limit leaves room for.")
     max_rule_conditions: int = Field(

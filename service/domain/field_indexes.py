@@ -27,8 +27,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from segments.field_indexes import COLUMN_NAMED, NAMED, FieldIndex, drop, searched_fields
-from segments.rules import Catalog, RuleError, parse_rules
+from segments.field_indexes import COLUMN_NAMED, FieldIndex, drop, present, searched_fields
+from segments.rules import STORED_RULE_LIMITS, Catalog, RuleError, parse_rules
 from service.db import is_sqlite, writing
 from service.domain.segments import catalog_of
 from service.models import Segment
@@ -62,25 +62,13 @@ def wanted(engine: Engine) -> dict[str, FieldIndex]:
                 catalogs[account_id] = catalog_of(session, account_id)
             catalog = catalogs[account_id]
             try:
-                rule = parse_rules(rules, catalog)
+                rule = parse_rules(rules, catalog, limits=STORED_RULE_LIMITS)
             except RuleError:  # a field since removed, say: such a segment wants no index
                 continue
             for name, kind in searched_fields(rule, catalog.fields, dialect):
                 index = FieldIndex.of(account_id, name, kind, dialect)
                 found[index.name] = index
     return found
-
-
-def present(conn: Connection) -> dict[str, bool]:
-    """The field indexes that exist on the contacts, by name: whether each is usable."""
-    if conn.dialect.name == "sqlite":
-        names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index' "
-                                  "AND tbl_name = 'contacts'")).scalars()
-        return {name: True for name in names if NAMED.fullmatch(name)}
-    rows = conn.execute(text(
-        "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = to_regclass('contacts')"))
-    return {name: valid for name, valid in rows if NAMED.fullmatch(name)}
 
 
 @contextmanager

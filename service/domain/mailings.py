@@ -19,7 +19,7 @@ from importer.said import at, said
 from segments.collapse import Audience
 from segments.compiler import RuleCompiler
 from segments.representative import RepresentativeRule, parse_representative
-from segments.rules import Rule, parse_rules
+from segments.rules import STORED_RULE_LIMITS, Rule, parse_rules
 from service.db import all_of, begin_write, insert_unique, own, owned
 from service.domain.segments import catalog_of, lock_segments, personalisation, rules_checked
 from service.errors import Conflict, InvalidInput
@@ -169,7 +169,7 @@ def settings_audience(session: Session, account: Account, settings: dict[str, An
         select(Segment).where(col(Segment.id).in_(include + exclude)))}
 
     def rules(ids: list[int]) -> tuple[Rule, ...]:
-        return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}") for i in ids)
+        return tuple(parse_rules(segments[i].rules, catalog, f"segment {i}", STORED_RULE_LIMITS) for i in ids)
 
     with rules_checked():
         return Audience(
@@ -180,5 +180,6 @@ def settings_audience(session: Session, account: Account, settings: dict[str, An
             exclude=rules(exclude),
             allow_shared_address=settings["allow_shared_address"],
             personalized_by=tuple(settings["personalized_by"]),
-            representative=parse_representative(settings["representative"], catalog),
+            representative=parse_representative(settings["representative"], catalog,
+                                                limits=STORED_RULE_LIMITS),
         )

@@ -20,7 +20,15 @@ from segments.collapse import Audience, check_personalized_by, recipients
 from segments.compiler import RuleCompiler
 from segments.field_indexes import indexed_columns
 from segments.representative import parse_representative
-from segments.rules import Catalog, RuleError, RuleLimitExceeded, mentions_status, parse_rules
+from segments.rules import (
+    STORED_RULE_LIMITS,
+    Catalog,
+    RuleError,
+    RuleLimitExceeded,
+    RuleLimits,
+    mentions_status,
+    parse_rules,
+)
 from service.db import MAX_ID, all_of, begin_write, insert_unique, own
 from service.domain.accounts import fields_of, links_of
 from service.errors import Conflict, InvalidInput, NotFound
@@ -148,16 +156,18 @@ def segment_audience(session: Session, account: Account, segment: Segment, *,
                      representative: Any = None) -> Audience:
     """Whom the segment reaches, collapsed as asked."""
     return rules_audience(session, account, segment.rules, allow_shared_address=allow_shared_address,
-                          personalized_by=personalized_by, representative=representative)
+                          personalized_by=personalized_by, representative=representative,
+                          limits=STORED_RULE_LIMITS)
 
 
 def rules_audience(session: Session, account: Account, rules: Any, *,
                    allow_shared_address: bool = False, personalized_by: list[str] | None = None,
-                   representative: Any = None) -> Audience:
-    """Whom a rule tree reaches, saved as a segment or not (the builder's live preview)."""
+                   representative: Any = None, limits: RuleLimits | None = None) -> Audience:
+    """Whom a rule tree reaches, saved as a segment or not (the builder's live preview); `limits`
+    for the tree as for parse_rules."""
     catalog = catalog_of(session, account.id)
     with rules_checked():
-        rule = parse_rules(rules, catalog)
+        rule = parse_rules(rules, catalog, limits=limits)
         return Audience(
             account_id=account.id,
             dedup_mode=account.dedup_mode,

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text, update
 
-from segments.field_indexes import drop
+from segments.field_indexes import drop, present
 from segments.tables import contacts as contacts_table
 
 _names = itertools.count(1)
@@ -131,7 +131,7 @@ def as_utc(value: Any) -> datetime:
 def drop_field_indexes(engine) -> None:  # type: ignore[no-untyped-def]
     """Remove every field index (segments/field_indexes.py): the PostgreSQL schema is shared by the
     tests, and emptying its tables leaves indexes (with the account ids the next test's take)."""
-    from service.domain.field_indexes import changing_indexes, present
+    from service.domain.field_indexes import changing_indexes
 
     with changing_indexes(engine) as conn:
         for name in present(conn):

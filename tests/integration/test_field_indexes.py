@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from segments.collapse import _preview_query
 from segments.collapse import preview as preview_counts
-from segments.field_indexes import FieldIndex
+from segments.field_indexes import FieldIndex, present
 from service import background, create_app
-from service.domain.field_indexes import Reconciled, present, reconcile
+from service.domain.field_indexes import Reconciled, reconcile
 from service.domain.segments import segment_audience
 from service.models import Account, Segment
 from service.worker import KEEP_EVERY

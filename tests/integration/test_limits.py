@@ -9,6 +9,7 @@ one member and no 4 GiB on disk or in memory.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import resource
@@ -22,7 +23,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from segments.field_indexes import FieldIndex
 from service import background, create_app
+from service.domain import field_indexes
 from tests.integration.page_helpers import csrf_token, signed_in
 from tests.integration.test_api_errors import assert_error
 
@@ -297,6 +300,47 @@ def test_the_rule_limits_are_settings(make_app, make_tenant):
     message = assert_limit(client.post("/api/v1/segments", json={"name": "c", "rules": many_conditions(5)},
                                        headers=tenant.auth()), "SAFEGUARD_MAX_RULE_CONDITIONS")
     assert "at most 5 conditions and groups" in message  # the group and its 5 conditions are 6
+
+
+def test_saved_rules_outlive_a_lowered_limit(make_app, make_tenant, engine):
+    """The rule limits hold trees as they come in: a segment saved under the limits of its day is
+    read again whole, its preview and a mailing's check, after the limits were lowered."""
+    roomy = make_app()
+    client, tenant = roomy.test_client(), make_tenant()
+    job = upload(client, tenant, "/api/v1/imports?wait=true", b"email\nann@example.nl\n").json
+    assert job["status"] == "succeeded", job
+    wide = many_conditions(8)
+    wide["any"].append({"field": "email", "op": "eq", "value": "ann@example.nl"})
+    rules = {"all": [nested(6), wide]}  # 6 levels, 18 conditions and groups
+    assert client.post("/api/v1/segments", json={"name": "wide", "rules": rules},
+                       headers=tenant.auth()).status_code == 201
+    mailing = client.post("/api/v1/mailings", json={"name": "m", "include": [1]}, headers=tenant.auth())
+    assert mailing.status_code == 201, mailing.json
+
+    strict = make_app(MAX_RULE_DEPTH=3, MAX_RULE_CONDITIONS=5).test_client()
+    preview = strict.get("/api/v1/segments/1/preview", headers=tenant.auth())
+    assert preview.status_code == 200, preview.json  # before: 413 naming SAFEGUARD_MAX_RULE_DEPTH
+    assert preview.json["contacts"] == 1
+    answer = strict.post(f"/api/v1/mailings/{mailing.json['id']}/check", headers=tenant.auth("send"),
+                         json={"addresses": ["ann@example.nl"]})
+    assert answer.status_code == 200, answer.json
+    assert [r["verdict"] for r in answer.json["results"]] == ["send"]
+    # What comes in is held to the lowered limits.
+    assert_limit(strict.post("/api/v1/segments", json={"name": "again", "rules": rules},
+                             headers=tenant.auth()), "SAFEGUARD_MAX_RULE_DEPTH")
+
+
+def test_the_field_index_keeper_reads_segments_saved_under_raised_limits(make_app, make_tenant, engine):
+    """The keeper runs outside any request (its own thread: no app context, so no request's
+    limits); a segment saved under raised limits still wants its index."""
+    app = make_app(MAX_RULE_CONDITIONS=800)
+    client, tenant = app.test_client(), make_tenant("shop", fields={"city": "text"})
+    rules = {"any": [{"field": "city", "op": "eq", "value": f"city {i}"} for i in range(600)]}
+    assert client.post("/api/v1/segments", json={"name": "cities", "rules": rules},
+                       headers=tenant.auth()).status_code == 201
+    wants = contextvars.Context().run(field_indexes.wanted, engine)  # a context as a new thread's
+    dialect = engine.dialect.name
+    assert set(wants) == {FieldIndex.of(tenant.id, "city", "text", dialect).name}  # before: none
 
 
 def test_a_5000_deep_rule_query_parameter_is_refused(client, make_tenant):
