@@ -128,11 +128,21 @@ def run_import(
                     raise
                 log.warning("import %s: its apply was rolled back to break a deadlock; applying again",
                             import_id)
-        for table in (STAGE, PLAN, REPEATED, REJECTED, DOUBTFUL):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
-        conn.commit()
+        _drop_work_tables(conn)
     report_progress(data_rows, ImportPhase.DONE)
     return result
+
+
+def _drop_work_tables(conn: Connection) -> None:
+    """Remove the import's temporary tables from the connection, which goes back to the pool."""
+    if conn.dialect.name == "sqlite" and conn.engine.url.database not in (None, "", ":memory:"):
+        # SQLite keeps them in the connection's own temporary file: closing the connection removes
+        # it at once, where DROP TABLE first walks every page (1.3 s of a million-row import).
+        conn.invalidate()
+        return
+    for table in (STAGE, PLAN, REPEATED, REJECTED, DOUBTFUL):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    conn.commit()
 
 
 def _stage_file(conn: Connection, job: CheckJob, fields: list[StagedField], stats: RowStats,

@@ -24,7 +24,7 @@ def conn() -> sqlite3.Connection:
     ("Çağla Şahin", "cagla sahin"), ("Jan de Vries", "jan de vries"),
 ])
 def test_names_are_folded(conn: sqlite3.Connection, name: str, plain: str) -> None:
-    assert conn.execute(f"SELECT {folded('?')}", (name,)).fetchone()[0] == plain
+    assert conn.execute(f"SELECT {folded(':name')}", {"name": name}).fetchone()[0] == plain
 
 
 def test_translate_keeps_postgresqls_rules(conn: sqlite3.Connection) -> None:
