@@ -50,3 +50,27 @@ def test_a_re_import_that_changes_contacts_updates_them(make_tenant, import_rows
     assert report["updated"] == 1, report
     assert len(contact_updates(statements)) == 1
     assert [c["attributes"]["first_name"] for c in contacts_of(tenant.id)] == ["Sanna"]
+
+
+def _work_tables(conn) -> list[str]:  # type: ignore[no-untyped-def]
+    """The temporary tables this connection holds."""
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+        return list(conn.exec_driver_sql(sql).scalars())
+    return list(conn.exec_driver_sql(
+        "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'").scalars())
+
+
+def test_an_import_leaves_no_work_tables_on_the_connections_it_gives_back(make_tenant, import_rows, engine):
+    """The stage, the plan and the rest go when the import ends (on SQLite with the connection:
+    closing it removes its temporary file at once), on every connection the pool holds."""
+    tenant = make_tenant()
+    for name in ("sanne", "piet"):  # a second import on the same pool
+        report = import_rows(tenant, [["email"], [f"{name}@example.nl"]], {"mapping": {"email": "email"}})
+        assert report["report"]["created"] == 1, report
+    held = [engine.connect() for _ in range(max(engine.pool.checkedin(), 1))]
+    try:
+        assert [_work_tables(conn) for conn in held] == [[] for _ in held]
+    finally:
+        for conn in held:
+            conn.close()
