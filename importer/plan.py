@@ -157,9 +157,26 @@ def _keep_earlier_claims_only(conn: Connection) -> None:
 
 
 def _plan_sql(ctx: PlanContext, dialect: str) -> str:
+    if dialect == "sqlite":
+        # Under SQLite's write lock nobody else inserts: max(id) + row number is free, in file order.
+        new_id = "CASE WHEN s.action2 = 'create' THEN :id_base + s.row_no END AS new_id"
+        return f"CREATE TEMP TABLE {PLAN} AS {_decided_rows(ctx, dialect, new_id)}"
+    # Ids for new contacts are given out now, so that external IDs can point at them; with ORDER BY
+    # PostgreSQL calls nextval() after sorting, so they follow the file's order. The fence (OFFSET
+    # 0) decides each row below the sort: else the comparisons with the stored contact are put off
+    # until after it too, and the sort carries all they read (a million-row re-import sorted 378 MB
+    # on disk, the stored documents among them).
+    return (f"CREATE TEMP TABLE {PLAN} AS SELECT {', '.join(PLAN_COLUMNS)}, "
+            "CASE WHEN action2 = 'create' THEN nextval(CAST(CAST(:id_sequence AS bigint) AS regclass)) "
+            f"END AS new_id FROM ({_decided_rows(ctx, dialect, 's.action2')} OFFSET 0) AS decided "
+            "ORDER BY row_no")
+
+
+def _decided_rows(ctx: PlanContext, dialect: str, last_column: str) -> str:
+    """SQL: each staged row with what the plan does with it (PLAN_COLUMNS), then `last_column`."""
     lookups, joins = _lookups(ctx)
     base, target, attach = _decision(ctx)
-    decided = f"""
+    return f"""
 WITH looked AS (
     SELECT s.*, {lookups}
     FROM {STAGE} s {joins}
@@ -176,21 +193,8 @@ SELECT s.row_no, s.match_value, s.address_key, s.merged_rows, s.merged_row_nos, 
             ELSE s.action2 END AS action,
        CASE WHEN s.action2 LIKE 'reject:%' THEN substr(s.action2, 8) END AS reason,
        CASE WHEN s.action2 = 'update' AND {ctx.keeps_status('s', 'cur')} THEN 1 ELSE 0 END AS status_kept,
-       /*new_id*/
+       {last_column}
 FROM decided s LEFT JOIN {ctx.contacts} cur ON cur.id = s.target_id"""
-    if dialect == "sqlite":
-        # Under SQLite's write lock nobody else inserts: max(id) + row number is free, in file order.
-        new_id = "CASE WHEN s.action2 = 'create' THEN :id_base + s.row_no END AS new_id"
-        return f"CREATE TEMP TABLE {PLAN} AS {decided.replace('/*new_id*/', new_id)}"
-    # Ids for new contacts are given out now, so that external IDs can point at them; with ORDER BY
-    # PostgreSQL calls nextval() after sorting, so they follow the file's order. The fence (OFFSET
-    # 0) decides each row below the sort: else the comparisons with the stored contact are put off
-    # until after it too, and the sort carries all they read (a million-row re-import sorted 378 MB
-    # on disk, the stored documents among them).
-    return (f"CREATE TEMP TABLE {PLAN} AS SELECT {', '.join(PLAN_COLUMNS)}, "
-            "CASE WHEN action2 = 'create' THEN nextval(CAST(CAST(:id_sequence AS bigint) AS regclass)) "
-            f"END AS new_id FROM ({decided.replace('/*new_id*/', 's.action2')} OFFSET 0) AS decided "
-            "ORDER BY row_no")
 
 
 def _lookups(ctx: PlanContext) -> tuple[str, str]:
